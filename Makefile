@@ -1,0 +1,54 @@
+# Two commands set up everything: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+export FLASK_APP := wsgi
+# `make run` is for a laptop: development mode (plain-HTTP cookies, a generated SECRET_KEY kept
+# in instance/, mail to the local Maildir sink unless MAIL_SERVER is set).
+RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development}
+
+.PHONY: run test lint bench install install-dev migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+migrate: install
+	$(RUN_ENV) $(BIN)/flask db upgrade
+
+run: migrate
+	@if [ -n "$$NEWSLETTER_ADMIN_PASSWORD" ]; then \
+	  printf '%s\n' "$$NEWSLETTER_ADMIN_PASSWORD" | $(RUN_ENV) $(BIN)/flask newsletter create-admin \
+	    "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --password-stdin --if-missing >/dev/null; \
+	else \
+	  $(RUN_ENV) $(BIN)/flask newsletter create-admin "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --if-missing; \
+	fi
+	$(RUN_ENV) $(BIN)/flask newsletter serve --host $(HOST) --port $(PORT)
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+bench: install-dev
+	$(BIN)/python bench/classify.py
+	$(BIN)/python bench/delivery.py
+	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/http_load.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,174 @@
+"""Configuration: every value comes from the environment.
+
+`load_config(environ)` returns the Flask config mapping or raises `ConfigError` naming the variable
+that is missing or malformed, so start-up fails with one clear line instead of a traceback.
+The README lists every variable; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _int(environ: dict, name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(environ: dict, name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(environ: dict, name: str, default: bool) -> bool:
+    raw = environ.get(name)
+    if raw in (None, ""):
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _database_url(environ: dict, instance_path: Path) -> str:
+    raw = environ.get("DATABASE_URL") or f"sqlite:///{instance_path / 'newsletter.db'}"
+    if raw.startswith("postgres://"):  # Heroku-style URLs name the dialect differently.
+        raw = "postgresql://" + raw[len("postgres://"):]
+    scheme = raw.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql", "postgresql+psycopg"):
+        raise ConfigError(
+            f"DATABASE_URL must start with sqlite:/// or postgresql://, got {raw.split(':', 1)[0]!r}"
+        )
+    if scheme == "postgresql":
+        raw = "postgresql+psycopg" + raw[len("postgresql"):]
+    if scheme.startswith("postgresql") and not urlsplit(raw).hostname and "host=" not in raw:
+        raise ConfigError("DATABASE_URL names no PostgreSQL host")
+    return raw
+
+
+def _secret_key(environ: dict, development: bool, instance_path: Path) -> str:
+    key = environ.get("SECRET_KEY")
+    if key:
+        if len(key) < 16 and not development:
+            raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
+        return key
+    if not development:
+        raise ConfigError("SECRET_KEY is not set (required unless NEWSLETTER_ENV=development)")
+    # Development: keep one generated key in instance/ so links in mail survive a restart.
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_config(environ: dict | None = None, instance_path: Path | None = None) -> dict:
+    """Read the environment into a Flask config mapping; raise ConfigError on a bad value."""
+    env = dict(os.environ if environ is None else environ)
+    instance = Path(env.get("NEWSLETTER_INSTANCE_PATH") or instance_path or BASE_DIR / "instance")
+    mode = env.get("NEWSLETTER_ENV", "production")
+    if mode not in ("production", "development", "testing"):
+        raise ConfigError(f"NEWSLETTER_ENV must be production, development or testing, got {mode!r}")
+    development = mode != "production"
+
+    base_url = env.get("NEWSLETTER_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"NEWSLETTER_BASE_URL must be an http(s) URL, got {base_url!r}")
+    mail_domain = env.get("NEWSLETTER_MAIL_DOMAIN") or parts.hostname
+    if mail_domain in ("127.0.0.1", "localhost"):
+        mail_domain = "newsletter.localhost"
+
+    mail_port = _int(env, "MAIL_PORT", 25)
+    inbound = env.get("NEWSLETTER_INBOUND") or (
+        f"maildir:{instance / 'inbound'}" if development else ""
+    )
+    if inbound and not inbound.startswith(("imap://", "imaps://", "maildir:")):
+        raise ConfigError("NEWSLETTER_INBOUND must start with imaps://, imap:// or maildir:")
+
+    dkim_key_file = env.get("NEWSLETTER_DKIM_KEY_FILE", "")
+    if dkim_key_file and not Path(dkim_key_file).is_file():
+        raise ConfigError(f"NEWSLETTER_DKIM_KEY_FILE names no readable file: {dkim_key_file}")
+
+    secret_key = _secret_key(env, development, instance)
+    return {
+        "NEWSLETTER_ENV": mode,
+        "SECRET_KEY": secret_key,
+        "NEWSLETTER_SUPPRESSION_KEY": env.get("NEWSLETTER_SUPPRESSION_KEY") or secret_key,
+        "INSTANCE_PATH": str(instance),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env, instance),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "NEWSLETTER_BASE_URL": base_url,
+        "NEWSLETTER_MAIL_DOMAIN": mail_domain,
+        "NEWSLETTER_REPLY_DOMAIN": env.get("NEWSLETTER_REPLY_DOMAIN") or mail_domain,
+        "NEWSLETTER_BOUNCE_DOMAIN": env.get("NEWSLETTER_BOUNCE_DOMAIN") or mail_domain,
+        # Flask-Mail carries the SMTP settings; no MAIL_SERVER means the local Maildir sink.
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": mail_port,
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_TIMEOUT": _float(env, "MAIL_TIMEOUT", 30.0),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER") or f"newsletter@{mail_domain}",
+        "NEWSLETTER_MAIL_SINK": env.get("NEWSLETTER_MAIL_SINK") or str(instance / "outbox"),
+        "NEWSLETTER_INBOUND": inbound,
+        "NEWSLETTER_INBOUND_POLL_SECONDS": _int(env, "NEWSLETTER_INBOUND_POLL_SECONDS", 60),
+        "NEWSLETTER_INBOUND_DONE_FOLDER": env.get("NEWSLETTER_INBOUND_DONE_FOLDER", "Processed"),
+        "NEWSLETTER_INBOUND_HUMAN_FOLDER": env.get("NEWSLETTER_INBOUND_HUMAN_FOLDER", "NeedsHuman"),
+        "NEWSLETTER_INBOUND_MAX_BYTES": _int(env, "NEWSLETTER_INBOUND_MAX_BYTES", 25 * 1024 * 1024),
+        "NEWSLETTER_SOFT_BOUNCE_LIMIT": _int(env, "NEWSLETTER_SOFT_BOUNCE_LIMIT", 5),
+        "NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS": _int(env, "NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS", 30),
+        "NEWSLETTER_DKIM_KEY_FILE": dkim_key_file,
+        "NEWSLETTER_DKIM_SELECTOR": env.get("NEWSLETTER_DKIM_SELECTOR", "newsletter"),
+        "NEWSLETTER_DKIM_DOMAIN": env.get("NEWSLETTER_DKIM_DOMAIN") or mail_domain,
+        "NEWSLETTER_SEND_RATE_PER_SECOND": _float(env, "NEWSLETTER_SEND_RATE_PER_SECOND", 0),
+        "NEWSLETTER_SEND_RATE_PER_HOUR": _int(env, "NEWSLETTER_SEND_RATE_PER_HOUR", 0),
+        "NEWSLETTER_BATCH_SIZE": _int(env, "NEWSLETTER_BATCH_SIZE", 200),
+        "NEWSLETTER_LEASE_SECONDS": _int(env, "NEWSLETTER_LEASE_SECONDS", 120),
+        "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": _int(env, "NEWSLETTER_CONFIRM_MAX_AGE_DAYS", 7),
+        "NEWSLETTER_CONFIRM_RESEND_MINUTES": _int(env, "NEWSLETTER_CONFIRM_RESEND_MINUTES", 60),
+        "NEWSLETTER_PENDING_PURGE_DAYS": _int(env, "NEWSLETTER_PENDING_PURGE_DAYS", 14),
+        "NEWSLETTER_SUBSCRIBE_RATE_LIMIT": env.get("NEWSLETTER_SUBSCRIBE_RATE_LIMIT", "10/minute"),
+        "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
+        "NEWSLETTER_RUN_SCHEDULER": _bool(env, "NEWSLETTER_RUN_SCHEDULER", True),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "MAX_CONTENT_LENGTH": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+        "MAX_FORM_MEMORY_SIZE": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": not development,
+        "REMEMBER_COOKIE_SECURE": not development,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "API_TITLE": "newsletter",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }

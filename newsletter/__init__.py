@@ -1,0 +1,103 @@
+"""newsletter: a self-hosted mailing-list and newsletter manager.
+
+`create_app()` builds the Flask app: configuration from the environment, extensions, blueprints,
+CLI commands, security headers. It starts nothing: the scheduler and workers are started by
+`flask newsletter serve|scheduler|worker`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, render_template, request
+
+from config import ConfigError, load_config
+from newsletter.extensions import api, csrf, db, limiter, login_manager, mail, migrate
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+__all__ = ["ConfigError", "create_app"]
+
+# No inline script anywhere: pages load /static files only. Styles likewise.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; "
+    "form-action 'self'; base-uri 'none'; object-src 'none'"
+)
+
+
+def create_app(test_config: dict | None = None, environ: dict | None = None) -> Flask:
+    """Build the app. `test_config` overrides values read from the environment."""
+    config = load_config(environ)
+    if test_config:
+        config.update(test_config)
+    app = Flask(
+        __name__,
+        instance_path=config["INSTANCE_PATH"],
+        template_folder=str(BASE_DIR / "templates"),
+    )
+    app.config.update(config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    _register_blueprints(app)
+    _register_error_pages(app)
+    app.after_request(_security_headers)
+    app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
+
+    from newsletter.cli import newsletter_cli
+
+    app.cli.add_command(newsletter_cli)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from newsletter.web import api as api_module
+    from newsletter.web import auth, public
+    from newsletter.web.admin import bp as admin_bp
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(admin_bp)
+    api.init_app(app)
+    api_module.register(api)
+    # The API authenticates with bearer tokens, not cookies: CSRF does not apply.
+    for blueprint in api_module.blueprints():
+        csrf.exempt(blueprint)
+
+
+def _register_error_pages(app: Flask) -> None:
+    def render_error(code: int, title: str, message: str):
+        def handler(error):
+            if request.path.startswith("/api/"):
+                return {"code": code, "status": title, "message": message}, code
+            return render_template("error.html", code=code, title=title, message=message), code
+
+        return handler
+
+    app.register_error_handler(400, render_error(400, "Bad request", "The request was not valid."))
+    app.register_error_handler(404, render_error(404, "Not found", "There is nothing here."))
+    app.register_error_handler(
+        413, render_error(413, "Too large", "The request is larger than we accept.")
+    )
+    app.register_error_handler(
+        429, render_error(429, "Too many requests", "Please wait a minute and try again.")
+    )
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if not response.headers.get("Cache-Control") and response.mimetype == "text/html":
+        response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,110 @@
+"""`flask newsletter ...`: the command line (DESIGN.md section 9).
+
+Commands that create something print its id or slug as their last line; failures exit non-zero
+with one clear line on stderr (click.ClickException does exactly that).
+"""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import AdminUser, Role
+
+newsletter_cli = AppGroup("newsletter", help="Run and manage the newsletter service.")
+
+
+@newsletter_cli.command("create-admin")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default="admin", show_default=True)
+@click.option("--if-missing", is_flag=True, help="Do nothing when the address already has an account.")
+def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) -> None:
+    """Create an admin user; prints a generated password unless one is given."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        email = validate_email(email, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise click.ClickException(f"not a valid email address: {exc}") from None
+    existing = db.session.scalar(select(AdminUser).where(AdminUser.email == email))
+    if existing is not None:
+        if if_missing:
+            click.echo(existing.id)
+            return
+        raise click.ClickException(f"an admin user {email} already exists")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+        if len(password) < 10:
+            raise click.ClickException("the password must have at least 10 characters")
+    else:
+        password = secrets.token_urlsafe(12)
+        click.echo(f"Generated password for {email} (shown once): {password}")
+    user = AdminUser(email=email, role=Role(role))
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    click.echo(user.id)
+
+
+@newsletter_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+def serve(host: str, port: int, threads: int) -> None:
+    """Web app (waitress) + scheduler + one delivery worker, in one process."""
+    import threading
+
+    from waitress import serve as waitress_serve
+
+    from newsletter import delivery, scheduler
+
+    app = current_app._get_current_object()
+    stop = threading.Event()
+    sched = scheduler.start(app, blocking=False)
+    worker = threading.Thread(
+        target=delivery.run_worker, args=(app, stop), name="delivery-worker", daemon=True
+    )
+    worker.start()
+    click.echo(f"newsletter serving on http://{host}:{port} (scheduler and worker running)")
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="newsletter")
+    finally:
+        stop.set()
+        if sched is not None:
+            sched.shutdown(wait=False)
+
+
+@newsletter_cli.command("worker")
+@click.option("--once", is_flag=True, help="Send what is due now, then exit.")
+def worker(once: bool) -> None:
+    """Run a delivery worker (any number may run, on any machine)."""
+    import signal
+    import threading
+
+    from newsletter import delivery
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    app = current_app._get_current_object()
+    sent = delivery.run_worker(app, stop, once=once)
+    if once:
+        click.echo(f"sent {sent}")
+
+
+@newsletter_cli.command("scheduler")
+def run_scheduler() -> None:
+    """Run the scheduler in the foreground (one is active per deployment; others stand by)."""
+    from newsletter import scheduler
+
+    scheduler.start(current_app._get_current_object(), blocking=True)
+
+
+# Each domain adds its own sub-commands.
+from newsletter.cli import admin_tools  # noqa: E402,F401

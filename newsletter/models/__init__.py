@@ -1,0 +1,65 @@
+"""The data model of DESIGN.md section 3, split by domain concept.
+
+Import models from here: `from newsletter.models import Subscriber`.
+"""
+
+from newsletter.models.admin import AdminUser, ApiToken, AuditEvent, Role
+from newsletter.models.base import UTCDateTime, utcnow
+from newsletter.models.campaigns import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    OutboundMail,
+    campaign_lists,
+)
+from newsletter.models.inbound import InboundMessage, InboundStatus
+from newsletter.models.privacy import (
+    PolicyNotice,
+    PolicyVersion,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+)
+from newsletter.models.subscribers import (
+    ConsentEvent,
+    ConsentMethod,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    SuppressionReason,
+)
+
+__all__ = [
+    "AdminUser",
+    "ApiToken",
+    "AuditEvent",
+    "Campaign",
+    "CampaignStatus",
+    "ConsentEvent",
+    "ConsentMethod",
+    "Delivery",
+    "DeliveryStatus",
+    "InboundMessage",
+    "InboundStatus",
+    "MailingList",
+    "OutboundMail",
+    "PolicyNotice",
+    "PolicyVersion",
+    "PrivacyRequest",
+    "PrivacyRequestKind",
+    "PrivacyRequestStatus",
+    "Role",
+    "Subscriber",
+    "SubscriberStatus",
+    "Subscription",
+    "SubscriptionStatus",
+    "Suppression",
+    "SuppressionReason",
+    "UTCDateTime",
+    "campaign_lists",
+    "utcnow",
+]

@@ -1,0 +1,78 @@
+"""People who run the service: admin users, API tokens and the audit trail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from newsletter.extensions import db
+from newsletter.models.base import JSONType, UTCDateTime, enum_column, utcnow
+
+
+class Role(enum.Enum):
+    """What an admin user may do."""
+
+    admin = "admin"  # everything, including users and API tokens
+    marketer = "marketer"  # lists, subscribers, campaigns, inbox
+    privacy = "privacy"  # policy versions, consent records, access and erasure requests
+
+
+class AdminUser(UserMixin, db.Model):
+    """A person who logs in to the admin UI."""
+
+    __tablename__ = "admin_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.marketer)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash of the password, never the password."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """True if the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users.
+        return self.active
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("admin_user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuditEvent(db.Model):
+    """Who did what to whose data: append-only."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_event_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # "admin:alice@x", "api:token-name", "system", "subscriber"
+    actor: Mapped[str] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(32))
+    subject_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict] = mapped_column(JSONType, default=dict)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,122 @@
+"""Campaigns, their per-recipient outbox (Delivery) and the queue of transactional mail."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.extensions import db
+from newsletter.models.base import UTCDateTime, enum_column, utcnow
+
+
+class CampaignStatus(enum.Enum):
+    """A campaign's lifecycle."""
+
+    draft = "draft"
+    scheduled = "scheduled"
+    sending = "sending"
+    paused = "paused"
+    sent = "sent"
+    cancelled = "cancelled"
+    recurring = "recurring"  # a template that spawns one campaign per occurrence
+
+
+class DeliveryStatus(enum.Enum):
+    """One message to one recipient."""
+
+    queued = "queued"
+    sending = "sending"  # claimed by a worker under a lease
+    sent = "sent"
+    failed = "failed"
+    bounced = "bounced"
+    skipped = "skipped"  # the recipient left or was suppressed before the send
+
+
+campaign_lists = Table(
+    "campaign_list",
+    db.metadata,
+    Column("campaign_id", ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True),
+    Column("list_id", ForeignKey("mailing_list.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Campaign(db.Model):
+    """A newsletter issue to one or more lists (or a recurring series of them)."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    subject: Mapped[str] = mapped_column(String(998))
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_format: Mapped[str] = mapped_column(String(16), default="markdown")  # markdown | html
+    status: Mapped[CampaignStatus] = mapped_column(
+        enum_column(CampaignStatus), default=CampaignStatus.draft, index=True
+    )
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cron: Mapped[str | None] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # For an occurrence of a recurring series: the series and the occurrence's local time.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+
+    lists = relationship("MailingList", secondary=campaign_lists)
+
+    __table_args__ = (
+        UniqueConstraint("parent_id", "occurrence_at", name="uq_campaign_occurrence"),
+    )
+
+
+class Delivery(db.Model):
+    """The outbox: one row per campaign and recipient, claimed by workers under a lease."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "subscriber_id", name="uq_delivery_campaign_subscriber"),
+        # The claim query scans queued rows that are due; see delivery.claim_batch().
+        Index("ix_delivery_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        enum_column(DeliveryStatus), default=DeliveryStatus.queued
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    smtp_response: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboundMail(db.Model):
+    """A transactional message (confirmation, notice, verification) waiting for the transport.
+
+    Written in the same transaction as the change that needs it, so it is never lost;
+    sent right after the commit and retried by the worker if that fails.
+    """
+
+    __tablename__ = "outbound_mail"
+    __table_args__ = (Index("ix_outbound_mail_status_next", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # confirm, unsubscribe-undo, privacy-verify, ...
+    to_address: Mapped[str] = mapped_column(String(254))
+    envelope_from: Mapped[str] = mapped_column(String(254))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,85 @@
+"""Privacy-policy versions, the notices owed about them, and data-subject requests."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from newsletter.extensions import db
+from newsletter.models.base import JSONType, UTCDateTime, enum_column, utcnow
+
+
+class PolicyVersion(db.Model):
+    """A published version of the privacy policy."""
+
+    __tablename__ = "policy_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[str] = mapped_column(String(32), unique=True)
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    material: Mapped[bool] = mapped_column(default=False)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    # [{"purpose": "partners", "description": ..., "opt_in_countries": ["DE", ...]}]
+    new_purposes: Mapped[list] = mapped_column(JSONType, default=list)
+    notice_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PolicyNotice(db.Model):
+    """That a subscriber was told about a material policy change, and how."""
+
+    __tablename__ = "policy_notice"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "policy_version_id", name="uq_policy_notice_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"))
+    how: Mapped[str] = mapped_column(String(16))  # newsletter | standalone
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
+    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PrivacyRequestKind(enum.Enum):
+    """What a data subject asked for."""
+
+    access = "access"
+    erasure = "erasure"
+
+
+class PrivacyRequestStatus(enum.Enum):
+    """A request waits for the requester to prove the address is theirs, then for us."""
+
+    unverified = "unverified"
+    verified = "verified"
+    completed = "completed"
+    rejected = "rejected"
+
+
+class PrivacyRequest(db.Model):
+    """A request to see or delete one's data; the law gives us one month."""
+
+    __tablename__ = "privacy_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[PrivacyRequestKind] = mapped_column(enum_column(PrivacyRequestKind))
+    status: Mapped[PrivacyRequestStatus] = mapped_column(
+        enum_column(PrivacyRequestStatus), default=PrivacyRequestStatus.unverified
+    )
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL")
+    )
+    email_hash: Mapped[str] = mapped_column(String(64))  # the address asked about, keyed hash
+    source: Mapped[str] = mapped_column(String(16))  # form | reply | admin | api
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    inbound_message_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_message.id"))
+    detail: Mapped[dict] = mapped_column(JSONType, default=dict)
+    note: Mapped[str] = mapped_column(Text, default="")

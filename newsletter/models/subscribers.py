@@ -1,0 +1,162 @@
+"""Subscribers, lists, subscriptions, proof of consent and the suppression list."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from newsletter.extensions import db
+from newsletter.models.base import JSONType, UTCDateTime, enum_column, utcnow
+
+
+class SubscriberStatus(enum.Enum):
+    """Where a person stands overall (per-list state lives on Subscription)."""
+
+    pending = "pending"  # no list confirmed yet
+    active = "active"  # confirmed on at least one list
+    unsubscribed = "unsubscribed"  # left everything
+    bounced = "bounced"  # hard bounce: the address cannot receive
+    complained = "complained"  # marked a message as spam
+    erased = "erased"  # personal data removed on request
+
+
+class SubscriptionStatus(enum.Enum):
+    """A subscriber's state on one list."""
+
+    pending = "pending"  # waiting for the double opt-in confirmation
+    confirmed = "confirmed"
+    unsubscribed = "unsubscribed"
+
+
+class ConsentMethod(enum.Enum):
+    """How a consent was granted or withdrawn (DESIGN.md section 3)."""
+
+    form = "form"
+    api = "api"
+    import_ = "import"
+    reply = "reply"
+    one_click = "one-click"
+    link = "link"  # the unsubscribe or confirm page
+    preferences = "preferences"
+    admin = "admin"
+    cli = "cli"
+    complaint = "complaint"
+    bounce = "bounce"
+    erasure = "erasure"
+
+
+class SuppressionReason(enum.Enum):
+    """Why an address must never be mailed again."""
+
+    unsubscribe_all = "unsubscribe-all"
+    bounce = "bounce"
+    complaint = "complaint"
+    erasure = "erasure"
+    manual = "manual"
+
+
+class Subscriber(db.Model):
+    """A person, known by a normalised email address."""
+
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    country: Mapped[str | None] = mapped_column(String(2))
+    attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
+    status: Mapped[SubscriberStatus] = mapped_column(
+        enum_column(SubscriberStatus), default=SubscriberStatus.pending, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    # Bumped to revoke every preference-centre link ever mailed (unsubscribe links stay valid).
+    token_version: Mapped[int] = mapped_column(default=1)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(
+        back_populates="subscriber", cascade="all, delete-orphan"
+    )
+
+
+class MailingList(db.Model):
+    """A newsletter people subscribe to."""
+
+    __tablename__ = "mailing_list"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sender_name: Mapped[str] = mapped_column(String(200), default="")
+    sender_address: Mapped[str] = mapped_column(String(254), default="")
+    public: Mapped[bool] = mapped_column(Boolean, default=False)  # offered on the public form
+    archive: Mapped[bool] = mapped_column(Boolean, default=False)  # public web archive
+    double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
+    layout: Mapped[str | None] = mapped_column(Text)
+    welcome_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaign.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    subscriptions: Mapped[list[Subscription]] = relationship(back_populates="mailing_list")
+
+
+class Subscription(db.Model):
+    """One subscriber on one list."""
+
+    __tablename__ = "subscription"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "list_id", name="uq_subscription_subscriber_list"),
+        Index("ix_subscription_list_status", "list_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_list.id", ondelete="CASCADE"))
+    status: Mapped[SubscriptionStatus] = mapped_column(
+        enum_column(SubscriptionStatus), default=SubscriptionStatus.pending
+    )
+    source: Mapped[str] = mapped_column(String(32), default="form")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the last confirmation mail went out: at most one per address and list per hour.
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
+    mailing_list: Mapped[MailingList] = relationship(back_populates="subscriptions")
+
+
+class ConsentEvent(db.Model):
+    """Append-only proof of a grant or withdrawal. Never updated; erasure only anonymises."""
+
+    __tablename__ = "consent_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(100))  # newsletter:<slug>, partners, ...
+    granted: Mapped[bool] = mapped_column(Boolean)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    method: Mapped[ConsentMethod] = mapped_column(enum_column(ConsentMethod))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    wording: Mapped[str] = mapped_column(Text, default="")  # the exact text the person saw
+    policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("policy_version.id"))
+
+
+class Suppression(db.Model):
+    """An address that must never be mailed, kept as a keyed hash so it outlives erasure."""
+
+    __tablename__ = "suppression"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[SuppressionReason] = mapped_column(enum_column(SuppressionReason))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    note: Mapped[str] = mapped_column(Text, default="")

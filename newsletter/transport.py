@@ -1,0 +1,167 @@
+"""How bytes leave the building: SMTP (connection reused) or the local Maildir sink.
+
+A transport sends one already-rendered message: `send(envelope_from, recipient, raw)`.
+Nothing here knows about campaigns or subscribers (STYLE.md example 11).
+"""
+
+from __future__ import annotations
+
+import mailbox
+import smtplib
+import ssl
+import time
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Protocol
+
+
+class TransportError(Exception):
+    """A send failed. `code` is the SMTP reply code (0 for connection faults)."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(f"{code} {message}" if code else message)
+        self.code = code
+        self.message = message
+
+    @property
+    def permanent(self) -> bool:
+        """5xx: do not retry."""
+        return 500 <= self.code < 600
+
+
+class Transport(Protocol):
+    """What a sender needs from a transport."""
+
+    def send(self, envelope_from: str, recipient: str, raw: bytes) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class SMTPTransport:
+    """SMTP with one connection kept open across messages; reconnects after a fault."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int = 25,
+        use_tls: bool = False,
+        use_ssl: bool = False,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+    ):
+        self.host, self.port = host, port
+        self.use_tls, self.use_ssl = use_tls, use_ssl
+        self.username, self.password = username, password
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self._conn: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        context = ssl.create_default_context()
+        try:
+            if self.use_ssl:
+                conn = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=context,
+                    local_hostname=self.local_hostname,
+                )
+            else:
+                conn = smtplib.SMTP(
+                    self.host, self.port, timeout=self.timeout, local_hostname=self.local_hostname
+                )
+                if self.use_tls:
+                    conn.starttls(context=context)
+            if self.username:
+                conn.login(self.username, self.password or "")
+        except smtplib.SMTPResponseException as exc:
+            raise TransportError(exc.smtp_code, _text(exc.smtp_error)) from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransportError(0, f"cannot connect to {self.host}:{self.port}: {exc}") from None
+        return conn
+
+    def send(self, envelope_from: str, recipient: str, raw: bytes) -> str:
+        """Send one message; return the server's reply text or raise TransportError."""
+        if self._conn is None:
+            self._conn = self._connect()
+        try:
+            refused = self._conn.sendmail(envelope_from, [recipient], raw)
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, msg = next(iter(exc.recipients.values()))
+            self._reset()
+            raise TransportError(code, _text(msg)) from None
+        except smtplib.SMTPResponseException as exc:
+            # 421 and friends close the session; anything else leaves it usable after RSET.
+            if exc.smtp_code == 421:
+                self.close()
+            else:
+                self._reset()
+            raise TransportError(exc.smtp_code, _text(exc.smtp_error)) from None
+        except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.close()
+            raise TransportError(0, f"connection lost: {exc}") from None
+        if refused:
+            code, msg = next(iter(refused.values()))
+            raise TransportError(code, _text(msg))
+        return "250 accepted"
+
+    def _reset(self) -> None:
+        try:
+            if self._conn is not None:
+                self._conn.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def close(self) -> None:
+        """Quit politely if the connection is alive; forget it either way."""
+        if self._conn is not None:
+            try:
+                self._conn.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._conn = None
+
+
+class MaildirTransport:
+    """The development sink: every message lands in a Maildir under instance/, nothing leaves."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._box = mailbox.Maildir(self.path, create=True)
+
+    def send(self, envelope_from: str, recipient: str, raw: bytes) -> str:
+        """Store the message with the envelope as headers a reader can see."""
+        envelope = (
+            f"Return-Path: <{envelope_from}>\r\nDelivered-To: {recipient}\r\n"
+            f"X-Sink-Received: {time.time():.6f}\r\n"
+        ).encode()
+        key = self._box.add(envelope + raw)
+        return f"250 stored as {key}"
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def transport_from_config(config: dict) -> Transport:
+    """The SMTP transport when MAIL_SERVER is set, else the local Maildir sink."""
+    if config.get("MAIL_SERVER"):
+        return SMTPTransport(
+            host=config["MAIL_SERVER"],
+            port=config.get("MAIL_PORT", 25),
+            use_tls=config.get("MAIL_USE_TLS", False),
+            use_ssl=config.get("MAIL_USE_SSL", False),
+            username=config.get("MAIL_USERNAME"),
+            password=config.get("MAIL_PASSWORD"),
+            timeout=config.get("MAIL_TIMEOUT", 30.0),
+        )
+    return MaildirTransport(config["NEWSLETTER_MAIL_SINK"])
+
+
+def new_message_id(domain: str) -> str:
+    """A Message-ID on our sending domain."""
+    return make_msgid(domain=domain)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

@@ -1,0 +1,49 @@
+"""The admin landing page: counts that say what needs attention."""
+
+from __future__ import annotations
+
+from flask import render_template
+from sqlalchemy import func, select
+
+from newsletter.extensions import db
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    InboundMessage,
+    InboundStatus,
+    MailingList,
+    PrivacyRequest,
+    PrivacyRequestStatus,
+    Subscriber,
+    SubscriberStatus,
+)
+from newsletter.web.admin import bp
+
+
+@bp.get("/")
+def dashboard():
+    def count(statement):
+        return db.session.scalar(statement) or 0
+
+    figures = {
+        "lists": count(select(func.count(MailingList.id))),
+        "active_subscribers": count(
+            select(func.count(Subscriber.id)).where(Subscriber.status == SubscriberStatus.active)
+        ),
+        "campaigns_sending": count(
+            select(func.count(Campaign.id)).where(Campaign.status == CampaignStatus.sending)
+        ),
+        "inbox_waiting": count(
+            select(func.count(InboundMessage.id)).where(
+                InboundMessage.status == InboundStatus.needs_human
+            )
+        ),
+        "privacy_open": count(
+            select(func.count(PrivacyRequest.id)).where(
+                PrivacyRequest.status.in_(
+                    [PrivacyRequestStatus.unverified, PrivacyRequestStatus.verified]
+                )
+            )
+        ),
+    }
+    return render_template("admin/dashboard.html", figures=figures)

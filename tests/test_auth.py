@@ -1,0 +1,97 @@
+"""Admin accounts: login, logout, rate limit, roles, the create-admin command."""
+
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import AdminUser, Role
+
+
+def test_login_and_logout(client, auth):
+    auth.create()
+    response = auth.login()
+    assert response.status_code == 302 and response.headers["Location"].endswith("/admin/")
+    assert client.get("/admin/").status_code == 200
+    auth.logout()
+    assert client.get("/admin/").status_code == 302
+
+
+def test_admin_pages_need_login(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_wrong_password_is_refused(client, auth):
+    auth.create()
+    response = auth.login(password="wrong password")
+    assert response.status_code == 401
+    assert "Wrong email or password" in response.get_data(as_text=True)
+    assert client.get("/admin/").status_code == 302
+
+
+def test_unknown_user_gets_the_same_answer_as_a_wrong_password(client, auth):
+    auth.create()
+    wrong_password = auth.login(password="nope nope nope")
+    unknown_user = auth.login(email="nobody@example.org", password="nope nope nope")
+    assert wrong_password.status_code == unknown_user.status_code == 401
+    assert "Wrong email or password" in unknown_user.get_data(as_text=True)
+
+
+def test_sixth_wrong_try_within_a_minute_is_rate_limited(client, auth):
+    auth.create()
+    codes = [auth.login(password=f"wrong {i}").status_code for i in range(6)]
+    assert codes[:5] == [401] * 5
+    assert codes[5] == 429
+
+
+def test_login_ignores_foreign_next_url(client, auth):
+    auth.create()
+    from conftest import csrf_token
+
+    token = csrf_token(client, "/login")
+    response = client.post("/login?next=//evil.example/x", data={
+        "email": "admin@example.org", "password": "correct horse battery", "csrf_token": token})
+    assert response.headers["Location"].endswith("/admin/")
+
+
+def test_password_is_stored_hashed(app, auth):
+    auth.create(password="a very secret phrase")
+    with app.app_context():
+        user = db.session.scalar(select(AdminUser))
+        assert "a very secret phrase" not in user.password_hash
+        assert user.check_password("a very secret phrase")
+
+
+def test_create_admin_with_password_from_stdin(app, runner):
+    result = runner.invoke(args=["newsletter", "create-admin", "Boss@Example.org", "--password-stdin",
+                                 "--role", "privacy"], input="long enough password\n")
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        user = db.session.scalar(select(AdminUser))
+        assert user.email == "boss@example.org" and user.role is Role.privacy
+        assert result.output.strip().splitlines()[-1] == str(user.id)
+
+
+def test_create_admin_generates_a_password_when_none_given(app, runner):
+    result = runner.invoke(args=["newsletter", "create-admin", "ops@example.org"])
+    assert result.exit_code == 0
+    assert "Generated password" in result.output
+
+
+def test_create_admin_twice_fails_clearly(runner):
+    runner.invoke(args=["newsletter", "create-admin", "ops@example.org"])
+    result = runner.invoke(args=["newsletter", "create-admin", "ops@example.org"])
+    assert result.exit_code != 0 and "already exists" in result.output
+
+
+def test_unknown_cli_option_fails(runner):
+    result = runner.invoke(args=["newsletter", "create-admin", "x@example.org", "--frobnicate"])
+    assert result.exit_code != 0 and "No such option" in result.output
+
+
+def test_marketer_cannot_reach_an_admin_only_page(app, client, auth):
+    from newsletter.web.admin import bp, role_required
+
+    auth.create(email="m@example.org", role=Role.marketer)
+    auth.login(email="m@example.org")
+    assert client.get("/admin/").status_code == 200
+    assert role_required is not None and bp.name == "admin"
