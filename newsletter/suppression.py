@@ -1,0 +1,64 @@
+"""The suppression list: addresses that must never be mailed, whatever anyone does.
+
+Stored as a keyed hash (HMAC-SHA256 of the normalised address) so the entry outlives erasure of
+the person's data without keeping the address itself. Checked at subscribe time and again right
+before each send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter.models import AuditEvent, Suppression, SuppressionReason
+
+
+def email_hash(key: str, email: str) -> str:
+    """The keyed hash an address is suppressed under (lower-cased, trimmed first)."""
+    normalised = email.strip().lower().encode()
+    return hmac.new(f"suppression:{key}".encode(), normalised, hashlib.sha256).hexdigest()
+
+
+def is_suppressed(session: Session, key: str, email: str) -> bool:
+    """True if the address is on the suppression list."""
+    return session.scalar(
+        select(Suppression.id).where(Suppression.email_hash == email_hash(key, email))
+    ) is not None
+
+
+def suppress(session: Session, key: str, email: str, reason: SuppressionReason, now: datetime,
+             note: str = "") -> Suppression:
+    """Put an address on the list (idempotent: an existing entry is kept as it is)."""
+    digest = email_hash(key, email)
+    existing = session.scalar(select(Suppression).where(Suppression.email_hash == digest))
+    if existing is not None:
+        return existing
+    row = Suppression(email_hash=digest, reason=reason, created_at=now, note=note)
+    # A savepoint, so two concurrent suppressions of one address do not fail the caller.
+    from sqlalchemy.exc import IntegrityError
+
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.scalar(select(Suppression).where(Suppression.email_hash == digest))
+    return row
+
+
+def lift(session: Session, key: str, email: str, *, actor: str, reason: str,
+         now: datetime) -> bool:
+    """Remove an address from the list; a reason is required and the act is audited."""
+    if not reason.strip():
+        raise ValueError("lifting a suppression needs a reason")
+    row = session.scalar(select(Suppression).where(Suppression.email_hash == email_hash(key, email)))
+    if row is None:
+        return False
+    session.add(AuditEvent(at=now, actor=actor, action="suppression.lift", subject_type="suppression",
+                           subject_id=row.email_hash[:16],
+                           detail={"was": row.reason.value}, note=reason))
+    session.delete(row)
+    return True
