@@ -1,0 +1,64 @@
+"""The URLs and addresses we put in mail, built in one place so every message agrees.
+
+All take the app config (a mapping) rather than reading Flask globals, so workers and the
+scheduler build the same links as requests do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from newsletter import tokens
+
+
+def unsubscribe_token(config: Mapping, subscriber_id: int, list_id: int) -> str:
+    """Never expires, never revoked (RFC 8058 links in old mail keep working)."""
+    return tokens.sign(config["SECRET_KEY"], tokens.UNSUBSCRIBE, [subscriber_id, list_id])
+
+
+def preferences_token(config: Mapping, subscriber_id: int, token_version: int) -> str:
+    """Revoked by bumping Subscriber.token_version."""
+    return tokens.sign(config["SECRET_KEY"], tokens.PREFERENCES, [subscriber_id, token_version])
+
+
+def unsubscribe_url(config: Mapping, subscriber_id: int, list_id: int) -> str:
+    """GET shows the one-button page; POST (also RFC 8058 one-click) unsubscribes."""
+    return f"{config['NEWSLETTER_BASE_URL']}/u/{unsubscribe_token(config, subscriber_id, list_id)}"
+
+
+def preferences_url(config: Mapping, subscriber_id: int, token_version: int) -> str:
+    """The preference centre."""
+    token = preferences_token(config, subscriber_id, token_version)
+    return f"{config['NEWSLETTER_BASE_URL']}/preferences/{token}"
+
+
+def archive_url(config: Mapping, list_slug: str) -> str:
+    """The public archive of a list."""
+    return f"{config['NEWSLETTER_BASE_URL']}/archive/{list_slug}"
+
+
+def reply_address(config: Mapping, subscriber_id: int, campaign_id: int = 0) -> str:
+    """Reply-To: replies carry who they are about in the address itself."""
+    token = tokens.address_token(config["SECRET_KEY"], "reply", subscriber_id, campaign_id)
+    return f"reply+{token}@{config['NEWSLETTER_REPLY_DOMAIN']}"
+
+
+def bounce_address(config: Mapping, subscriber_id: int, campaign_id: int = 0) -> str:
+    """VERP envelope sender (Return-Path): bounces name the recipient and campaign."""
+    token = tokens.address_token(config["SECRET_KEY"], "bounce", subscriber_id, campaign_id)
+    return f"bounce+{token}@{config['NEWSLETTER_BOUNCE_DOMAIN']}"
+
+
+def unsubscribe_mailto(config: Mapping, subscriber_id: int, list_id: int) -> str:
+    """The mailto of List-Unsubscribe: any mail to it unsubscribes from that list."""
+    token = tokens.address_token(config["SECRET_KEY"], "unsubscribe", subscriber_id, list_id)
+    return f"mailto:unsubscribe+{token}@{config['NEWSLETTER_REPLY_DOMAIN']}?subject=unsubscribe"
+
+
+def list_unsubscribe_headers(config: Mapping, subscriber_id: int, list_id: int) -> dict[str, str]:
+    """RFC 2369 List-Unsubscribe with the RFC 8058 one-click companion."""
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url(config, subscriber_id, list_id)}>, "
+        f"<{unsubscribe_mailto(config, subscriber_id, list_id)}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
