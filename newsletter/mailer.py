@@ -7,6 +7,8 @@ right after a request commits and from the worker, which retries with backoff.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from email import policy
 from email.headerregistry import Address
@@ -20,6 +22,7 @@ from newsletter.models import OutboundMail
 from newsletter.transport import Transport, TransportError, new_message_id
 
 MAX_ATTEMPTS = 8
+log = logging.getLogger(__name__)
 
 
 def build_message(
@@ -64,14 +67,15 @@ def queue(session: Session, *, kind: str, message: EmailMessage, envelope_from: 
     return row
 
 
-def send_queued(session: Session, transport: Transport, now: datetime, limit: int = 100) -> int:
-    """Send due queued mail; commit after each message. Returns how many were sent."""
-    rows = session.scalars(
-        select(OutboundMail)
-        .where(OutboundMail.status == "queued", OutboundMail.next_attempt_at <= now)
-        .order_by(OutboundMail.id)
-        .limit(limit)
-    ).all()
+def send_queued(session: Session, transport: Transport, now: datetime, limit: int = 100,
+                ids: list[int] | None = None) -> int:
+    """Send due queued mail (only `ids` when given); commit after each. Returns how many were sent."""
+    statement = select(OutboundMail).where(
+        OutboundMail.status == "queued", OutboundMail.next_attempt_at <= now
+    )
+    if ids is not None:
+        statement = statement.where(OutboundMail.id.in_(ids))
+    rows = session.scalars(statement.order_by(OutboundMail.id).limit(limit)).all()
     sent = 0
     for row in rows:
         # Claim it by bumping next_attempt_at first, so a concurrent sender skips it.
@@ -99,3 +103,20 @@ def send_queued(session: Session, transport: Transport, now: datetime, limit: in
             sent += 1
         session.commit()
     return sent
+
+
+def send_committed(session: Session, config: Mapping, ids: list[int], now: datetime) -> int:
+    """Best effort: send just-committed mail at once; on any fault the worker retries it later."""
+    if not ids:
+        return 0
+    from newsletter.transport import transport_from_config
+
+    transport = transport_from_config(config)
+    try:
+        return send_queued(session, transport, now, limit=len(ids), ids=ids)
+    except Exception:  # noqa: BLE001 - the row stays queued; the worker sends it
+        log.exception("sending queued mail %s failed; the worker will retry", ids)
+        session.rollback()
+        return 0
+    finally:
+        transport.close()

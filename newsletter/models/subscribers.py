@@ -126,6 +126,11 @@ class Subscription(db.Model):
     unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the last confirmation mail went out: at most one per address and list per hour.
     confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The request waiting for confirmation: the exact wording shown and where it came from, so
+    # the ConsentEvent written at confirmation carries them.
+    consent_wording: Mapped[str] = mapped_column(Text, default="")
+    request_ip: Mapped[str | None] = mapped_column(String(45))
+    request_user_agent: Mapped[str | None] = mapped_column(String(512))
 
     subscriber: Mapped[Subscriber] = relationship(back_populates="subscriptions")
     mailing_list: Mapped[MailingList] = relationship(back_populates="subscriptions")
