@@ -1,0 +1,33 @@
+"""With no SMTP server configured, mail lands in the local Maildir sink and the admin UI lists it."""
+
+import pytest
+
+from newsletter import mailer
+from newsletter.models import utcnow
+from newsletter.transport import MaildirTransport, transport_from_config
+
+
+@pytest.fixture
+def sink_app(app, tmp_path):
+    app.config["MAIL_SERVER"] = ""
+    app.config["NEWSLETTER_MAIL_SINK"] = str(tmp_path / "outbox")
+    return app
+
+
+def test_no_mail_server_means_the_maildir_sink(sink_app):
+    assert isinstance(transport_from_config(sink_app.config), MaildirTransport)
+
+
+def test_admin_lists_and_shows_what_the_sink_holds(sink_app, admin_client, smtp):
+    transport = transport_from_config(sink_app.config)
+    message = mailer.build_message(sender="news@example.org", to="reader@example.com",
+                                   subject="Welcome aboard", text="Hello reader", domain="example.org",
+                                   now=utcnow())
+    transport.send("bounce@example.org", "reader@example.com", message.as_bytes())
+    page = admin_client.get("/admin/sink").get_data(as_text=True)
+    assert "Welcome aboard" in page and "reader@example.com" in page
+    key = page.split('/admin/sink/')[1].split('"')[0]
+    detail = admin_client.get(f"/admin/sink/{key}").get_data(as_text=True)
+    assert "Hello reader" in detail
+    assert smtp.messages == []  # nothing left the machine
+    assert admin_client.get("/admin/sink/not-a-key").status_code == 404
