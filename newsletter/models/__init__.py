@@ -11,6 +11,7 @@ from newsletter.models.campaigns import (
     Delivery,
     DeliveryStatus,
     OutboundMail,
+    SendWindow,
     campaign_lists,
 )
 from newsletter.models.inbound import InboundMessage, InboundStatus
@@ -53,6 +54,7 @@ __all__ = [
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
     "Role",
+    "SendWindow",
     "Subscriber",
     "SubscriberStatus",
     "Subscription",

@@ -22,6 +22,7 @@ class CampaignStatus(enum.Enum):
     sent = "sent"
     cancelled = "cancelled"
     recurring = "recurring"  # a template that spawns one campaign per occurrence
+    welcome = "welcome"  # a list's welcome message: sent to each subscriber once, on confirmation
 
 
 class DeliveryStatus(enum.Enum):
@@ -65,6 +66,11 @@ class Campaign(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when every eligible recipient has a Delivery row; a crash before leaves it NULL and the
+    # dispatcher simply runs again (dispatch is idempotent).
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The next occurrence a recurring series will spawn (UTC).
+    next_occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(254), default="")
 
     lists = relationship("MailingList", secondary=campaign_lists)
@@ -82,6 +88,8 @@ class Delivery(db.Model):
         UniqueConstraint("campaign_id", "subscriber_id", name="uq_delivery_campaign_subscriber"),
         # The claim query scans queued rows that are due; see delivery.claim_batch().
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
+        # The campaign page counts a campaign's deliveries by status.
+        Index("ix_delivery_campaign_status", "campaign_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -120,3 +128,16 @@ class OutboundMail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SendWindow(db.Model):
+    """How many messages all workers together sent in one window (the global send rate limit).
+
+    The key names the window: "s:<unix second>" or "h:<unix hour>"; old rows are purged.
+    """
+
+    __tablename__ = "send_window"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    used: Mapped[int] = mapped_column(default=0)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

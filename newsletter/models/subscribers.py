@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
@@ -65,6 +65,9 @@ class Subscriber(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
+    # suppression.email_hash() of the address, so dispatch can filter suppressed addresses in
+    # SQL. Cleared whenever the address changes; campaigns.dispatch fills in missing ones.
+    email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     country: Mapped[str | None] = mapped_column(String(2))
     attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
@@ -79,6 +82,13 @@ class Subscriber(db.Model):
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"
     )
+
+
+@event.listens_for(Subscriber.email, "set")
+def _forget_email_hash(target: Subscriber, value, oldvalue, initiator) -> None:
+    """A changed address needs a fresh hash (the key lives in config, so it is filled later)."""
+    if value != oldvalue:
+        target.email_hash = None
 
 
 class MailingList(db.Model):
