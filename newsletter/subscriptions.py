@@ -1,29 +1,60 @@
-"""Subscribing and leaving: subscribe, confirm, unsubscribe, resubscribe, preferences.
+"""Subscribing and leaving: subscribe, confirm, unsubscribe, resubscribe, preferences, purge.
 
-Domain code: takes a session, plain values and `now`; never touches flask.request.
+Domain code: takes a session, plain values, a config mapping and `now`; never touches
+flask.request. `subscribe()` is a chain of named steps read top to bottom (Mailman's
+app/subscriptions.py `_step_*`). A grant is recorded as a ConsentEvent when it is complete: at
+confirmation for double opt-in, at once when the caller states an existing consent.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+import pycountry
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter import consent, suppression
+from newsletter import campaigns, consent, subscriber_mail, suppression, tokens
 from newsletter.models import (
     ConsentMethod,
+    MailingList,
+    OutboundMail,
     Subscriber,
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
+    Suppression,
     SuppressionReason,
 )
 
+# C0 and C1 control characters (CR and LF among them): they have no place in a name, and in a
+# header they would start a new one.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-class InvalidEmail(ValueError):
+
+class SubscribeError(ValueError):
+    """A subscribe request cannot be accepted; the message is shown to the person."""
+
+    def __init__(self, message: str, field_name: str = ""):
+        super().__init__(message)
+        self.field_name = field_name
+
+
+class InvalidEmail(SubscribeError):
     """The address is not a valid email address."""
+
+
+class NotPending(SubscribeError):
+    """A confirm link names a request that no longer waits (purged, or left since)."""
+
+
+class AddressSuppressed(SubscribeError):
+    """The address is suppressed for a reason the subscriber cannot lift (bounce, complaint...)."""
 
 
 def normalise_email(raw: str) -> str:
@@ -35,15 +66,375 @@ def normalise_email(raw: str) -> str:
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc)) from None
+        raise InvalidEmail(str(exc), "email") from None
     # Local parts are case-sensitive in theory; in practice nobody relies on it, and treating
     # Alice@ and alice@ as two people would let one person be subscribed twice.
     return result.normalized.lower()
 
 
+def clean_text(value: str | None, field_name: str, max_length: int = 200) -> str:
+    """Trim a free-text value; refuse CR/LF and other control characters.
+
+    >>> clean_text("  Ada Lovelace ", "name")
+    'Ada Lovelace'
+    """
+    value = (value or "").strip()
+    if _CONTROL.search(value):
+        raise SubscribeError(f"The {field_name} must not contain line breaks or control characters.",
+                             field_name)
+    if len(value) > max_length:
+        raise SubscribeError(f"The {field_name} is longer than {max_length} characters.", field_name)
+    return value
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """ISO 3166-1 alpha-2 codes with their names, sorted by name."""
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+
+
+def clean_country(value: str | None) -> str | None:
+    """An ISO 3166-1 alpha-2 code (upper case), None when empty; raise SubscribeError otherwise.
+
+    >>> clean_country(" de ")
+    'DE'
+    """
+    value = (value or "").strip().upper()
+    if not value:
+        return None
+    if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
+        raise SubscribeError("Choose a country from the list.", "country")
+    return value
+
+
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     """The subscriber with this (already normalised) address, if any."""
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
+
+
+# --- subscribe ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SubscribeRequest:
+    """What somebody asked for, from the form, the API, the CLI or an import."""
+
+    email: str
+    lists: list[MailingList]
+    method: ConsentMethod = ConsentMethod.form
+    name: str = ""
+    country: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    wording: str = ""
+    # The caller states a consent given elsewhere (API/import `existing`): no confirmation mail.
+    existing_consent: bool = False
+    # A subscriber resubscribing through their own link may lift their own unsubscribe-all.
+    lifts_own_unsubscribe: bool = False
+    send_welcome: bool = True
+
+
+@dataclass
+class SubscribeOutcome:
+    """What subscribe() did; the public answer never depends on it (no enumeration)."""
+
+    subscriber: Subscriber | None = None
+    confirmed: list[Subscription] = field(default_factory=list)  # active now
+    pending: list[Subscription] = field(default_factory=list)  # waiting for the confirm link
+    already: list[Subscription] = field(default_factory=list)  # were active before
+    mails: list[OutboundMail] = field(default_factory=list)  # queued in this transaction
+    suppressed: bool = False
+    created: bool = False
+
+
+def subscribe(session: Session, request: SubscribeRequest, *, now: datetime,
+              config: Mapping) -> SubscribeOutcome:
+    """Subscribe an address to lists: double opt-in unless the list or the caller says otherwise."""
+    outcome = SubscribeOutcome()
+    request = _step_sanity_checks(request)
+    if _step_suppression_check(session, request, config, now, outcome):
+        return outcome
+    subscriber = _step_find_or_create_subscriber(session, request, now, outcome)
+    to_confirm = _step_subscribe_to_lists(session, subscriber, request, now, config, outcome)
+    _step_send_confirmation(session, subscriber, to_confirm, now, config, outcome)
+    return outcome
+
+
+def _step_sanity_checks(request: SubscribeRequest) -> SubscribeRequest:
+    if not request.lists:
+        raise SubscribeError("Choose at least one list.", "lists")
+    request.email = normalise_email(request.email)
+    request.name = clean_text(request.name, "name")
+    request.country = clean_country(request.country)
+    request.wording = clean_text(request.wording.replace("\n", " "), "wording", 2000)
+    request.user_agent = (request.user_agent or "")[:512] or None
+    return request
+
+
+def _step_suppression_check(session: Session, request: SubscribeRequest, config: Mapping,
+                            now: datetime, outcome: SubscribeOutcome) -> bool:
+    """Stop (True) for a suppressed address: nothing stored, no mail, the usual answer."""
+    key = config["NEWSLETTER_SUPPRESSION_KEY"]
+    row = session.scalar(select(Suppression).where(
+        Suppression.email_hash == suppression.email_hash(key, request.email)))
+    if row is None:
+        return False
+    if request.lifts_own_unsubscribe and row.reason is SuppressionReason.unsubscribe_all:
+        # Lifted for real only when the fresh confirmation is clicked (see confirm()).
+        return False
+    outcome.suppressed = True
+    return True
+
+
+def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest, now: datetime,
+                                    outcome: SubscribeOutcome) -> Subscriber:
+    subscriber = find_subscriber(session, request.email)
+    if subscriber is None:
+        candidate = Subscriber(email=request.email, name=request.name, country=request.country,
+                               status=SubscriberStatus.pending, created_at=now, updated_at=now)
+        # A savepoint: when two identical requests race, the unique email index lets one insert
+        # and the other finds that row instead of failing.
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+            subscriber, outcome.created = candidate, True
+        except IntegrityError:
+            subscriber = find_subscriber(session, request.email)
+            if subscriber is None:
+                raise
+    else:
+        # Only fill blanks: a stranger who knows an address must not rename its owner.
+        subscriber.name = subscriber.name or request.name
+        subscriber.country = subscriber.country or request.country
+    outcome.subscriber = subscriber
+    return subscriber
+
+
+def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: SubscribeRequest,
+                             now: datetime, config: Mapping,
+                             outcome: SubscribeOutcome) -> list[Subscription]:
+    to_confirm = []
+    for mailing_list in request.lists:
+        subscription = get_or_create_subscription(session, subscriber, mailing_list, request, now)
+        if subscription.status is SubscriptionStatus.confirmed:
+            outcome.already.append(subscription)
+            continue
+        subscription.source = request.method.value
+        subscription.consent_wording = request.wording
+        subscription.request_ip = request.ip
+        subscription.request_user_agent = request.user_agent
+        if request.existing_consent or not mailing_list.double_opt_in:
+            activate(session, subscription, now=now, config=config, method=request.method,
+                      ip=request.ip, user_agent=request.user_agent, wording=request.wording,
+                      welcome=request.send_welcome, outcome=outcome)
+            outcome.confirmed.append(subscription)
+        else:
+            subscription.status = SubscriptionStatus.pending
+            outcome.pending.append(subscription)
+            to_confirm.append(subscription)
+    return to_confirm
+
+
+def get_or_create_subscription(session: Session, subscriber: Subscriber,
+                                mailing_list: MailingList, request: SubscribeRequest,
+                                now: datetime) -> Subscription:
+    """The subscriber's row for this list, created (pending) if missing; safe under races."""
+
+    def existing() -> Subscription | None:
+        return session.scalar(select(Subscription).where(
+            Subscription.subscriber_id == subscriber.id, Subscription.list_id == mailing_list.id))
+
+    session.flush()
+    found = existing()
+    if found is not None:
+        return found
+    candidate = Subscription(subscriber_id=subscriber.id, list_id=mailing_list.id,
+                             status=SubscriptionStatus.pending, source=request.method.value,
+                             created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(candidate)
+        found = candidate
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+    # The collections were loaded before the insert: reload them when next used.
+    session.expire(subscriber, ["subscriptions"])
+    session.expire(mailing_list, ["subscriptions"])
+    return found
+
+
+def _step_send_confirmation(session: Session, subscriber: Subscriber,
+                            to_confirm: list[Subscription], now: datetime, config: Mapping,
+                            outcome: SubscribeOutcome) -> None:
+    """One mail for the lists that need one, at most one per list per resend period."""
+    cutoff = now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])
+    due = [s for s in to_confirm if _claim_confirmation(session, s, now, cutoff)]
+    if due:
+        outcome.mails.append(subscriber_mail.queue_confirmation(session, config, subscriber, due, now))
+
+
+def _claim_confirmation(session: Session, subscription: Subscription, now: datetime,
+                        cutoff: datetime) -> bool:
+    # A conditional UPDATE, not read-then-write: on PostgreSQL a concurrent identical request
+    # waits on the row lock, then sees the new confirmation_sent_at and claims nothing.
+    session.flush()
+    claimed = session.execute(
+        update(Subscription)
+        .where(Subscription.id == subscription.id,
+               (Subscription.confirmation_sent_at.is_(None))
+               | (Subscription.confirmation_sent_at < cutoff))
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed:
+        session.expire(subscription, ["confirmation_sent_at"])
+    return bool(claimed)
+
+
+def activate(session: Session, subscription: Subscription, *, now: datetime, config: Mapping,
+              method: ConsentMethod, ip: str | None, user_agent: str | None, wording: str,
+              welcome: bool, outcome: SubscribeOutcome | ConfirmOutcome | None = None) -> None:
+    """Confirm a subscription: record the grant, then the welcome (campaign or short mail)."""
+    subscriber, mailing_list = subscription.subscriber, subscription.mailing_list
+    subscription.status = SubscriptionStatus.confirmed
+    subscription.confirmed_at = now
+    subscription.unsubscribed_at = None
+    subscriber.status = SubscriberStatus.active
+    consent.record(session, subscriber, purpose=consent.newsletter_purpose(mailing_list.slug),
+                   granted=True, method=method, now=now, ip=ip, user_agent=user_agent,
+                   wording=wording)
+    if not welcome:
+        return
+    session.flush()
+    if mailing_list.welcome_campaign_id is not None:
+        campaigns.queue_welcome(session, subscriber, mailing_list, now)
+    else:
+        mail = subscriber_mail.queue_subscribed(session, config, subscriber, mailing_list, now)
+        if outcome is not None:
+            outcome.mails.append(mail)
+
+
+# --- confirm ------------------------------------------------------------------------------------
+
+
+def confirm_token(config: Mapping, subscriber_id: int, list_ids: list[int]) -> str:
+    """The signed, expiring token of a confirmation link."""
+    return tokens.sign(config["SECRET_KEY"], tokens.CONFIRM, [subscriber_id, list_ids])
+
+
+def read_confirm_token(config: Mapping, token: str) -> tuple[int, list[int]]:
+    """(subscriber_id, list_ids) of a confirm token; TokenError if bad or expired."""
+    payload = tokens.load(config["SECRET_KEY"], tokens.CONFIRM, token,
+                          max_age=config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"] * 86400)
+    return _confirm_payload(payload)
+
+
+def _confirm_payload(payload) -> tuple[int, list[int]]:
+    try:
+        subscriber_id, list_ids = payload
+        return int(subscriber_id), [int(i) for i in list_ids]
+    except (TypeError, ValueError):
+        raise tokens.TokenError("This link is not valid.") from None
+
+
+def expired_confirm_payload(error: tokens.TokenError) -> tuple[int, list[int]] | None:
+    """What an expired (but genuine) confirm token named, so a new mail can be offered."""
+    if not error.expired:
+        return None
+    try:
+        return _confirm_payload(error.payload)
+    except tokens.TokenError:
+        return None
+
+
+@dataclass
+class ConfirmOutcome:
+    """What confirm() changed."""
+
+    subscriber: Subscriber
+    confirmed: list[Subscription] = field(default_factory=list)
+    already: list[Subscription] = field(default_factory=list)
+    mails: list[OutboundMail] = field(default_factory=list)
+
+
+def confirm(session: Session, subscriber_id: int, list_ids: list[int], *, now: datetime,
+            config: Mapping, ip: str | None = None, user_agent: str | None = None) -> ConfirmOutcome:
+    """Turn the pending subscriptions a confirm link names into confirmed ones."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotPending("This request is no longer waiting. Please subscribe again.")
+    outcome = ConfirmOutcome(subscriber)
+    for subscription in _subscriptions(session, subscriber, list_ids):
+        if subscription.status is SubscriptionStatus.confirmed:
+            outcome.already.append(subscription)
+        elif subscription.status is SubscriptionStatus.pending:
+            outcome.confirmed.append(subscription)
+    if not outcome.confirmed:
+        if outcome.already:
+            return outcome
+        raise NotPending("This request is no longer waiting. Please subscribe again.")
+    lift_own_unsubscribe(session, subscriber, now, config)
+    for subscription in outcome.confirmed:
+        activate(session, subscription, now=now, config=config,
+                  method=_method(subscription.source), ip=ip, user_agent=user_agent,
+                  wording=subscription.consent_wording, welcome=True, outcome=outcome)
+    return outcome
+
+
+def _method(source: str) -> ConsentMethod:
+    try:
+        return ConsentMethod(source)
+    except ValueError:
+        return ConsentMethod.form
+
+
+def resend_confirmation(session: Session, subscriber_id: int, list_ids: list[int], *,
+                        now: datetime, config: Mapping) -> list[OutboundMail]:
+    """A fresh confirmation mail for still-pending subscriptions (respecting the resend limit)."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return []
+    if suppression.is_suppressed(session, config["NEWSLETTER_SUPPRESSION_KEY"], subscriber.email) \
+            and not _only_own_unsubscribe(session, subscriber, config):
+        return []
+    pending = [s for s in _subscriptions(session, subscriber, list_ids)
+               if s.status is SubscriptionStatus.pending]
+    outcome = SubscribeOutcome(subscriber=subscriber)
+    _step_send_confirmation(session, subscriber, pending, now, config, outcome)
+    return outcome.mails
+
+
+def _subscriptions(session: Session, subscriber: Subscriber, list_ids: list[int]) -> list[Subscription]:
+    return list(session.scalars(select(Subscription).where(
+        Subscription.subscriber_id == subscriber.id, Subscription.list_id.in_(list_ids))))
+
+
+def _suppression_row(session: Session, subscriber: Subscriber, config: Mapping) -> Suppression | None:
+    key = config["NEWSLETTER_SUPPRESSION_KEY"]
+    return session.scalar(select(Suppression).where(
+        Suppression.email_hash == suppression.email_hash(key, subscriber.email)))
+
+
+def _only_own_unsubscribe(session: Session, subscriber: Subscriber, config: Mapping) -> bool:
+    row = _suppression_row(session, subscriber, config)
+    return row is None or row.reason is SuppressionReason.unsubscribe_all
+
+
+def lift_own_unsubscribe(session: Session, subscriber: Subscriber, now: datetime,
+                          config: Mapping) -> None:
+    """A person who left everything and now confirms again lifts their own suppression."""
+    row = _suppression_row(session, subscriber, config)
+    if row is None:
+        return
+    if row.reason is not SuppressionReason.unsubscribe_all:
+        raise AddressSuppressed("This address cannot be subscribed. Please contact us.")
+    suppression.lift(session, config["NEWSLETTER_SUPPRESSION_KEY"], subscriber.email,
+                     actor="subscriber", reason="the subscriber confirmed a new subscription",
+                     now=now)
+
+
+# --- unsubscribe, resubscribe -------------------------------------------------------------------
 
 
 def unsubscribe(
@@ -92,3 +483,69 @@ def unsubscribe(
                 SuppressionReason.bounce: SubscriberStatus.bounced,
             }.get(suppress_reason, SubscriberStatus.unsubscribed)
     return changed
+
+
+def read_unsubscribe_token(config: Mapping, token: str) -> tuple[int, int]:
+    """(subscriber_id, list_id) of an unsubscribe token; TokenError if it is not genuine."""
+    payload = tokens.load(config["SECRET_KEY"], tokens.UNSUBSCRIBE, token)
+    try:
+        subscriber_id, list_id = payload
+        return int(subscriber_id), int(list_id)
+    except (TypeError, ValueError):
+        raise tokens.TokenError("This link is not valid.") from None
+
+
+def resubscribe(session: Session, subscriber: Subscriber, mailing_list: MailingList, *,
+                now: datetime, config: Mapping, ip: str | None = None,
+                user_agent: str | None = None, wording: str = "") -> SubscribeOutcome:
+    """Join a list again from one's own unsubscribe page: always through a fresh confirmation."""
+    request = SubscribeRequest(
+        email=subscriber.email, lists=[mailing_list], method=ConsentMethod.link, ip=ip,
+        user_agent=user_agent, wording=wording, lifts_own_unsubscribe=True,
+    )
+    # Double opt-in even for single opt-in lists: the link may sit in a forwarded mail.
+    request = _step_sanity_checks(request)
+    outcome = SubscribeOutcome(subscriber=subscriber)
+    if _step_suppression_check(session, request, config, now, outcome):
+        return outcome
+    subscription = get_or_create_subscription(session, subscriber, mailing_list, request, now)
+    if subscription.status is SubscriptionStatus.confirmed:
+        outcome.already.append(subscription)
+        return outcome
+    subscription.status = SubscriptionStatus.pending
+    subscription.source = request.method.value
+    subscription.consent_wording = request.wording
+    subscription.request_ip, subscription.request_user_agent = ip, request.user_agent
+    outcome.pending.append(subscription)
+    _step_send_confirmation(session, subscriber, [subscription], now, config, outcome)
+    return outcome
+
+
+# --- purge --------------------------------------------------------------------------------------
+
+
+def purge_unconfirmed(session: Session, *, now: datetime, max_age_days: int) -> int:
+    """Forget subscription requests nobody confirmed in time; returns how many were purged."""
+    cutoff = now - timedelta(days=max_age_days)
+    stale = list(session.scalars(select(Subscription).where(
+        Subscription.status == SubscriptionStatus.pending, Subscription.created_at < cutoff,
+        (Subscription.confirmation_sent_at.is_(None)) | (Subscription.confirmation_sent_at < cutoff),
+    )))
+    touched = set()
+    for subscription in stale:
+        touched.add(subscription.subscriber_id)
+        if subscription.confirmed_at is not None:
+            # A former member who asked to come back and never confirmed: they stay "left".
+            subscription.status = SubscriptionStatus.unsubscribed
+        else:
+            session.delete(subscription)
+    session.flush()
+    session.expire_all()
+    # Somebody who never confirmed anything gave no consent: keep nothing about them.
+    for subscriber_id in touched:
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is not None and subscriber.status is SubscriberStatus.pending \
+                and not subscriber.subscriptions:
+            session.delete(subscriber)
+    return len(stale)
+

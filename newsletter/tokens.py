@@ -62,7 +62,12 @@ def load(secret_key: str, purpose: Purpose, token: str, max_age: int | None = No
         else:
             data = serializer.loads(token)
     except SignatureExpired as exc:
-        payload = exc.payload.get("p") if isinstance(exc.payload, dict) else None
+        # The signature was good, only old: itsdangerous hands back the still-encoded payload.
+        try:
+            decoded = serializer.load_payload(exc.payload) if exc.payload is not None else None
+        except BadSignature:
+            decoded = None
+        payload = decoded.get("p") if isinstance(decoded, dict) else None
         raise TokenError("This link has expired.", expired=True, payload=payload) from None
     except BadSignature:
         raise TokenError("This link is not valid. It may have been cut short or altered.") from None

@@ -1,14 +1,54 @@
-"""Public pages (no login): subscribe, confirm, unsubscribe, preferences, policy, archive."""
+"""Public pages (no login): subscribe, confirm, unsubscribe, preferences.
+
+Routes (DESIGN.md section 9):
+  GET  /                            the public lists
+  GET  /subscribe/<slug>[?lists=a,b] the form;  POST subscribes (honeypot, per-IP limit)
+  GET  /confirm/<token>             a page with one button (scanners pre-fetch GET: it changes nothing)
+  POST /confirm/<token>             confirms; or, for an expired link, sends a new mail
+  GET  /u/<token>                   the unsubscribe page (+ resubscribe, + preference-centre link)
+  POST /u/<token>                   unsubscribes; also the RFC 8058 one-click target
+  GET/POST /preferences/<token>     the preference centre
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
-from newsletter.extensions import db
-from newsletter.models import MailingList
+from newsletter import links, mailer, preferences, subscriptions
+from newsletter.extensions import csrf, db, limiter
+from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
+from newsletter.tokens import TokenError
 
 bp = Blueprint("public", __name__)
+
+
+def _subscribe_limit() -> str:
+    return current_app.config["NEWSLETTER_SUBSCRIBE_RATE_LIMIT"]
+
+
+def consent_wording(lists: list[MailingList]) -> str:
+    """The sentence shown next to the subscribe button; recorded verbatim as proof of consent."""
+    names = ", ".join(m.name for m in lists)
+    return (f"Yes, send me {names} by email. I can unsubscribe at any time with the link "
+            f"in every mail.")
+
+
+def _client() -> dict:
+    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent", "")[:512]}
+
+
+def _send(mails) -> None:
+    """Send what this request queued, right after its commit (best effort; the worker retries)."""
+    db.session.flush()
+    ids = [m.id for m in mails]
+    db.session.commit()
+    mailer.send_committed(db.session, current_app.config, ids, utcnow())
+
+
+def _bad_link(error: TokenError, **extra):
+    return render_template("error.html", code=400, title="This link does not work",
+                           message=str(error), **extra), 400
 
 
 @bp.get("/")
@@ -19,9 +59,191 @@ def index():
     return render_template("public/index.html", lists=lists)
 
 
-@bp.get("/subscribe/<slug>")
-def subscribe(slug: str):
-    mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
-    if mailing_list is None:
+# --- subscribe ----------------------------------------------------------------------------------
+
+
+def _form_lists(slug: str) -> list[MailingList]:
+    slugs = [slug] + [s.strip() for s in request.args.get("lists", "").split(",") if s.strip()]
+    found = {m.slug: m for m in db.session.scalars(
+        select(MailingList).where(MailingList.slug.in_(slugs)))}
+    if any(s not in found for s in slugs):
         abort(404)
-    return render_template("public/subscribe.html", lists=[mailing_list])
+    return list(dict.fromkeys(found[s] for s in slugs))
+
+
+@bp.route("/subscribe/<slug>", methods=["GET", "POST"])
+@limiter.limit(_subscribe_limit, methods=["POST"])
+def subscribe(slug: str):
+    lists = _form_lists(slug)
+    countries = subscriptions.country_choices()
+    if request.method == "GET":
+        return render_template("public/subscribe.html", lists=lists, countries=countries,
+                               wording=consent_wording(lists), form={}, error=None)
+    form = request.form
+    chosen = lists
+    if len(lists) > 1:
+        chosen = [m for m in lists if str(m.id) in form.getlist("list")]
+    # Bots fill every field; people never see this one. They get the usual answer, nothing else.
+    if form.get("website"):
+        return render_template("public/subscribed.html"), 200
+    try:
+        outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+            email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
+            name=form.get("name", ""), country=form.get("country") or None,
+            wording=consent_wording(chosen), **_client(),
+        ), now=utcnow(), config=current_app.config)
+    except subscriptions.SubscribeError as exc:
+        db.session.rollback()
+        return render_template("public/subscribe.html", lists=lists, countries=countries,
+                               wording=consent_wording(lists), form=form, error=str(exc),
+                               error_field=exc.field_name), 400
+    _send(outcome.mails)
+    # The same page whatever happened (new, known, already subscribed, suppressed): no enumeration.
+    return render_template("public/subscribed.html"), 200
+
+
+# --- confirm ------------------------------------------------------------------------------------
+
+
+@bp.get("/confirm/<token>")
+def confirm_page(token: str):
+    try:
+        subscriber_id, list_ids = subscriptions.read_confirm_token(current_app.config, token)
+    except TokenError as exc:
+        if subscriptions.expired_confirm_payload(exc) is not None:
+            return render_template("public/confirm_expired.html", token=token), 400
+        return _bad_link(exc)
+    lists = db.session.scalars(select(MailingList).where(MailingList.id.in_(list_ids))).all()
+    return render_template("public/confirm.html", token=token, lists=lists)
+
+
+@bp.post("/confirm/<token>")
+def confirm(token: str):
+    config, now = current_app.config, utcnow()
+    try:
+        subscriber_id, list_ids = subscriptions.read_confirm_token(config, token)
+    except TokenError as exc:
+        expired = subscriptions.expired_confirm_payload(exc)
+        if expired is None or request.form.get("action") != "resend":
+            return _bad_link(exc)
+        mails = subscriptions.resend_confirmation(db.session, *expired, now=now, config=config)
+        _send(mails)
+        return render_template("public/subscribed.html", resent=True)
+    try:
+        outcome = subscriptions.confirm(db.session, subscriber_id, list_ids, now=now, config=config,
+                                        **_client())
+    except subscriptions.SubscribeError as exc:
+        db.session.rollback()
+        return render_template("error.html", code=400, title="Nothing to confirm",
+                               message=str(exc)), 400
+    subscriber = outcome.subscriber
+    prefs = links.preferences_url(config, subscriber.id, subscriber.token_version)
+    lists = [s.mailing_list for s in outcome.confirmed + outcome.already]
+    _send(outcome.mails)
+    return render_template("public/confirmed.html", lists=lists, preferences_url=prefs)
+
+
+# --- unsubscribe --------------------------------------------------------------------------------
+
+
+def _unsubscribe_target(token: str):
+    subscriber_id, list_id = subscriptions.read_unsubscribe_token(current_app.config, token)
+    return db.session.get(Subscriber, subscriber_id), db.session.get(MailingList, list_id)
+
+
+@bp.get("/u/<token>")
+def unsubscribe_page(token: str):
+    try:
+        subscriber, mailing_list = _unsubscribe_target(token)
+    except TokenError as exc:
+        return _bad_link(exc)
+    return _unsubscribe_render(token, subscriber, mailing_list)
+
+
+def _unsubscribe_render(token, subscriber, mailing_list, done: str = "", status: int = 200):
+    subscription = None
+    if subscriber is not None and mailing_list is not None:
+        subscription = next((s for s in subscriber.subscriptions if s.list_id == mailing_list.id), None)
+    on_list = subscription is not None and subscription.status is not SubscriptionStatus.unsubscribed
+    prefs = None
+    if subscriber is not None:
+        prefs = links.preferences_url(current_app.config, subscriber.id, subscriber.token_version)
+    return render_template("public/unsubscribe.html", token=token, subscriber=subscriber,
+                           list=mailing_list, on_list=on_list, subscription=subscription,
+                           preferences_url=prefs, done=done), status
+
+
+# No CSRF and no cookie here on purpose: RFC 8058 one-click POSTs come from mailbox providers with
+# neither. The signed token in the URL is the credential, so a forged cross-site POST achieves
+# nothing an attacker who already holds the link could not do anyway.
+@bp.post("/u/<token>")
+@csrf.exempt
+def unsubscribe(token: str):
+    config, now = current_app.config, utcnow()
+    try:
+        subscriber, mailing_list = _unsubscribe_target(token)
+    except TokenError as exc:
+        return _bad_link(exc)
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    action = "unsubscribe" if one_click else request.form.get("action", "unsubscribe")
+    if subscriber is None:  # erased or purged: nothing left to unsubscribe, and that is success
+        return _unsubscribe_render(token, None, mailing_list, done="unsubscribed")
+    if action == "resubscribe" and mailing_list is not None:
+        outcome = subscriptions.resubscribe(
+            db.session, subscriber, mailing_list, now=now, config=config,
+            wording=f"Subscribe me to {mailing_list.name} again.", **_client())
+        _send(outcome.mails)
+        return _unsubscribe_render(token, subscriber, mailing_list, done="resubscribe")
+    everything = request.form.get("scope") == "all" and not one_click
+    subscriptions.unsubscribe(
+        db.session, subscriber,
+        list_ids=None if everything or mailing_list is None else [mailing_list.id],
+        method=ConsentMethod.one_click if one_click else ConsentMethod.link, now=now,
+        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+        wording="List-Unsubscribe=One-Click" if one_click else
+        ("Unsubscribe from everything" if everything else f"Unsubscribe from {mailing_list.name}"),
+        **_client(),
+    )
+    db.session.commit()
+    if one_click:
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    return _unsubscribe_render(token, subscriber, mailing_list,
+                               done="everything" if everything else "unsubscribed")
+
+
+# --- preference centre --------------------------------------------------------------------------
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences_page(token: str):
+    config, now = current_app.config, utcnow()
+    try:
+        subscriber = preferences.read_preferences_token(db.session, config, token)
+    except TokenError as exc:
+        return _bad_link(exc)
+    error, done, status = None, "", 200
+    if request.method == "POST":
+        try:
+            if request.form.get("action") == "leave":
+                subscriptions.unsubscribe(
+                    db.session, subscriber, list_ids=None, method=ConsentMethod.preferences,
+                    now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+                    wording="Leave all: unsubscribe from every list.", **_client())
+                done = "left"
+            else:
+                wanted = {int(i) for i in request.form.getlist("list") if i.isdigit()}
+                change = preferences.update_preferences(
+                    db.session, subscriber, name=request.form.get("name", ""),
+                    country=request.form.get("country") or None, wanted_list_ids=wanted,
+                    now=now, config=config, **_client())
+                _send(change.mails)
+                done = "saved"
+            db.session.commit()
+        except subscriptions.SubscribeError as exc:
+            db.session.rollback()
+            error, status = str(exc), 400
+    lists = preferences.offered_lists(db.session, subscriber)
+    on = {s.list_id for s in subscriber.subscriptions if s.status is SubscriptionStatus.confirmed}
+    return render_template("public/preferences.html", subscriber=subscriber, lists=lists, on=on,
+                           countries=subscriptions.country_choices(), error=error, done=done,
+                           token=token), status

@@ -1,0 +1,82 @@
+"""The mail a subscriber gets from subscribing and leaving: confirmation and "you're subscribed".
+
+Each message is built here (text + HTML from templates/email/), carries the list's unsubscribe link
+and List-Unsubscribe / List-Unsubscribe-Post headers (RFC 8058), and is queued with
+`mailer.queue` in the caller's transaction. Rendering needs an app context (templates), nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from email.headerregistry import Address
+
+from flask import render_template
+from sqlalchemy.orm import Session
+
+from newsletter import links, mailer, tokens
+from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription
+
+
+def sender(config: Mapping, mailing_list: MailingList) -> Address | str:
+    """The list's From: its sender name and address, else the service's default sender."""
+    if mailing_list.sender_address:
+        username, _, domain = mailing_list.sender_address.partition("@")
+        return Address(display_name=mailing_list.sender_name or mailing_list.name,
+                       username=username, domain=domain)
+    return config["MAIL_DEFAULT_SENDER"]
+
+
+def queue_confirmation(session: Session, config: Mapping, subscriber: Subscriber,
+                       subscriptions: list[Subscription], now: datetime) -> OutboundMail:
+    """Queue one confirmation mail for the given pending subscriptions."""
+    lists = [s.mailing_list for s in subscriptions]
+    token = tokens.sign(config["SECRET_KEY"], tokens.CONFIRM,
+                        [subscriber.id, [m.id for m in lists]])
+    context = {
+        "subscriber": subscriber,
+        "lists": lists,
+        "names": ", ".join(m.name for m in lists),
+        "confirm_url": f"{config['NEWSLETTER_BASE_URL']}/confirm/{token}",
+        "max_age_days": config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"],
+    }
+    subject = f"Please confirm your subscription to {context['names']}"
+    return _queue(session, config, subscriber, lists[0], now, kind="confirm", subject=subject,
+                  template="confirm", context=context)
+
+
+def queue_subscribed(session: Session, config: Mapping, subscriber: Subscriber,
+                     mailing_list: MailingList, now: datetime) -> OutboundMail:
+    """Queue the short "you're subscribed" mail sent when a list has no welcome campaign."""
+    context = {"subscriber": subscriber, "list": mailing_list}
+    return _queue(session, config, subscriber, mailing_list, now, kind="subscribed",
+                  subject=f"You are subscribed to {mailing_list.name}", template="subscribed",
+                  context=context)
+
+
+def _queue(session: Session, config: Mapping, subscriber: Subscriber, mailing_list: MailingList,
+           now: datetime, *, kind: str, subject: str, template: str, context: dict) -> OutboundMail:
+    session.flush()  # ids for the tokens
+    context = dict(
+        context,
+        unsubscribe_url=links.unsubscribe_url(config, subscriber.id, mailing_list.id),
+        preferences_url=links.preferences_url(config, subscriber.id, subscriber.token_version),
+        base_url=config["NEWSLETTER_BASE_URL"],
+    )
+    headers = {
+        "Reply-To": links.reply_address(config, subscriber.id),
+        "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{config['NEWSLETTER_MAIL_DOMAIN']}>",
+        **links.list_unsubscribe_headers(config, subscriber.id, mailing_list.id),
+    }
+    message = mailer.build_message(
+        sender=sender(config, mailing_list),
+        to=subscriber.email,
+        subject=subject,
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+        domain=config["NEWSLETTER_MAIL_DOMAIN"],
+        now=now,
+        headers=headers,
+    )
+    return mailer.queue(session, kind=kind, message=message,
+                        envelope_from=links.bounce_address(config, subscriber.id), now=now)
