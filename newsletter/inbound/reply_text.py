@@ -1,0 +1,140 @@
+"""The new text of a reply: the body as plain text, without the quoted message and signature.
+
+A chain of small pure functions with input caps (STYLE.md example 10): `body_text` picks the
+text part (or turns HTML into text), `new_text` cuts quoted lines, forwarded blocks and the
+"On ... wrote:" header (mail-parser-reply knows those in many languages), then the signature.
+Only what is left may count as a request: a quoted newsletter footer saying "unsubscribe"
+must never unsubscribe anyone.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from email.message import Message
+
+from mailparser_reply import EmailReplyParser
+from mailparser_reply.constants import MAIL_LANGUAGES
+
+MAX_TEXT_CHARS = 200_000  # of a body part, decoded
+MAX_LINES = 1000  # a request is at the top of a reply; the rest is history
+# Lines that start the quoted original even where mail-parser-reply has no pattern for the
+# client or language (Outlook separators, Portuguese "Em ... escreveu:", forwarded blocks).
+QUOTE_START = re.compile(
+    r"^\s*(?:>|\||-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|"
+    r"mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|"
+    r"wiadomość oryginalna|originalmeddelande|forwarded message|weitergeleitete nachricht)"
+    r"|_{10,}|\*?from:\*?\s.*@|\*?von:\*?\s|\*?de\s?:\*?\s.*@|\*?van:\*?\s|\*?från:\*?\s|"
+    r"\*?od:\*?\s|\*?da:\*?\s.*@|\*?差出人\s?:|em .{4,80} escreveu:|"
+    r"on .{4,120} wrote:|am .{4,120} schrieb|le .{4,120} a écrit|el .{4,120} escribió|"
+    r"il .{4,120} ha scritto|op .{4,120} schreef|den .{4,120} skrev|w dniu .{4,120} napisał)",
+    re.IGNORECASE,
+)
+SIGNATURE_START = re.compile(r"^(?:-- ?|--|sent from my \w+|von meinem \w+ gesendet|"
+                             r"envoyé de mon \w+|enviado desde mi \w+|inviato da(l)? \w+)\s*$",
+                             re.IGNORECASE)
+_REPLY_PARSER = EmailReplyParser(languages=[code for code in MAIL_LANGUAGES if code != "david"])
+
+
+def decoded_text(part: Message) -> str:
+    """The text of one part; unknown charsets decode as UTF-8, then Latin-1, never raising."""
+    payload = part.get_payload(decode=True)
+    if not isinstance(payload, bytes):
+        return str(part.get_payload() or "")[:MAX_TEXT_CHARS]
+    payload = payload[:MAX_TEXT_CHARS * 4]
+    charset = str(part.get_content_charset() or "utf-8")
+    for candidate in (charset, "utf-8", "latin-1"):
+        try:
+            return payload.decode(candidate)[:MAX_TEXT_CHARS]
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return payload.decode("latin-1")[:MAX_TEXT_CHARS]  # pragma: no cover - latin-1 never fails
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML body: blockquotes (the quoted original) become '>' lines.
+
+    >>> html_to_text("<p>Stop</p><blockquote>To unsubscribe click</blockquote>")
+    'Stop\\n> To unsubscribe click'
+    """
+    markup = re.sub(r"(?is)<(script|style|head)\b.*?</\1\s*>", " ", markup)
+    markup = re.sub(r"(?is)<div[^>]*(gmail_quote|moz-cite-prefix|divRplyFwdMsg|"
+                    r"yahoo_quoted|OutlookMessageHeader)[^>]*>.*", "\n> ", markup)
+
+    def quote(match: re.Match) -> str:
+        inner = re.sub(r"(?s)<[^>]+>", "\n", match.group(1))
+        return "\n" + "\n".join("> " + line for line in inner.splitlines() if line.strip()) + "\n"
+
+    markup = re.sub(r"(?is)<blockquote\b[^>]*>(.*?)</blockquote\s*>", quote, markup)
+    markup = re.sub(r"(?i)<br\s*/?>|</(p|div|li|tr|h\d)\s*>", "\n", markup)
+    text = html.unescape(re.sub(r"(?s)<[^>]+>", "", markup))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def body_text(message: Message) -> str:
+    """The first text/plain part that is not an attachment, else the first text/html one."""
+    plain = rich = None
+    for part in message.walk():
+        if part.is_multipart() or part.get_content_maintype() == "message":
+            continue
+        if str(part.get("Content-Disposition", "")).lower().startswith("attachment"):
+            continue
+        kind = part.get_content_type()
+        if kind == "text/plain" and plain is None:
+            plain = part
+        elif kind == "text/html" and rich is None:
+            rich = part
+        if plain is not None:
+            break
+    if plain is not None:
+        return decoded_text(plain)
+    if rich is not None:
+        return html_to_text(decoded_text(rich))
+    # A multipart without a usable boundary (a MIME defect) keeps its text as one payload.
+    for part in message.walk():
+        if part.get_content_maintype() in ("text", "multipart") and isinstance(
+                part.get_payload(), str):
+            return decoded_text(part)
+    return ""
+
+
+def cap_lines(text: str, limit: int = MAX_LINES) -> str:
+    """The first `limit` lines, with one newline style."""
+    return "\n".join(text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[:limit])
+
+
+def cut_quoted(text: str) -> str:
+    """Everything above the first quoted line or quote header.
+
+    >>> cut_quoted("Remove me\\n\\nOn Mon, 1 Jan 2024, News <n@x> wrote:\\n> unsubscribe")
+    'Remove me'
+    """
+    kept = []
+    for line in text.split("\n"):
+        if QUOTE_START.match(line):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def cut_signature(text: str) -> str:
+    """Everything above a signature separator or a "Sent from my phone" line."""
+    kept = []
+    for line in text.split("\n"):
+        if SIGNATURE_START.match(line.strip()):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
+def new_text(body: str) -> str:
+    """The new text of a reply body (possibly empty)."""
+    text = cap_lines(body)
+    text = cut_quoted(text)
+    try:
+        reply = _REPLY_PARSER.parse_reply(text)
+    except Exception:  # noqa: BLE001 - a third-party regex failing must not lose the message
+        reply = None
+    if reply is not None and reply.strip():
+        text = reply
+    return cut_signature(text)

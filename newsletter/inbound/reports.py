@@ -1,0 +1,261 @@
+"""Machine reports: delivery failures (RFC 3464 DSNs and the rest) and complaints (RFC 5965 ARF).
+
+Pure functions over a parsed `email.message.EmailMessage`. Which failures are "hard" is data:
+enhanced status codes (RFC 3463) first, then MTA phrases where a report gives only a generic
+code (sisimai's reason tables are the model: lib/sisimai/reason/*.rb).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from email.message import Message
+
+# RFC 3463 codes that say the address itself can never receive: bad mailbox (5.1.1), bad
+# system/host (5.1.2), bad address syntax (5.1.3), moved (5.1.6), null MX (5.1.10, RFC 7505),
+# and "mailbox disabled/not accepting" (5.2.1 is "disabled", often permanent; sisimai: suspend,
+# which it treats as soft, so it is not listed).
+HARD_STATUS = ("5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10")
+# Enhanced codes that are about policy or reputation, never about the address (5.7.x).
+POLICY_STATUS_PREFIX = "5.7."
+
+# Phrases in diagnostic text that mean "no such mailbox/host" (sisimai userunknown, hostunknown,
+# hasmoved). Lower-case substrings.
+HARD_PHRASES = (
+    "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
+    "no such person", "unknown recipient", "recipient unknown", "mailbox unavailable",
+    "mailbox not found", "mailbox does not exist", "does not exist", "doesn't exist",
+    "not a valid mailbox", "invalid recipient", "invalid mailbox", "address rejected",
+    "user not found", "unknown address", "unknown or illegal alias", "is not a known user",
+    "account does not exist", "no mailbox here", "not our customer", "user doesn't have",
+    "recipient not found", "address unknown", "unrouteable address", "host unknown",
+    "host not found", "domain not found", "no mx record", "name or service not known",
+    "domain does not exist", "nxdomain", "unknown host", "has moved", "no longer available",
+    "no valid recipients", "bad destination mailbox", "unknown local part", "mailbox is inactive",
+    "this user doesn't have a", "unknown mailbox", "no such domain", "not listed in public name",
+    "invalid user address", "delivery to the following recipient failed permanently",
+)
+# Phrases that make a failure soft whatever else it says (sisimai mailboxfull, mesgtoobig,
+# blocked, spamdetected, policyviolation, expired, toomanyconn...).
+SOFT_PHRASES = (
+    "mailbox full", "mailbox is full", "full mailbox", "quota", "over quota", "exceeded storage",
+    "insufficient storage", "too large", "too big", "size limit", "message size", "spam",
+    "blocked", "blacklist", "blocklist", "policy", "reputation", "dmarc", "spf", "dkim",
+    "not authorized", "relay", "relaying denied", "try again later", "temporarily",
+    "deferred", "delayed", "timeout", "timed out", "too many", "rate limit", "virus",
+    "content rejected", "rejected for policy", "ptr", "reverse dns", "greylist", "greylisted",
+    "retry timeout exceeded", "unable to deliver for", "could not be delivered for",
+)
+# What a failure report looks like before we spend flufl.bounce's time on it.
+FAILURE_SENDERS = re.compile(r"mailer-daemon|post_?master|mail delivery|mail.delivery|"
+                             r"mailerdaemon|bounce|noreply-dmarc|mmdf|daemon@", re.I)
+FAILURE_SUBJECTS = re.compile(
+    r"undeliver|delivery (status|failure|notification|has failed|problem|warning)|mail failure|"
+    r"failure notice|returned mail|mail delivery failed|delivery failed|not delivered|nondeliverable|"
+    r"non-deliverable|could not be delivered|warning: message|delayed mail|mail system error|"
+    r"rejected|fail(ed|ure)? (to )?deliver|undelivered|returned to sender|message status|"
+    r"\u4e0d\u9054|\u914d\u9001\u4e0d\u80fd|\u30a8\u30e9\u30fc",  # 不達, 配送不能, エラー
+    re.I,
+)
+STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d[ -](?:[#(]?([245]\.\d{1,3}\.\d{1,3}))?")
+
+
+@dataclass
+class FailureReport:
+    """What a delivery failure says: who failed, with which status, and how it reads."""
+
+    recipients: list[str] = field(default_factory=list)
+    status: str | None = None
+    diagnostic: str = ""
+    delayed: bool = False
+
+
+@dataclass
+class ComplaintReport:
+    """An abuse report: the recipient that complained, if the report names one."""
+
+    recipients: list[str] = field(default_factory=list)
+    feedback_type: str = ""
+
+
+def find_parts(message: Message, content_type: str) -> list[Message]:
+    """All MIME parts of one content type, in order."""
+    return [part for part in message.walk() if part.get_content_type() == content_type]
+
+
+def report_type(message: Message) -> str:
+    """The report-type parameter of a multipart/report, lower-cased ('' otherwise)."""
+    if message.get_content_type() != "multipart/report":
+        return ""
+    return str(message.get_param("report-type", "") or "").lower()
+
+
+def _field_blocks(part: Message) -> list[Message]:
+    """The header blocks of a message/delivery-status or message/feedback-report part."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        return [p for p in payload if isinstance(p, Message)]
+    if isinstance(payload, str):
+        # Some reports are sent base64 or with a charset; parse the text as header blocks.
+        from email import message_from_string, policy
+
+        text = part.get_payload(decode=True) or b""
+        text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+        return [message_from_string(block.strip() + "\n", policy=policy.compat32)
+                for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n")) if block.strip()]
+    return []
+
+
+def _address(value: object) -> str:
+    """'rfc822; user@example.org' -> 'user@example.org'."""
+    text = str(value or "").strip()
+    if ";" in text:
+        text = text.split(";", 1)[1]
+    return text.strip().strip("<>").strip()
+
+
+def read_dsn(message: Message) -> FailureReport | None:
+    """Read an RFC 3464 delivery-status part; None if the message has none."""
+    parts = find_parts(message, "message/delivery-status")
+    if not parts:
+        return None
+    report = FailureReport()
+    worst: tuple[int, str] | None = None
+    for block in (b for part in parts for b in _field_blocks(part)):
+        action = str(block.get("Action", "") or "").strip().lower()
+        status = str(block.get("Status", "") or "").strip()
+        diagnostic = " ".join(str(block.get("Diagnostic-Code", "") or "").split())
+        recipient = _address(block.get("Final-Recipient") or block.get("Original-Recipient"))
+        match = STATUS_CODE.search(status)
+        code = match.group(0) if match else ""
+        # A diagnostic often carries a more precise code than a generic Status (5.0.0).
+        diag_code = STATUS_CODE.search(diagnostic)
+        if diag_code and (not code or code.endswith(".0.0")) and code[:1] in ("", diag_code.group(1)):
+            code = diag_code.group(0)
+        if not (code or recipient) or action in ("delivered", "relayed", "expanded"):
+            continue  # the per-message block (Reporting-MTA, Arrival-Date), or a success
+        if recipient:
+            report.recipients.append(recipient)
+        rank = 2 if code.startswith("5") else 1
+        if action == "delayed" or code.startswith("4"):
+            report.delayed = True
+        if worst is None or rank > worst[0]:
+            worst = (rank, code)
+            report.diagnostic = diagnostic
+    if worst is None:
+        return None  # a delivery-status part that reports nothing: read it as plain text
+    report.status = worst[1] or None
+    return report
+
+
+def looks_like_failure(message: Message, sender: str, subject: str) -> bool:
+    """Cheap test run before flufl.bounce: sender or subject of a bounce, or a report part."""
+    if report_type(message) == "delivery-status" or find_parts(message, "message/delivery-status"):
+        return True
+    if FAILURE_SENDERS.search(sender or ""):
+        return True
+    return bool(FAILURE_SUBJECTS.search(subject or ""))
+
+
+# Where a non-standard bounce starts quoting the original message: its headers say nothing
+# about the failure (a "Received: ... v4.6.1" is not a status code).
+ORIGINAL_FOLLOWS = re.compile(
+    r"^\s*(-{2,}.*(copy|original|returned|message follows|undelivered message)|"
+    r"the (first \d+ lines|original message|text of your message)|>\s*received:|"
+    r"received: from |return-path:)", re.IGNORECASE | re.MULTILINE)
+
+
+def failure_text(text: str) -> str:
+    """The explanation part of a bounce: everything before the returned original."""
+    match = ORIGINAL_FOLLOWS.search(text)
+    return text[:match.start()] if match else text
+
+
+def find_phrase(text: str, phrases: tuple[str, ...]) -> str | None:
+    """The first phrase (lower-case substring) found in the text."""
+    lowered = " ".join(text.lower().split())
+    return next((p for p in phrases if p in lowered), None)
+
+
+def read_failure_text(text: str) -> FailureReport:
+    """Status codes and diagnostic phrases from the human-readable part of a bounce."""
+    text = failure_text(text)
+    report = FailureReport(diagnostic=" ".join(text.split())[:4000])
+    codes = [m.group(0) for m in STATUS_CODE.finditer(text)]
+    if not codes:
+        codes = [f"{m.group(1)}.0.0" for m in SMTP_REPLY.finditer(text)]
+    five = [c for c in codes if c.startswith("5")]
+    if five:
+        specific = [c for c in five if not c.endswith(".0.0")]
+        report.status = (specific or five)[0]
+    elif codes:
+        report.status = codes[0]
+        report.delayed = report.status.startswith("4")
+    return report
+
+
+def is_hard(status: str | None, diagnostic: str) -> tuple[bool, str]:
+    """(hard?, why) for one failure: status code first, phrases when the code is generic."""
+    text = diagnostic.lower()
+    if status and status.startswith(POLICY_STATUS_PREFIX):
+        return False, f"status {status} is a policy or reputation rejection"
+    if status and status.startswith("4"):
+        return False, f"status {status} is temporary"
+    soft = next((p for p in SOFT_PHRASES if p in text), None)
+    if status in HARD_STATUS:
+        if soft in ("mailbox full", "mailbox is full", "quota", "over quota"):
+            return False, f"status {status} but the text says {soft!r}"
+        return True, f"status {status}: the address does not exist"
+    if status and status.startswith("5.") and not status.startswith(("5.0.", "5.5.", "5.1.")):
+        return False, f"status {status} is not about the address"
+    if soft:
+        return False, f"diagnostic says {soft!r}"
+    hard = next((p for p in HARD_PHRASES if p in text), None)
+    if hard:
+        return True, f"diagnostic says {hard!r}"
+    return False, "no sign that the address cannot exist"
+
+
+def read_arf(message: Message) -> ComplaintReport | None:
+    """Read an RFC 5965 feedback report; None if the message is not one."""
+    parts = find_parts(message, "message/feedback-report")
+    if not parts and report_type(message) != "feedback-report":
+        return None
+    report = ComplaintReport()
+    for block in (b for part in parts for b in _field_blocks(part)):
+        report.feedback_type = report.feedback_type or str(block.get("Feedback-Type", "") or "")
+        for value in block.get_all("Original-Rcpt-To") or []:
+            address = _address(value)
+            if "<" in address:
+                address = address.rsplit("<", 1)[1].strip(">")
+            if address:
+                report.recipients.append(address)
+    return report
+
+
+def read_ses_notification(text: str) -> tuple[str, list[str], str] | None:
+    """Amazon SES/SNS JSON notifications: (type, recipients, bounce type) or None."""
+    start = text.find("{")
+    if start < 0 or '"notificationType"' not in text:
+        return None
+    try:
+        data, _ = json.JSONDecoder().raw_decode(text[start:].replace("!\n ", ""))
+    except ValueError:
+        return None
+    if isinstance(data.get("Message"), str):  # SNS envelope around the SES document
+        try:
+            data = json.loads(data["Message"])
+        except ValueError:
+            return None
+    kind = str(data.get("notificationType", ""))
+    if kind == "Complaint":
+        people = data.get("complaint", {}).get("complainedRecipients", [])
+        return kind, [str(p.get("emailAddress", "")) for p in people], ""
+    if kind == "Bounce":
+        bounce = data.get("bounce", {})
+        people = bounce.get("bouncedRecipients", [])
+        return kind, [str(p.get("emailAddress", "")) for p in people], str(
+            bounce.get("bounceType", "") + "/" + bounce.get("bounceSubType", ""))
+    return None
