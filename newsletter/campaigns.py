@@ -1,15 +1,220 @@
 """Campaign lifecycle: draft, schedule, recurring, dispatch -> queue, pause/resume/cancel.
 
-(Skeleton: filled in by the campaigns issue.)
+Domain code: a session, plain values and `now` in; CampaignError out when an action is refused.
+The outbox itself (claiming, sending) lives in delivery.py; the SQL of dispatch in dispatch.py.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter.models import MailingList, Subscriber
+from newsletter import compose, dispatch, recurrence
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    MailingList,
+    OutboundMail,
+    Subscriber,
+)
+
+log = logging.getLogger(__name__)
+
+EDITABLE = {CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring,
+            CampaignStatus.welcome}
+# An occurrence missed by more than this (the scheduler was down) is skipped, not sent late.
+OCCURRENCE_GRACE = timedelta(hours=6)
+
+
+class CampaignError(ValueError):
+    """A campaign action is refused (bad input, or not allowed in the campaign's state)."""
+
+
+@dataclass(frozen=True)
+class CampaignStats:
+    """What the campaign page shows."""
+
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    bounced: int
+    skipped: int
+    rate_per_minute: float
+    eta_seconds: float | None
+    failures: list[tuple[str, str]]  # (address, last SMTP reply), newest first
+
+    @property
+    def done(self) -> int:
+        """Deliveries that reached a final state."""
+        return self.sent + self.failed + self.bounced + self.skipped
+
+    @property
+    def percent(self) -> int:
+        """Progress, 0-100."""
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+# --- editing ---------------------------------------------------------------------------------------
+
+
+def _lists(session: Session, list_ids: list[int]) -> list[MailingList]:
+    if not list_ids:
+        raise CampaignError("choose at least one list")
+    lists = list(session.scalars(select(MailingList).where(MailingList.id.in_(list_ids))))
+    if len(lists) != len(set(list_ids)):
+        raise CampaignError("unknown list")
+    return lists
+
+
+def _check_content(subject: str, body: str, body_format: str, lists: list[MailingList]) -> None:
+    try:
+        compose.validate(subject, body, body_format)
+        for mailing_list in lists:
+            if mailing_list.layout:
+                compose.check_template(f"layout of list {mailing_list.slug}", mailing_list.layout)
+    except compose.TemplateProblem as exc:
+        raise CampaignError(str(exc)) from None
+
+
+def create(session: Session, *, subject: str, body: str, list_ids: list[int], now: datetime,
+           body_format: str = "markdown", name: str = "", send_at: datetime | None = None,
+           cron: str | None = None, timezone: str = "UTC", created_by: str = "") -> Campaign:
+    """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone)."""
+    lists = _lists(session, list_ids)
+    _check_content(subject, body, body_format, lists)
+    if name:
+        try:
+            compose.refuse_header_breaks("name", name)
+        except compose.TemplateProblem as exc:
+            raise CampaignError(str(exc)) from None
+    campaign = Campaign(name=name or subject[:200], subject=subject, body=body,
+                        body_format=body_format, created_at=now, created_by=created_by,
+                        timezone=timezone, status=CampaignStatus.draft)
+    campaign.lists = lists
+    session.add(campaign)
+    if cron:
+        make_recurring(campaign, cron, timezone, now)
+    elif send_at is not None:
+        schedule(campaign, send_at, now)
+    session.flush()
+    return campaign
+
+
+def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_format: str,
+         list_ids: list[int], name: str = "") -> Campaign:
+    """Change a campaign's content; refused once it has started sending."""
+    if campaign.status not in EDITABLE:
+        raise CampaignError(f"a {campaign.status.value} campaign cannot be edited")
+    lists = _lists(session, list_ids)
+    _check_content(subject, body, body_format, lists)
+    if name:
+        try:
+            compose.refuse_header_breaks("name", name)
+        except compose.TemplateProblem as exc:
+            raise CampaignError(str(exc)) from None
+    campaign.subject, campaign.body, campaign.body_format = subject, body, body_format
+    campaign.name = name or subject[:200]
+    campaign.lists = lists
+    return campaign
+
+
+def schedule(campaign: Campaign, send_at: datetime, now: datetime) -> Campaign:
+    """Send at a UTC time (a time in the past means now)."""
+    if campaign.status not in (CampaignStatus.draft, CampaignStatus.scheduled):
+        raise CampaignError(f"a {campaign.status.value} campaign cannot be scheduled")
+    if send_at.tzinfo is None:
+        raise CampaignError("send_at must carry a timezone")
+    campaign.send_at = max(send_at, now)
+    campaign.status = CampaignStatus.scheduled
+    return campaign
+
+
+def send_now(campaign: Campaign, now: datetime) -> Campaign:
+    """Schedule for right now; the dispatcher queues it within seconds."""
+    return schedule(campaign, now, now)
+
+
+def make_recurring(campaign: Campaign, cron: str, timezone: str, now: datetime) -> Campaign:
+    """Turn a draft into a series; each occurrence becomes its own campaign."""
+    if campaign.status not in (CampaignStatus.draft, CampaignStatus.recurring):
+        raise CampaignError(f"a {campaign.status.value} campaign cannot become recurring")
+    try:
+        recurrence.validate(cron, timezone)
+        following = recurrence.next_occurrence(cron, timezone, now)
+    except recurrence.RecurrenceError as exc:
+        raise CampaignError(str(exc)) from None
+    if following is None:
+        raise CampaignError("the cron expression never fires")
+    campaign.cron, campaign.timezone = cron, timezone
+    campaign.status, campaign.next_occurrence_at = CampaignStatus.recurring, following
+    return campaign
+
+
+def pause(session: Session, campaign: Campaign, now: datetime) -> Campaign:
+    """Stop sending (workers notice within a second); refused once sent or cancelled."""
+    if campaign.status not in (CampaignStatus.sending, CampaignStatus.scheduled,
+                               CampaignStatus.recurring, CampaignStatus.welcome):
+        raise CampaignError(f"a {campaign.status.value} campaign cannot be paused")
+    campaign.status = CampaignStatus.paused
+    return campaign
+
+
+def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
+    """Carry on where the campaign stopped (nobody gets it twice: each Delivery is sent once)."""
+    if campaign.status is not CampaignStatus.paused:
+        raise CampaignError(f"a {campaign.status.value} campaign is not paused")
+    if campaign.cron and campaign.parent_id is None:
+        campaign.status = CampaignStatus.recurring
+    elif _is_welcome(session, campaign):
+        campaign.status = CampaignStatus.welcome
+    elif campaign.started_at is not None:
+        campaign.status = CampaignStatus.sending
+        session.execute(update(Delivery).where(
+            Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
+        ).values(next_attempt_at=now))
+    else:
+        campaign.status = CampaignStatus.scheduled
+    return campaign
+
+
+def cancel(session: Session, campaign: Campaign, now: datetime) -> Campaign:
+    """Stop for good: what is still queued is skipped."""
+    if campaign.status in (CampaignStatus.sent, CampaignStatus.cancelled):
+        raise CampaignError(f"a {campaign.status.value} campaign cannot be cancelled")
+    campaign.status, campaign.finished_at = CampaignStatus.cancelled, now
+    session.execute(update(Delivery).where(
+        Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
+    ).values(status=DeliveryStatus.skipped, smtp_response="campaign cancelled"))
+    return campaign
+
+
+# --- welcome messages ------------------------------------------------------------------------------
+
+
+def _is_welcome(session: Session, campaign: Campaign) -> bool:
+    return session.scalar(select(func.count(MailingList.id)).where(
+        MailingList.welcome_campaign_id == campaign.id)) > 0
+
+
+def set_welcome(session: Session, mailing_list: MailingList, campaign: Campaign | None) -> None:
+    """Make a campaign the list's welcome message (None: no welcome message)."""
+    if campaign is not None:
+        if campaign.status not in (CampaignStatus.draft, CampaignStatus.welcome):
+            raise CampaignError("only a draft can become a welcome message")
+        campaign.status = CampaignStatus.welcome
+        mailing_list.welcome_campaign_id = campaign.id
+    else:
+        mailing_list.welcome_campaign_id = None
 
 
 def queue_welcome(session: Session, subscriber: Subscriber, mailing_list: MailingList,
@@ -17,4 +222,161 @@ def queue_welcome(session: Session, subscriber: Subscriber, mailing_list: Mailin
     """Queue the list's welcome newsletter for a subscriber who just confirmed (if it has one)."""
     if mailing_list.welcome_campaign_id is None:
         return
-    # Implemented with the outbox by the campaigns issue.
+    session.flush()  # the subscriber needs its id
+    # Unique (campaign, subscriber): confirming twice, or on a second list, sends it once.
+    dispatch.queue_one(session, mailing_list.welcome_campaign_id, subscriber.id, now)
+
+
+# --- the dispatcher's work --------------------------------------------------------------------------
+
+
+def spawn_occurrences(session: Session, now: datetime) -> list[Campaign]:
+    """For each recurring series whose next occurrence is due, create that occurrence."""
+    spawned = []
+    due = session.scalars(select(Campaign).where(
+        Campaign.status == CampaignStatus.recurring, Campaign.next_occurrence_at <= now)).all()
+    for series in due:
+        occurrence = series.next_occurrence_at
+        while occurrence is not None and occurrence <= now:
+            if now - occurrence <= OCCURRENCE_GRACE:
+                child = _spawn(session, series, occurrence)
+                if child is not None:
+                    spawned.append(child)
+            else:
+                log.warning("campaign %s: occurrence %s missed, skipped", series.id, occurrence)
+            occurrence = recurrence.next_occurrence(series.cron, series.timezone, occurrence)
+        series.next_occurrence_at = occurrence
+        session.commit()
+    return spawned
+
+
+def _spawn(session: Session, series: Campaign, occurrence: datetime) -> Campaign | None:
+    local = recurrence.utc_to_local(occurrence, series.timezone)
+    child = Campaign(
+        name=f"{series.name} ({local:%Y-%m-%d %H:%M})", subject=series.subject, body=series.body,
+        body_format=series.body_format, status=CampaignStatus.scheduled, send_at=occurrence,
+        timezone=series.timezone, parent_id=series.id, occurrence_at=occurrence,
+        created_at=occurrence, created_by=series.created_by,
+    )
+    child.lists = list(series.lists)
+    try:
+        with session.begin_nested():  # uq_campaign_occurrence: another scheduler was faster
+            session.add(child)
+    except IntegrityError:
+        return None
+    return child
+
+
+def start_due(session: Session, now: datetime) -> list[int]:
+    """Scheduled campaigns whose time has come become `sending`; returns their ids."""
+    ids = list(session.scalars(select(Campaign.id).where(
+        Campaign.status == CampaignStatus.scheduled, Campaign.send_at <= now)))
+    if ids:
+        session.execute(update(Campaign).where(Campaign.id.in_(ids),
+                                               Campaign.status == CampaignStatus.scheduled)
+                        .values(status=CampaignStatus.sending, started_at=now))
+        session.commit()
+    return ids
+
+
+def dispatch_due_campaigns(session: Session, suppression_key: str, now: datetime) -> int:
+    """Spawn due occurrences, start due campaigns, queue their deliveries, close finished ones."""
+    spawn_occurrences(session, now)
+    start_due(session, now)
+    queued = 0
+    pending = session.scalars(select(Campaign).where(
+        Campaign.status == CampaignStatus.sending, Campaign.dispatched_at.is_(None))).all()
+    for campaign in pending:
+        queued += dispatch.dispatch(session, campaign, suppression_key, now)
+    finish_sent(session, now)
+    return queued
+
+
+def finish_sent(session: Session, now: datetime) -> int:
+    """Sending campaigns with nothing left in the outbox are sent."""
+    open_rows = select(Delivery.id).where(
+        Delivery.campaign_id == Campaign.id,
+        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.sending])).exists()
+    done = session.execute(update(Campaign).where(
+        Campaign.status == CampaignStatus.sending, Campaign.dispatched_at.is_not(None), ~open_rows,
+    ).values(status=CampaignStatus.sent, finished_at=now)).rowcount
+    session.commit()
+    return done or 0
+
+
+# --- watching and testing -----------------------------------------------------------------------
+
+
+def stats(session: Session, campaign_id: int, now: datetime) -> CampaignStats:
+    """Counts by status, the send rate over the last minute, an ETA and the last failures."""
+    counts = dict(session.execute(
+        select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
+        .group_by(Delivery.status)).all())
+    recent = session.scalar(select(func.count()).where(
+        Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.sent,
+        Delivery.sent_at >= now - timedelta(minutes=1))) or 0
+    failures = session.execute(
+        select(Subscriber.email, Delivery.smtp_response).join(
+            Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.campaign_id == campaign_id,
+               Delivery.status.in_([DeliveryStatus.failed, DeliveryStatus.bounced]))
+        .order_by(Delivery.id.desc()).limit(20)).all()
+    remaining = counts.get(DeliveryStatus.queued, 0) + counts.get(DeliveryStatus.sending, 0)
+    return CampaignStats(
+        total=sum(counts.values()),
+        queued=counts.get(DeliveryStatus.queued, 0),
+        sending=counts.get(DeliveryStatus.sending, 0),
+        sent=counts.get(DeliveryStatus.sent, 0),
+        failed=counts.get(DeliveryStatus.failed, 0),
+        bounced=counts.get(DeliveryStatus.bounced, 0),
+        skipped=counts.get(DeliveryStatus.skipped, 0),
+        rate_per_minute=float(recent),
+        eta_seconds=(remaining / recent * 60) if recent and remaining else None,
+        failures=[(email, reply or "") for email, reply in failures],
+    )
+
+
+def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.CampaignContent:
+    """The plain values compose needs, for one of the campaign's lists."""
+    return compose.CampaignContent(
+        campaign_id=campaign.id, subject=campaign.subject, body=campaign.body,
+        body_format=campaign.body_format, list_id=mailing_list.id, list_slug=mailing_list.slug,
+        list_name=mailing_list.name, sender_name=mailing_list.sender_name,
+        sender_address=mailing_list.sender_address, layout=mailing_list.layout,
+    )
+
+
+def preview(campaign: Campaign, config: Mapping) -> str:
+    """The campaign's HTML for a sample reader."""
+    if not campaign.lists:
+        raise CampaignError("the campaign has no list")
+    return compose.compile_campaign(content_for(campaign, campaign.lists[0]), config).preview()
+
+
+def test_send(session: Session, campaign: Campaign, addresses: list[str], config: Mapping,
+              now: datetime) -> int:
+    """Queue a test copy to each address (transactional queue); returns how many."""
+    if not campaign.lists:
+        raise CampaignError("the campaign has no list")
+    if not addresses or len(addresses) > 10:
+        raise CampaignError("give between one and ten addresses")
+    content = content_for(campaign, campaign.lists[0])
+    content = compose.CampaignContent(**{**content.__dict__, "subject": f"[Test] {content.subject}"})
+    compiled = compose.compile_campaign(content, config)
+    for address in addresses:
+        known = session.scalar(select(Subscriber).where(Subscriber.email == address))
+        recipient = compose.Recipient(
+            subscriber_id=known.id if known else 0, email=address,
+            name=known.name if known else "", attributes=known.attributes if known else {},
+            token_version=known.token_version if known else 1)
+        message = compiled.render(recipient, now)
+        session.add(mailer_row(message, now))
+    return len(addresses)
+
+
+def mailer_row(message: compose.OutgoingMessage, now: datetime) -> OutboundMail:
+    """An OutboundMail row for a rendered message (test sends go through the transactional queue)."""
+    return OutboundMail(kind="campaign-test", to_address=message.recipient,
+                        envelope_from=message.envelope_from, raw=message.raw,
+                        next_attempt_at=now, created_at=now)
+

@@ -1,37 +1,364 @@
 """The outbox: delivery workers claim batches of Delivery rows, send them, mark them sent.
 
-(Skeleton: campaign delivery is added by the campaigns issue; this loop already sends the
-transactional queue so a lone worker keeps confirmations flowing.)
+A worker sees storage only through the statements below and the network only through a
+`Transport` (STYLE.md example 11). The promises of DESIGN.md section 6 live here:
+- a Delivery is marked sent in its own commit right after the SMTP server accepted it, so a killed
+  worker re-sends at most the message that was in flight on its connection;
+- a claimed batch carries a lease (claimed_by/claimed_until); rows of a dead worker become
+  claimable again when the lease runs out, and a live worker renews its lease as it goes;
+- each recipient is checked again (status, list, suppression) right before its message is built,
+  so an unsubscribe that committed before that moment is honoured;
+- 4xx replies and connection faults retry with exponential backoff; 5xx fails; 5.1.x ("no such
+  user") also suppresses the address; 5.7.x (policy, reputation) suppresses nobody.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import re
+import socket
 import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from flask import Flask
+from sqlalchemy import create_engine, func, select, update
+from sqlalchemy.orm import Session
 
-from newsletter import mailer
+from newsletter import campaigns, compose, mailer, suppression
 from newsletter.extensions import db
-from newsletter.models import utcnow
-from newsletter.transport import transport_from_config
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    MailingList,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    SuppressionReason,
+    campaign_lists,
+    utcnow,
+)
+from newsletter.ratelimit import SendRateLimiter
+from newsletter.signing import signer_from_config
+from newsletter.transport import Transport, TransportError, transport_from_config
+
+log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 2.0
+MAX_ATTEMPTS = 8
+ACTIVE = (CampaignStatus.sending, CampaignStatus.welcome)
+# RFC 3463 enhanced status codes: 5.1.x is a bad destination mailbox (the address is dead);
+# 5.7.x is a policy or reputation refusal (the address is fine, our mail was not).
+HARD_BOUNCE = re.compile(r"^\s*5\.1\.\d")
+UNKNOWN_USER = re.compile(r"user unknown|unknown user|no such user|does not exist", re.I)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds under its lease."""
+
+    id: int
+    campaign_id: int
+    subscriber_id: int
+
+
+def worker_name() -> str:
+    """host:pid:random, unique per worker process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def reclaim_expired(session: Session, now: datetime) -> int:
+    """Rows whose worker died (lease over) become queued again."""
+    count = session.execute(update(Delivery).where(
+        Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now,
+    ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+             next_attempt_at=now)).rowcount
+    session.commit()
+    return count or 0
+
+
+def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int,
+                limit: int) -> list[Claimed]:
+    """Claim up to `limit` due deliveries of active campaigns under a lease."""
+    # The inner SELECT walks ix_delivery_status_next (status, next_attempt_at) for due queued
+    # rows. On PostgreSQL, FOR UPDATE SKIP LOCKED lets concurrent workers take disjoint batches
+    # without waiting on each other; SQLite serialises writers, so the UPDATE alone is atomic
+    # and the lease columns are what keeps a batch to one worker.
+    due = (
+        select(Delivery.id)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.status == DeliveryStatus.queued, Delivery.next_attempt_at <= now,
+               Campaign.status.in_(ACTIVE))
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=Delivery, skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status == DeliveryStatus.queued)
+        .values(status=DeliveryStatus.sending, claimed_by=worker,
+                claimed_until=now + timedelta(seconds=lease_seconds),
+                attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Delivery.campaign_id, Delivery.subscriber_id)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(statement).all()
+    session.commit()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def backoff(attempts: int, base: float) -> timedelta:
+    """Exponential: base, 2*base, 4*base ... capped at six hours."""
+    return timedelta(seconds=min(base * 2 ** max(0, attempts - 1), 6 * 3600))
+
+
+@dataclass
+class DeliveryWorker:
+    """One worker's state: its name, transport, signer, rate limiter and compiled campaigns."""
+
+    config: Mapping
+    transport: Transport
+    name: str = field(default_factory=worker_name)
+    clock: Callable[[], datetime] = utcnow
+    notice_hook: compose.NoticeHook | None = None  # policy-change notices plug in here
+    limiter: SendRateLimiter | None = None
+    _compiled: dict = field(default_factory=dict)
+    _active: dict = field(default_factory=dict)
+    _lists: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.signer = signer_from_config(self.config, compose.SIGNED_HEADERS)
+        self.lease = int(self.config.get("NEWSLETTER_LEASE_SECONDS", 120))
+        self.batch_size = int(self.config.get("NEWSLETTER_BATCH_SIZE", 200))
+        self.retry_base = float(self.config.get("NEWSLETTER_RETRY_BASE_SECONDS", 60))
+        self.key = self.config["NEWSLETTER_SUPPRESSION_KEY"]
+        if self.limiter is None:
+            self.limiter = SendRateLimiter(self.config.get("NEWSLETTER_SEND_RATE_PER_SECOND", 0),
+                                           self.config.get("NEWSLETTER_SEND_RATE_PER_HOUR", 0))
+        self.connection_faults = 0
+        self.last_claimed = 0
+
+    # --- one pass -------------------------------------------------------------------------------
+
+    def run_once(self, session: Session, stop: threading.Event | None = None) -> int:
+        """Reclaim dead leases, claim one batch and send it; returns how many were sent."""
+        stop = stop or threading.Event()
+        reclaim_expired(session, self.clock())
+        claimed = claim_batch(session, self.name, self.clock(), self.lease, self.batch_size)
+        self.last_claimed = len(claimed)
+        return self.send_batch(session, claimed, stop)
+
+    def send_batch(self, session: Session, claimed: list[Claimed], stop: threading.Event) -> int:
+        """Send each claimed delivery in order; unsent rows go back to the queue on stop/pause."""
+        sent = 0
+        renew_at = self.clock() + timedelta(seconds=self.lease / 2)
+        for index, item in enumerate(claimed):
+            now = self.clock()
+            if now >= renew_at:
+                self._renew(session, now)
+                renew_at = now + timedelta(seconds=self.lease / 2)
+            if stop.is_set() or not self._campaign_active(session, item.campaign_id, now):
+                self._release(session, [c for c in claimed[index:]
+                                        if c.campaign_id == item.campaign_id or stop.is_set()])
+                if stop.is_set():
+                    break
+                continue
+            if not self._wait_for_permit(session, stop):
+                self._release(session, claimed[index:])
+                break
+            outcome = self._deliver(session, item)
+            sent += outcome == DeliveryStatus.sent
+            if outcome is None:  # the connection is gone: give the rest back and pause a moment
+                self._release(session, claimed[index + 1:])
+                stop.wait(min(30.0, 0.5 * 2 ** self.connection_faults))
+                self.connection_faults += 1
+                break
+            self.connection_faults = 0
+        return sent
+
+    # --- one message ----------------------------------------------------------------------------
+
+    def _deliver(self, session: Session, item: Claimed) -> DeliveryStatus | None:
+        recipient = self._recipient(session, item)
+        if recipient is None:
+            self._finish(session, item.id, DeliveryStatus.skipped, "recipient no longer eligible")
+            return DeliveryStatus.skipped
+        now = self.clock()
+        try:
+            compiled = self._campaign(session, item.campaign_id, recipient.list_id)
+            message = compiled.render(recipient, now, self.notice_hook)
+        except Exception as exc:  # noqa: BLE001 - a template fault fails one delivery, not all
+            log.exception("delivery %s: cannot render", item.id)
+            self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}")
+            return DeliveryStatus.failed
+        raw = self.signer.sign(message.raw) if self.signer is not None else message.raw
+        try:
+            reply = self.transport.send(message.envelope_from, message.recipient, raw)
+        except TransportError as exc:
+            return self._failed(session, item, recipient, exc)
+        session.execute(update(Delivery).where(Delivery.id == item.id).values(
+            status=DeliveryStatus.sent, sent_at=self.clock(), message_id=message.message_id,
+            smtp_response=reply[:500], claimed_until=None))
+        session.commit()
+        return DeliveryStatus.sent
+
+    def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
+                exc: TransportError) -> DeliveryStatus | None:
+        reply = str(exc)[:500]
+        attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == item.id)) or 1
+        if not exc.permanent:
+            if attempts >= MAX_ATTEMPTS:
+                self._finish(session, item.id, DeliveryStatus.failed, reply)
+                return DeliveryStatus.failed
+            session.execute(update(Delivery).where(Delivery.id == item.id).values(
+                status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+                smtp_response=reply,
+                next_attempt_at=self.clock() + backoff(attempts, self.retry_base)))
+            session.commit()
+            return None if exc.code == 0 else DeliveryStatus.queued
+        if HARD_BOUNCE.match(exc.message) or (exc.code == 550 and UNKNOWN_USER.search(exc.message)):
+            now = self.clock()
+            suppression.suppress(session, self.key, recipient.email, SuppressionReason.bounce, now,
+                                 note=reply)
+            session.execute(update(Subscriber).where(Subscriber.id == item.subscriber_id)
+                            .values(status=SubscriberStatus.bounced))
+            self._finish(session, item.id, DeliveryStatus.bounced, reply)
+            return DeliveryStatus.bounced
+        self._finish(session, item.id, DeliveryStatus.failed, reply)
+        return DeliveryStatus.failed
+
+    def _finish(self, session: Session, delivery_id: int, status: DeliveryStatus,
+                reply: str) -> None:
+        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+            status=status, smtp_response=reply, claimed_until=None))
+        session.commit()
+
+    # --- checks and caches ----------------------------------------------------------------------
+
+    def _recipient(self, session: Session, item: Claimed) -> compose.Recipient | None:
+        """The subscriber as of now, or None if they must not get this message any more."""
+        list_ids = self._list_ids(session, item.campaign_id)
+        on_list = (select(func.min(Subscription.list_id)).where(
+            Subscription.subscriber_id == Subscriber.id, Subscription.list_id.in_(list_ids),
+            Subscription.status == SubscriptionStatus.confirmed).scalar_subquery())
+        suppressed = select(Suppression.id).where(
+            Suppression.email_hash == Subscriber.email_hash).exists()
+        row = session.execute(select(
+            Subscriber.email, Subscriber.name, Subscriber.attributes, Subscriber.token_version,
+            Subscriber.status, Subscriber.email_hash, on_list.label("list_id"),
+            suppressed.label("suppressed"),
+        ).where(Subscriber.id == item.subscriber_id)).first()
+        if row is None or row.status is not SubscriberStatus.active or row.list_id is None:
+            return None
+        if row.suppressed or (row.email_hash is None
+                              and suppression.is_suppressed(session, self.key, row.email)):
+            return None
+        return compose.Recipient(item.subscriber_id, row.email, row.name or "",
+                                 row.attributes or {}, row.token_version, row.list_id)
+
+    def _list_ids(self, session: Session, campaign_id: int) -> list[int]:
+        if campaign_id not in self._lists:
+            ids = set(session.scalars(select(campaign_lists.c.list_id).where(
+                campaign_lists.c.campaign_id == campaign_id)))
+            ids |= set(session.scalars(select(MailingList.id).where(
+                MailingList.welcome_campaign_id == campaign_id)))
+            self._lists[campaign_id] = sorted(ids)
+        return self._lists[campaign_id]
+
+    def _campaign(self, session: Session, campaign_id: int, list_id: int) -> compose.CompiledCampaign:
+        cached = self._compiled.get((campaign_id, list_id))
+        if cached is not None and time.monotonic() - cached[1] < 60:
+            return cached[0]
+        campaign = session.get(Campaign, campaign_id)
+        mailing_list = session.get(MailingList, list_id)
+        compiled = compose.compile_campaign(campaigns.content_for(campaign, mailing_list),
+                                            self.config)
+        self._compiled[(campaign_id, list_id)] = (compiled, time.monotonic())
+        return compiled
+
+    def _campaign_active(self, session: Session, campaign_id: int, now: datetime) -> bool:
+        # Read at most once a second per campaign: a pause is honoured within about a second.
+        cached = self._active.get(campaign_id)
+        if cached is not None and time.monotonic() - cached[1] < 1.0:
+            return cached[0]
+        status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+        active = status in ACTIVE
+        self._active[campaign_id] = (active, time.monotonic())
+        return active
+
+    def _wait_for_permit(self, session: Session, stop: threading.Event) -> bool:
+        while True:
+            wait = self.limiter.acquire(session, self.clock())
+            if not wait:
+                return True
+            if stop.wait(wait):
+                return False
+
+    def _release(self, session: Session, items: list[Claimed]) -> None:
+        if not items:
+            return
+        session.execute(update(Delivery).where(
+            Delivery.id.in_([c.id for c in items]), Delivery.claimed_by == self.name,
+            Delivery.status == DeliveryStatus.sending,
+        ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+                 attempts=Delivery.attempts - 1))
+        session.commit()
+
+    def _renew(self, session: Session, now: datetime) -> None:
+        session.execute(update(Delivery).where(
+            Delivery.claimed_by == self.name, Delivery.status == DeliveryStatus.sending,
+        ).values(claimed_until=now + timedelta(seconds=self.lease)))
+        session.commit()
+
+
+def _worker_session(app: Flask) -> Session:
+    """The worker's own session; on PostgreSQL its commits do not wait for the WAL flush.
+
+    synchronous_commit=off: a commit returns before the WAL reaches disk. A crash of the
+    *worker* loses nothing (the server has the commit); a crash of the *database server* may
+    forget the last fraction of a second of "sent" marks, and those messages are sent again.
+    That keeps DESIGN.md's promise (at most the in-flight messages are repeated) at the cost of
+    a few more in the rare server crash, and it is what lets a worker mark each message sent in
+    its own commit at full SMTP speed.
+    """
+    url = db.engine.url
+    if url.get_backend_name() != "postgresql":
+        return Session(db.engine)
+    engine = create_engine(url, pool_size=1, pool_pre_ping=True,
+                           connect_args={"options": "-c synchronous_commit=off"})
+    return Session(engine)
 
 
 def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
-    """Send until `stop` is set (or one pass with `once`); returns how many were sent."""
+    """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent."""
     total = 0
     with app.app_context():
         transport = transport_from_config(app.config)
+        session = _worker_session(app)
+        worker = DeliveryWorker(app.config, transport)
         try:
             while not stop.is_set():
-                sent = mailer.send_queued(db.session, transport, utcnow())
+                sent = mailer.send_queued(session, transport, utcnow())
+                sent += worker.run_once(session, stop)
                 total += sent
-                db.session.remove()
-                if once:
+                if once and not sent and not worker.last_claimed:
                     break
-                if not sent:
+                if not sent and not worker.last_claimed:
                     stop.wait(IDLE_SECONDS)
         finally:
             transport.close()
+            session.close()
+            if session.bind is not db.engine:
+                session.bind.dispose()
+            db.session.remove()
     return total
+

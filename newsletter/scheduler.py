@@ -41,10 +41,36 @@ def send_transactional_mail(app: Flask) -> None:
         transport.close()
 
 
+def dispatch_campaigns(app: Flask) -> None:
+    """Spawn recurring occurrences, queue due campaigns, close the finished ones."""
+    from newsletter import campaigns
+
+    campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], utcnow())
+
+
+def purge_send_windows(app: Flask) -> None:
+    """Forget the rate limiter's finished windows."""
+    from newsletter import ratelimit
+
+    ratelimit.purge_windows(db.session, utcnow())
+
+
+def poll_inbound(app: Flask) -> None:
+    """Read the reply mailbox once (replies, bounces, complaints), when one is configured."""
+    if not app.config.get("NEWSLETTER_INBOUND"):
+        return
+    from newsletter.inbound.poll import poll
+
+    log.info("inbound: %s", poll(db.session, app.config).summary())
+
+
 def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
         Job("transactional-mail", send_transactional_mail, 10),
+        Job("dispatch-campaigns", dispatch_campaigns, 5),
+        Job("purge-send-windows", purge_send_windows, 600),
+        Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
     ]
 
 
@@ -59,15 +85,42 @@ def _run(app: Flask, job: Job) -> None:
             db.session.remove()
 
 
-def start(app: Flask, blocking: bool = False):
-    """Start the scheduler with every job; returns it (or blocks when `blocking`)."""
-    if not app.config.get("NEWSLETTER_RUN_SCHEDULER", True):
-        return None
-    scheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+LEADERSHIP_SECONDS = 10  # how often a standby tries to take over (well within a minute)
+
+
+def _add_jobs(scheduler, app: Flask) -> None:
     for job in jobs(app):
         scheduler.add_job(
             _run, "interval", seconds=job.seconds, args=(app, job), id=job.id,
             max_instances=1, coalesce=True, next_run_time=utcnow(),
         )
+
+
+def _leadership(scheduler, app: Flask, lock) -> None:
+    """Run the jobs while this process holds the lock; stand by otherwise."""
+    ids = [job.id for job in jobs(app)]
+    leading = scheduler.get_job(ids[0]) is not None
+    if leading and not lock.still_held():
+        for job_id in ids:
+            if scheduler.get_job(job_id) is not None:
+                scheduler.remove_job(job_id)
+        log.warning("scheduler: standing by (lock lost)")
+    elif not leading and lock.try_acquire():
+        _add_jobs(scheduler, app)
+
+
+def start(app: Flask, blocking: bool = False):
+    """Start the scheduler; it runs the jobs only while it is the leader (see leader.py)."""
+    if not app.config.get("NEWSLETTER_RUN_SCHEDULER", True):
+        return None
+    from newsletter.leader import LeaderLock
+
+    scheduler = BlockingScheduler() if blocking else BackgroundScheduler(daemon=True)
+    with app.app_context():
+        lock = LeaderLock(db.engine.url)
+    scheduler.add_job(
+        _leadership, "interval", seconds=LEADERSHIP_SECONDS, args=(scheduler, app, lock),
+        id="leadership", max_instances=1, coalesce=True, next_run_time=utcnow(),
+    )
     scheduler.start()
     return scheduler

@@ -1,0 +1,113 @@
+"""Dispatch: turn a due campaign into one queued Delivery per eligible subscriber, in SQL.
+
+Eligible = active subscriber, confirmed on one of the campaign's lists, address not suppressed.
+The work is one `INSERT ... SELECT` per range of subscriber ids (never all subscribers in Python
+memory), with ON CONFLICT DO NOTHING on the unique (campaign, subscriber) pair, so a dispatch that
+runs twice, or is resumed after a crash, adds nothing.
+
+The suppression filter joins Subscriber.email_hash (an indexed copy of
+`suppression.email_hash(key, email)`) against Suppression.email_hash. The hash needs the
+suppression key, which only the application knows, so rows whose hash is missing (new
+subscribers, changed addresses) get it filled in here, one id range at a time, before the insert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from newsletter import suppression
+from newsletter.models import (
+    Campaign,
+    Delivery,
+    DeliveryStatus,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    Suppression,
+    UTCDateTime,
+    campaign_lists,
+)
+
+BATCH = 50_000  # subscriber ids per INSERT ... SELECT
+
+
+def _insert(session: Session):
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Delivery)
+
+
+def fill_email_hashes(session: Session, key: str, low: int, high: int) -> int:
+    """Compute the missing email hashes of subscribers with low < id <= high."""
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.email).where(
+            Subscriber.id > low, Subscriber.id <= high, Subscriber.email_hash.is_(None))
+    ).all()
+    if rows:
+        session.execute(
+            update(Subscriber),
+            [{"id": row.id, "email_hash": suppression.email_hash(key, row.email)} for row in rows],
+        )
+    return len(rows)
+
+
+def eligible_subscribers(list_ids: list[int]):
+    """The WHERE clause of "may receive a newsletter of these lists" (used again at send time)."""
+    confirmed = exists().where(
+        Subscription.subscriber_id == Subscriber.id,
+        Subscription.list_id.in_(list_ids),
+        Subscription.status == SubscriptionStatus.confirmed,
+    )
+    suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
+    return and_(Subscriber.status == SubscriberStatus.active, confirmed, ~suppressed)
+
+
+def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], low: int,
+                      high: int, now: datetime) -> int:
+    """One INSERT ... SELECT for subscribers with low < id <= high; returns rows added."""
+    # Reads the subscriber primary key range, the (list_id, status) index of subscription and
+    # the unique email_hash index of suppression; writes through uq_delivery_campaign_subscriber.
+    status_type = Delivery.__table__.c.status.type
+    chosen = select(
+        literal(campaign_id), Subscriber.id, literal(DeliveryStatus.queued, status_type),
+        literal(0), literal(now, UTCDateTime()),
+    ).where(Subscriber.id > low, Subscriber.id <= high, eligible_subscribers(list_ids))
+    statement = _insert(session).from_select(
+        ["campaign_id", "subscriber_id", "status", "attempts", "next_attempt_at"], chosen
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+    # Counted through RETURNING: psycopg reports no rowcount for an INSERT built by SQLAlchemy.
+    return sum(1 for _ in session.execute(statement.returning(literal(1))))
+
+
+def dispatch(session: Session, campaign: Campaign, key: str, now: datetime,
+             batch: int = BATCH) -> int:
+    """Queue the campaign for every eligible subscriber, committing per id range."""
+    list_ids = list(session.scalars(
+        select(campaign_lists.c.list_id).where(campaign_lists.c.campaign_id == campaign.id)))
+    campaign_id = campaign.id
+    low, high = session.execute(select(func.min(Subscriber.id), func.max(Subscriber.id))).one()
+    added = 0
+    if list_ids and low is not None:
+        start = low - 1
+        while start < high:
+            end = start + batch
+            fill_email_hashes(session, key, start, end)
+            added += insert_deliveries(session, campaign_id, list_ids, start, end, now)
+            session.commit()
+            start = end
+    session.execute(update(Campaign).where(Campaign.id == campaign_id).values(dispatched_at=now))
+    session.commit()
+    return added
+
+
+def queue_one(session: Session, campaign_id: int, subscriber_id: int, now: datetime) -> bool:
+    """Queue one delivery (a welcome message); False if this pair was queued before."""
+    statement = _insert(session).values(
+        campaign_id=campaign_id, subscriber_id=subscriber_id, status=DeliveryStatus.queued,
+        attempts=0, next_attempt_at=now,
+    ).on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
+    return session.execute(statement.returning(literal(1))).first() is not None
