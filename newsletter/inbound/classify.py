@@ -106,11 +106,14 @@ class Verdict:
         return data
 
 
-def classify(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Verdict:
-    """Classify one raw message; never raises (the unexpected becomes `human`)."""
+def classify(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, size: int | None = None) -> Verdict:
+    """Classify one raw message; never raises (the unexpected becomes `human`).
+
+    `size` is the full size when only the headers of a huge message were fetched.
+    """
     verdict = Verdict()
     try:
-        _classify(raw, max_bytes, verdict)
+        _classify(raw, max_bytes, verdict, size)
     except Exception as exc:  # noqa: BLE001 - the promise: no message is ever lost
         verdict.kind = Kind.human
         verdict.reasons.append(f"classifier error: {type(exc).__name__}: {str(exc)[:200]}")
@@ -119,11 +122,12 @@ def classify(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Verdict:
     return verdict
 
 
-def _classify(raw: bytes, max_bytes: int, verdict: Verdict) -> None:
+def _classify(raw: bytes, max_bytes: int, verdict: Verdict, size: int | None) -> None:
     raw = bytes(raw)
-    too_big = len(raw) > max_bytes
+    size = max(size or 0, len(raw))
+    too_big = size > max_bytes
     if too_big:
-        verdict.reasons.append(f"message is {len(raw)} bytes, over the {max_bytes} limit: "
+        verdict.reasons.append(f"message is {size} bytes, over the {max_bytes} limit: "
                                "headers only")
     message = _parse(raw, headers_only=too_big)
     _read_envelope(message, verdict, raw)

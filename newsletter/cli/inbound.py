@@ -1,0 +1,72 @@
+"""`flask newsletter inbound poll|classify` (DESIGN.md section 9)."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from newsletter.cli import newsletter_cli
+
+inbound_cli = AppGroup("inbound", help="The reply mailbox: replies, bounces, complaints.")
+newsletter_cli.add_command(inbound_cli)
+
+
+@inbound_cli.command("poll")
+def poll_command() -> None:
+    """One pass over the configured mailbox (NEWSLETTER_INBOUND)."""
+    from newsletter.extensions import db
+    from newsletter.inbound.mailbox import SourceError
+    from newsletter.inbound.poll import poll
+
+    try:
+        result = poll(db.session, current_app.config)
+    except SourceError as exc:
+        raise click.ClickException(str(exc)) from None
+    _send_queued_mail()
+    click.echo(result.summary())
+
+
+def _send_queued_mail() -> None:
+    """Confirmations and verification links go out now; the worker retries what fails."""
+    from newsletter import mailer
+    from newsletter.extensions import db
+    from newsletter.models import utcnow
+    from newsletter.transport import transport_from_config
+
+    transport = transport_from_config(current_app.config)
+    try:
+        mailer.send_queued(db.session, transport, utcnow())
+    except Exception as exc:  # noqa: BLE001 - the mail stays queued for the worker
+        click.echo(f"queued mail not sent yet: {exc}", err=True)
+    finally:
+        transport.close()
+
+
+@inbound_cli.command("classify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def classify_command(files: tuple[str, ...], as_json: bool) -> None:
+    """Print the verdict for each message file; touches no database."""
+    from newsletter.inbound.classify import classify
+
+    max_bytes = current_app.config.get("NEWSLETTER_INBOUND_MAX_BYTES", 25 * 1024 * 1024)
+    failed = False
+    for path in files:
+        try:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+        except OSError as exc:
+            click.echo(f"{path}: cannot read: {exc.strerror}", err=True)
+            failed = True
+            continue
+        verdict = classify(raw, max_bytes=max_bytes)
+        if as_json:
+            click.echo(json.dumps({"path": path, **verdict.to_json()}, ensure_ascii=False))
+        else:
+            click.echo(f"{path}: {verdict.kind.value} {verdict.recipient or '-'}  "
+                       f"({'; '.join(verdict.reasons)})")
+    if failed:
+        raise SystemExit(1)

@@ -1,0 +1,296 @@
+"""A verdict becomes actions in the domain modules, recorded as one InboundMessage row.
+
+`handle()` runs inside the caller's transaction and does nothing twice: a message whose key
+(Message-ID, or the hash of its bytes) was seen before is skipped. Who a message is about comes
+from one of our address tokens first (verified with the secret here), and only for requests
+from the bare From address, which is easy to forge: an unsubscribe by From is done and
+confirmed to that address with an undo link; access and erasure always need the mailed link.
+Bounces and complaints without a token act on nobody: forged bounces are cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import render_template
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from newsletter import links, mailer, privacy, subscriptions, tokens
+from newsletter.inbound.classify import Kind, Verdict
+from newsletter.models import (
+    Campaign,
+    ConsentMethod,
+    InboundMessage,
+    InboundStatus,
+    PrivacyRequestKind,
+    Subscriber,
+    SubscriptionStatus,
+    SuppressionReason,
+)
+
+SOFT_BOUNCE_COUNTED = "soft-bounce-counted"
+POLICY_REJECTION = "policy-rejection-counted"
+HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
+
+
+@dataclass
+class Who:
+    """Whom a message concerns, and how sure we are."""
+
+    subscriber: Subscriber | None = None
+    by: str = ""  # "token" | "from" | ""
+    token_kind: str = ""  # reply | bounce | unsubscribe
+    campaign_id: int | None = None
+    list_id: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What handling a message did; `duplicate` when it had been handled before."""
+
+    message: InboundMessage
+    duplicate: bool = False
+
+
+def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
+           now: datetime) -> Outcome:
+    """Record the message and act on its verdict, in the caller's transaction."""
+    existing = find(session, verdict.message_key)
+    if existing is not None:
+        return Outcome(existing, duplicate=True)
+    row = InboundMessage(
+        message_key=verdict.message_key[:255], received_at=now, sender=verdict.sender[:254],
+        subject=verdict.subject, verdict=verdict.kind.value, reasons=list(verdict.reasons),
+        raw=_kept_bytes(raw, config), status=InboundStatus.done,
+    )
+    session.add(row)
+    try:
+        # The first write of the transaction: when another poller recorded the same message a
+        # moment ago, rolling back undoes nothing else. (No savepoint: with pysqlite a first
+        # SAVEPOINT opens the transaction and its RELEASE would commit it.)
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return Outcome(find(session, verdict.message_key), duplicate=True)
+    who = identify(session, verdict, config)
+    row.subscriber_id = who.subscriber.id if who.subscriber else None
+    row.campaign_id = who.campaign_id
+    row.recipient_domain = _domain(verdict.failed_recipient or (
+        who.subscriber.email if who.subscriber else ""))
+    act(session, row, verdict, who, config=config, now=now)
+    return Outcome(row)
+
+
+def find(session: Session, message_key: str) -> InboundMessage | None:
+    """The recorded message with this key, if any."""
+    return session.scalar(select(InboundMessage).where(
+        InboundMessage.message_key == message_key[:255]))
+
+
+def identify(session: Session, verdict: Verdict, config: Mapping) -> Who:
+    """The subscriber a message concerns: a valid token first, then (for requests) From."""
+    for token in verdict.tokens:
+        try:
+            kind, subscriber_id, ref_id = tokens.load_address_token(config["SECRET_KEY"], token)
+        except tokens.TokenError:
+            verdict.reasons.append(f"token {token[:12]}... does not verify: ignored")
+            continue
+        subscriber = session.get(Subscriber, subscriber_id)
+        if subscriber is None:
+            continue
+        campaign_id = ref_id if kind in ("reply", "bounce") and ref_id else None
+        if campaign_id is not None and session.get(Campaign, campaign_id) is None:
+            campaign_id = None
+        return Who(subscriber, "token", kind, campaign_id,
+                   ref_id if kind == "unsubscribe" else None)
+    if verdict.kind in (Kind.unsubscribe, Kind.access_request, Kind.erasure_request,
+                        Kind.human) and verdict.sender:
+        try:
+            email = subscriptions.normalise_email(verdict.sender)
+        except subscriptions.InvalidEmail:
+            return Who()
+        return Who(subscriptions.find_subscriber(session, email), "from")
+    return Who()
+
+
+def act(session: Session, row: InboundMessage, verdict: Verdict, who: Who, *,
+        config: Mapping, now: datetime) -> None:
+    """Carry out what the verdict asks; sets row.action and row.status."""
+    action = ACTIONS[verdict.kind]
+    row.action = action(session, row, verdict, who, config, now)[:64]
+    row.reasons = list(verdict.reasons)
+
+
+# --- one step per verdict (STYLE.md example 5: one call into the domain, then record) ---------
+
+
+def _unsubscribe(session, row, verdict, who, config, now) -> str:
+    subscriber = who.subscriber
+    if subscriber is None:
+        row.status = InboundStatus.needs_human
+        return "no-subscriber: a person decides"
+    list_ids = _lists_to_leave(session, subscriber, who)
+    changed = subscriptions.unsubscribe(
+        session, subscriber, list_ids=list_ids, method=ConsentMethod.reply, now=now,
+        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+        wording=f"inbound message {row.message_key[:120]}",
+    )
+    if not changed:
+        return "already-unsubscribed"
+    if who.token_kind != "unsubscribe":  # the List-Unsubscribe mailto is often sent by a client
+        _queue_unsubscribed_mail(session, config, subscriber, [s.mailing_list for s in changed],
+                                 now)
+    return f"unsubscribed-{len(changed)}-lists-by-{who.by}"
+
+
+def _lists_to_leave(session: Session, subscriber: Subscriber, who: Who) -> list[int]:
+    active = [s.list_id for s in subscriber.subscriptions
+              if s.status is not SubscriptionStatus.unsubscribed]
+    if who.list_id is not None:
+        return [who.list_id]
+    if who.campaign_id is not None:
+        campaign = session.get(Campaign, who.campaign_id)
+        in_campaign = [m.id for m in getattr(campaign, "lists", [])]
+        chosen = [list_id for list_id in active if list_id in in_campaign]
+        if chosen:
+            return chosen
+    # A reply to a mail without a campaign, or by bare From: leave every list, named one by
+    # one so the undo links can bring each back (list_ids=None would also suppress).
+    return active
+
+
+def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
+    context = {
+        "email": subscriber.email,
+        "names": ", ".join(m.name for m in lists),
+        "lists": [{"name": m.name, "url": links.unsubscribe_url(config, subscriber.id, m.id)}
+                  for m in lists],
+    }
+    message = mailer.build_message(
+        sender=config["MAIL_DEFAULT_SENDER"], to=subscriber.email,
+        subject=f"You are unsubscribed from {context['names']}",
+        text=render_template("email/reply_unsubscribed.txt", **context),
+        domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
+    )
+    mailer.queue(session, kind="reply-unsubscribed", message=message,
+                 envelope_from=links.bounce_address(config, subscriber.id), now=now)
+
+
+def _bounce_hard(session, row, verdict, who, config, now) -> str:
+    if who.by != "token":
+        return "no-token: nobody suppressed"
+    subscriptions.unsubscribe(
+        session, who.subscriber, list_ids=None, method=ConsentMethod.bounce, now=now,
+        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+        suppress_reason=SuppressionReason.bounce, wording=f"hard bounce {verdict.status or ''}",
+    )
+    return "suppressed-hard-bounce"
+
+
+def _bounce_soft(session, row, verdict, who, config, now) -> str:
+    if verdict.policy:
+        # 5.7.x says something about us (content, reputation, authentication), nothing about
+        # the address: counted per campaign and recipient domain, never suppressed.
+        return POLICY_REJECTION
+    if who.by != "token":
+        return "no-token: not counted"
+    row.action = SOFT_BOUNCE_COUNTED
+    session.flush()
+    window_start = now - timedelta(days=config["NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS"])
+    count = session.scalar(select(func.count(InboundMessage.id)).where(
+        InboundMessage.subscriber_id == who.subscriber.id,
+        InboundMessage.action == SOFT_BOUNCE_COUNTED,
+        InboundMessage.received_at >= window_start,
+    ))
+    verdict.reasons.append(f"{count} soft bounce(s) in {config['NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS']}"
+                           " days")
+    if count >= config["NEWSLETTER_SOFT_BOUNCE_LIMIT"]:
+        subscriptions.unsubscribe(
+            session, who.subscriber, list_ids=None, method=ConsentMethod.bounce, now=now,
+            suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+            suppress_reason=SuppressionReason.bounce, wording=f"{count} soft bounces",
+        )
+        verdict.reasons.append("soft bounce limit reached: suppressed")
+    return SOFT_BOUNCE_COUNTED
+
+
+def _complaint(session, row, verdict, who, config, now) -> str:
+    if who.by != "token":
+        return "no-token: nobody suppressed"
+    subscriptions.unsubscribe(
+        session, who.subscriber, list_ids=None, method=ConsentMethod.complaint, now=now,
+        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+        suppress_reason=SuppressionReason.complaint, wording="spam complaint (feedback report)",
+    )
+    return "unsubscribed-all-and-suppressed"
+
+
+def _privacy_request(kind: PrivacyRequestKind):
+    def step(session, row, verdict, who, config, now) -> str:
+        # With a token we know the subscriber, but a forwarded newsletter carries the same
+        # token: the link goes to the subscriber's own address either way.
+        email = who.subscriber.email if who.by == "token" else verdict.sender
+        try:
+            email = subscriptions.normalise_email(email)
+        except subscriptions.InvalidEmail:
+            row.status = InboundStatus.needs_human
+            return "no-valid-address: a person decides"
+        session.flush()
+        request, _ = privacy.open_request(
+            session, kind=kind, email=email, source="reply", now=now, config=config,
+            subscriber=who.subscriber, inbound_message_id=row.id,
+        )
+        return f"privacy-request-{request.id}-verification-sent"
+
+    return step
+
+
+def _auto_reply(session, row, verdict, who, config, now) -> str:
+    return "ignored"
+
+
+def _human(session, row, verdict, who, config, now) -> str:
+    row.status = InboundStatus.needs_human
+    return "waits-in-inbox"
+
+
+ACTIONS = {
+    Kind.unsubscribe: _unsubscribe,
+    Kind.bounce_hard: _bounce_hard,
+    Kind.bounce_soft: _bounce_soft,
+    Kind.complaint: _complaint,
+    Kind.access_request: _privacy_request(PrivacyRequestKind.access),
+    Kind.erasure_request: _privacy_request(PrivacyRequestKind.erasure),
+    Kind.auto_reply: _auto_reply,
+    Kind.human: _human,
+}
+
+
+def policy_rejections(session: Session) -> list[tuple[int | None, str | None, int]]:
+    """(campaign id, recipient domain, count) of 5.7.x policy rejections, most first."""
+    rows = session.execute(
+        select(InboundMessage.campaign_id, InboundMessage.recipient_domain,
+               func.count(InboundMessage.id))
+        .where(InboundMessage.action == POLICY_REJECTION)
+        .group_by(InboundMessage.campaign_id, InboundMessage.recipient_domain)
+        .order_by(func.count(InboundMessage.id).desc())
+    )
+    return [(c, d, n) for c, d, n in rows]
+
+
+def _domain(address: str | None) -> str | None:
+    if not address or "@" not in address:
+        return None
+    return address.rsplit("@", 1)[1].strip().strip(">").lower()[:254] or None
+
+
+def _kept_bytes(raw: bytes, config: Mapping) -> bytes:
+    if len(raw) <= config.get("NEWSLETTER_INBOUND_MAX_BYTES", 25 * 1024 * 1024):
+        return raw
+    end = raw.find(b"\r\n\r\n")
+    end = raw.find(b"\n\n") if end < 0 else end
+    return raw[:end if 0 <= end < HEADERS_ONLY_LIMIT else HEADERS_ONLY_LIMIT]

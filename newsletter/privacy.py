@@ -1,0 +1,178 @@
+"""Data-subject requests: see my data (access) and delete my data (erasure).
+
+A request is opened from the public form, a reply, the admin UI or the API; it is always proven
+by a signed link mailed to the address (anyone can type an address in a form, and a From header
+is easy to forge), and it is due one month after we received it (GDPR art. 12(3)). The export and
+the erasure themselves are separate steps (a later issue); this module records, verifies and
+lists requests.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from flask import render_template
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from newsletter import mailer, suppression, tokens
+from newsletter.models import (
+    AuditEvent,
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+    Subscriber,
+)
+
+OPEN_STATUSES = (PrivacyRequestStatus.unverified, PrivacyRequestStatus.verified)
+RESEND_AFTER = timedelta(minutes=10)  # a repeated request re-sends the link at most this often
+VERIFY_MAX_AGE_DAYS = 14
+
+
+class PrivacyError(Exception):
+    """A request cannot be verified (bad, expired or used link); the message says why."""
+
+
+def one_month_after(when: datetime) -> datetime:
+    """The same day next month, or that month's last day (GDPR: "within one month").
+
+    >>> one_month_after(datetime(2024, 1, 31, 12, 0)).isoformat()
+    '2024-02-29T12:00:00'
+    """
+    year, month = (when.year + 1, 1) if when.month == 12 else (when.year, when.month + 1)
+    day = min(when.day, calendar.monthrange(year, month)[1])
+    return when.replace(year=year, month=month, day=day)
+
+
+def open_request(
+    session: Session,
+    *,
+    kind: PrivacyRequestKind,
+    email: str,
+    source: str,
+    now: datetime,
+    config: Mapping,
+    subscriber: Subscriber | None = None,
+    inbound_message_id: int | None = None,
+    note: str = "",
+    actor: str = "subscriber",
+) -> tuple[PrivacyRequest, bool]:
+    """Open (or find the open) request for an address and mail the verification link.
+
+    Returns (request, mailed). The same answer whether or not we know the address: the caller
+    must not tell the requester which (no enumeration).
+    """
+    digest = suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], email)
+    request = session.scalar(
+        select(PrivacyRequest).where(PrivacyRequest.email_hash == digest,
+                                     PrivacyRequest.kind == kind,
+                                     PrivacyRequest.status.in_(OPEN_STATUSES))
+        .order_by(PrivacyRequest.id.desc()).limit(1)
+    )
+    if request is None:
+        if subscriber is None:
+            subscriber = session.scalar(select(Subscriber).where(Subscriber.email == email))
+        request = PrivacyRequest(
+            kind=kind, email_hash=digest, source=source, created_at=now,
+            due_at=one_month_after(now), subscriber_id=subscriber.id if subscriber else None,
+            inbound_message_id=inbound_message_id, note=note,
+            # The address itself is needed to answer the person; erasure scrubs it.
+            detail={"email": email},
+        )
+        session.add(request)
+        session.flush()
+        session.add(AuditEvent(at=now, actor=actor, action=f"privacy.{kind.value}.open",
+                               subject_type="privacy_request", subject_id=str(request.id),
+                               detail={"source": source}, note=note))
+    if request.status is not PrivacyRequestStatus.unverified:
+        return request, False
+    last = request.detail.get("verification_sent_at")
+    if last and now - datetime.fromisoformat(last) < RESEND_AFTER:
+        return request, False
+    queue_verification(session, config, request, email, now)
+    return request, True
+
+
+def verification_token(config: Mapping, request: PrivacyRequest) -> str:
+    """A signed, expiring token naming the request (and a piece of its address hash)."""
+    return tokens.sign(config["SECRET_KEY"], tokens.PRIVACY_VERIFY,
+                       [request.id, request.email_hash[:16]])
+
+
+def verification_url(config: Mapping, request: PrivacyRequest) -> str:
+    """The link in the verification mail: GET shows a button, POST verifies."""
+    return f"{config['NEWSLETTER_BASE_URL']}/privacy/verify/{verification_token(config, request)}"
+
+
+def queue_verification(session: Session, config: Mapping, request: PrivacyRequest, email: str,
+                       now: datetime) -> None:
+    """Queue the mail with the verification link in the caller's transaction."""
+    context = {"request": request, "kind": request.kind.value, "due_at": request.due_at,
+               "verify_url": verification_url(config, request),
+               "max_age_days": VERIFY_MAX_AGE_DAYS}
+    what = "see your data" if request.kind is PrivacyRequestKind.access else "delete your data"
+    message = mailer.build_message(
+        sender=config["MAIL_DEFAULT_SENDER"], to=email,
+        subject=f"Please confirm your request to {what}",
+        text=render_template("email/privacy_verify.txt", **context),
+        domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
+    )
+    mailer.queue(session, kind="privacy-verify", message=message,
+                 envelope_from=config["MAIL_DEFAULT_SENDER"], now=now)
+    request.detail = {**request.detail, "verification_sent_at": now.isoformat()}
+
+
+def read_verification(config: Mapping, session: Session, token: str) -> PrivacyRequest:
+    """The request a verification link names; raise PrivacyError if the link is not good."""
+    try:
+        request_id, hash_part = tokens.load(config["SECRET_KEY"], tokens.PRIVACY_VERIFY, token,
+                                            max_age=VERIFY_MAX_AGE_DAYS * 86400)
+    except tokens.TokenError as exc:
+        raise PrivacyError(str(exc)) from None
+    except (TypeError, ValueError):
+        raise PrivacyError("This link is not valid.") from None
+    request = session.get(PrivacyRequest, request_id)
+    if request is None or request.email_hash[:16] != hash_part:
+        raise PrivacyError("This request no longer exists.")
+    return request
+
+
+def verify(session: Session, config: Mapping, token: str, now: datetime) -> PrivacyRequest:
+    """Mark the request verified (idempotent); raise PrivacyError on a bad link."""
+    request = read_verification(config, session, token)
+    if request.status is PrivacyRequestStatus.unverified:
+        request.status = PrivacyRequestStatus.verified
+        request.verified_at = now
+        session.add(AuditEvent(at=now, actor="link", action=f"privacy.{request.kind.value}.verify",
+                               subject_type="privacy_request", subject_id=str(request.id),
+                               detail={}))
+    elif request.status is PrivacyRequestStatus.rejected:
+        raise PrivacyError("This request was closed.")
+    return request
+
+
+def list_requests(session: Session, *, open_only: bool = False) -> list[PrivacyRequest]:
+    """Requests, the most urgent first."""
+    query = select(PrivacyRequest)
+    if open_only:
+        query = query.where(PrivacyRequest.status.in_(OPEN_STATUSES))
+    return list(session.scalars(query.order_by(PrivacyRequest.due_at, PrivacyRequest.id)))
+
+
+def days_left(request: PrivacyRequest, now: datetime) -> int:
+    """Whole days until the legal deadline (negative when overdue)."""
+    return (request.due_at - now).days
+
+
+def close(session: Session, request: PrivacyRequest, *, status: PrivacyRequestStatus,
+          actor: str, now: datetime, note: str = "") -> None:
+    """Mark a request completed or rejected by hand, with an audit row."""
+    request.status = status
+    request.completed_at = now
+    if note:
+        request.note = note
+    session.add(AuditEvent(at=now, actor=actor, action=f"privacy.{request.kind.value}.{status.value}",
+                           subject_type="privacy_request", subject_id=str(request.id),
+                           detail={}, note=note))
