@@ -7,6 +7,7 @@ the issue's: accuracy at least 95% and no message wrongly classified as `unsubsc
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +16,12 @@ import pytest
 from newsletter.inbound.classify import Kind, classify
 
 OWN = Path(__file__).resolve().parent.parent / "data" / "inbound"
+
+
+@pytest.fixture
+def database_url(tmp_path):
+    """`inbound classify` touches no database: SQLite is enough for the CLI tests here."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
 
 
 def load_table(root: Path, table: str) -> list[tuple[Path, str]]:
@@ -124,3 +131,18 @@ def test_message_without_message_id_is_keyed_by_its_hash():
                                  b"\r\n\r\nStatus: \xff\r\n--x"])
 def test_garbage_is_human_and_never_raises(raw):
     assert classify(raw).kind is Kind.human
+
+
+def test_classify_command_prints_one_json_object_per_file(runner):
+    files = [str(OWN / "unsub-fr-0.eml"), str(OWN / "dsn-user-unknown.eml")]
+    result = runner.invoke(args=["newsletter", "inbound", "classify", *files, "--json"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["verdict"] for line in lines] == ["unsubscribe", "bounce_hard"]
+    assert lines[0]["path"] == files[0] and lines[0]["recipient"].startswith("r")
+    assert all(isinstance(line["reasons"], list) for line in lines)
+
+
+def test_classify_command_fails_on_a_missing_file(runner, tmp_path):
+    result = runner.invoke(args=["newsletter", "inbound", "classify", str(tmp_path / "nope.eml")])
+    assert result.exit_code != 0

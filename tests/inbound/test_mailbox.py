@@ -1,0 +1,59 @@
+"""The Maildir source (the development default), huge messages, and `inbound classify`."""
+
+from __future__ import annotations
+
+import mailbox
+from pathlib import Path
+
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.inbound.poll import poll
+from newsletter.models import InboundMessage, InboundStatus
+from tests.inbound import mails
+
+OWN = Path(__file__).resolve().parent.parent / "data" / "inbound"
+
+
+def test_maildir_poll_moves_messages_to_sub_folders_once(app, tmp_path):
+    people = mails.make_people(app)
+    box = mailbox.Maildir(tmp_path / "inbound", create=True)
+    box.add(mails.reply(app.config, people.alice, people.campaign, "Please unsubscribe me.",
+                        message_id="<m1@example.net>"))
+    box.add(mails.reply(app.config, people.alice, people.campaign, "Nice issue! Any plans?",
+                        message_id="<m2@example.net>"))
+    app.config["NEWSLETTER_INBOUND"] = f"maildir:{tmp_path / 'inbound'}"
+    with app.app_context():
+        result = poll(db.session, app.config)
+        assert (result.seen, result.handled, result.needs_human) == (2, 2, 1)
+        again = poll(db.session, app.config)
+        assert again.seen == 0
+    box = mailbox.Maildir(tmp_path / "inbound", create=False)
+    assert len(box) == 0
+    assert len(box.get_folder("Processed")) == 1 and len(box.get_folder("NeedsHuman")) == 1
+
+
+def test_huge_message_ends_as_human_with_its_headers_kept(app, tmp_path):
+    app.config["NEWSLETTER_INBOUND_MAX_BYTES"] = 20_000
+    box = mailbox.Maildir(tmp_path / "inbound", create=True)
+    head = "From: a@example.com\nTo: news@news.example.org\nSubject: big\nMessage-ID: <big@x>\n\n"
+    box.add((head + "please unsubscribe me\n" + "x" * 50_000).encode())
+    app.config["NEWSLETTER_INBOUND"] = f"maildir:{tmp_path / 'inbound'}"
+    with app.app_context():
+        poll(db.session, app.config)
+        row = db.session.scalar(select(InboundMessage))
+        assert row.verdict == "human" and row.status is InboundStatus.needs_human
+        assert any("limit" in reason for reason in row.reasons)
+        assert len(row.raw) < 1000
+    assert len(mailbox.Maildir(tmp_path / "inbound").get_folder("NeedsHuman")) == 1
+
+
+def test_undecodable_messages_are_kept_for_a_person(app, tmp_path):
+    box = mailbox.Maildir(tmp_path / "inbound", create=True)
+    box.add((OWN / "human-broken-mime.eml").read_bytes())
+    box.add((OWN / "human-8bit-header.eml").read_bytes())
+    box.add((OWN / "human-unknown-charset.eml").read_bytes())
+    app.config["NEWSLETTER_INBOUND"] = f"maildir:{tmp_path / 'inbound'}"
+    with app.app_context():
+        result = poll(db.session, app.config)
+    assert (result.seen, result.needs_human) == (3, 3)
