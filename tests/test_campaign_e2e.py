@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from campaign_support import NOW, SELECTOR, add_subscribers, dkim_valid, make_list, new_campaign
-from campaign_support import write_dkim_key
-from conftest import make_app
+from campaign_support import (
+    NOW,
+    SELECTOR,
+    add_subscribers,
+    dkim_valid,
+    make_list,
+    new_campaign,
+    write_dkim_key,
+)
 from sqlalchemy import select
 
 from newsletter import campaigns
@@ -19,6 +25,8 @@ from newsletter.delivery import DeliveryWorker
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
 from newsletter.transport import transport_from_config
+
+from conftest import make_app
 
 COUNT = 1000
 

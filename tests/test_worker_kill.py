@@ -1,0 +1,121 @@
+"""A worker killed with SIGKILL mid-campaign: another worker finishes it; every recipient gets
+the newsletter, and duplicates are at most the messages in flight on the killed connection."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from campaign_support import NOW, add_subscribers, make_list, new_campaign
+from sqlalchemy import func, select
+
+from newsletter import campaigns
+from newsletter.extensions import db
+from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+
+from conftest import TEST_SECRET
+
+REPO = Path(__file__).resolve().parent.parent
+COUNT = 200
+# One SMTP connection per worker, one message at a time on it: at most one in flight.
+IN_FLIGHT_PER_CONNECTION = 1
+
+
+def worker_env(app, smtp_port: int) -> dict:
+    """The environment make_app builds, for a real `flask newsletter worker` process."""
+    env = dict(os.environ)
+    env.update({
+        "NEWSLETTER_ENV": "testing",
+        "SECRET_KEY": TEST_SECRET,
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "NEWSLETTER_INSTANCE_PATH": app.instance_path,
+        "NEWSLETTER_BASE_URL": "http://newsletter.test",
+        "NEWSLETTER_MAIL_DOMAIN": "news.example.org",
+        "NEWSLETTER_RUN_SCHEDULER": "false",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_port),
+        "NEWSLETTER_LEASE_SECONDS": "3",
+        "NEWSLETTER_BATCH_SIZE": "25",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+@pytest.fixture
+def workers(app, smtp):
+    """Start real worker processes; every one still alive is killed at the end."""
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "wsgi", "newsletter", "worker"],
+            cwd=REPO, env=worker_env(app, smtp.port),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+
+
+def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers):
+    with app.app_context():
+        news = make_list(db.session)
+        add_subscribers(db.session, news, COUNT)
+        campaign = new_campaign(db.session, news)
+        campaigns.send_now(campaign, NOW)
+        db.session.commit()
+        campaign_id = campaign.id
+        assert campaigns.dispatch_due_campaigns(
+            db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW) == COUNT
+        db.session.remove()
+    smtp.delay_seconds = 0.01  # slow enough to kill the worker halfway
+
+    first = workers()
+    wait_until(lambda: len(smtp.messages) >= COUNT // 3, what="the first worker to send a third")
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    with app.app_context():
+        claimed_by_dead = db.session.scalar(select(func.count()).where(
+            Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.sending))
+        db.session.remove()
+    assert claimed_by_dead > 0, "the kill should land mid-batch"
+    received_at_kill = len(smtp.messages)
+    assert received_at_kill < COUNT
+
+    second = workers()
+    wait_until(lambda: len({r for m in smtp.messages for r in m.rcpt_tos}) >= COUNT,
+               what="every recipient to be reached")
+    second.send_signal(signal.SIGTERM)
+    second.wait(timeout=30)
+
+    per_address = Counter(r for m in smtp.messages for r in m.rcpt_tos)
+    assert len(per_address) == COUNT
+    duplicates = sum(n - 1 for n in per_address.values())
+    assert duplicates <= IN_FLIGHT_PER_CONNECTION
+    with app.app_context():
+        campaigns.finish_sent(db.session, NOW)
+        statuses = Counter(db.session.scalars(
+            select(Delivery.status).where(Delivery.campaign_id == campaign_id)))
+        assert statuses == {DeliveryStatus.sent: COUNT}
+        assert db.session.get(Campaign, campaign_id).status is CampaignStatus.sent
