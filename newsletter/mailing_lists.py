@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.models import MailingList
-from newsletter.subscriptions import SubscribeError, clean_text, normalise_email
+from newsletter.subscriptions import SubscribeError, clean_text, normalise_email, savepoint
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -81,10 +81,13 @@ def create_list(session: Session, slug: str, values: ListFields, *, now: datetim
     if "name" not in cleaned:
         raise ListError("A list needs a name.", "name")
     cleaned.setdefault("double_opt_in", True)
+    if find_list(session, slug) is not None:
+        raise ListError(f"A list with the slug {slug!r} already exists.", "slug")
     mailing_list = MailingList(slug=slug, created_at=now, **cleaned)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(mailing_list)
+            session.flush()
     except IntegrityError:
         raise ListError(f"A list with the slug {slug!r} already exists.", "slug") from None
     return mailing_list

@@ -99,3 +99,19 @@ def update_preferences(session: Session, subscriber: Subscriber, *, name: str, c
                 now=now, ip=ip, user_agent=user_agent,
                 wording=f"Unsubscribed from {mailing_list.name} in the preference centre.")
     return change
+
+
+def edit_profile(session: Session, subscriber: Subscriber, *, name: str, country: str | None,
+                 actor: str, now: datetime) -> bool:
+    """An operator changes a subscriber's name or country; audited. True if anything changed."""
+    from newsletter.models import AuditEvent
+
+    name, country = clean_text(name, "name"), clean_country(country)
+    if (name, country) == (subscriber.name, subscriber.country):
+        return False
+    changed = [f for f, old, new in (("name", subscriber.name, name),
+                                     ("country", subscriber.country, country)) if old != new]
+    subscriber.name, subscriber.country = name, country
+    session.add(AuditEvent(at=now, actor=actor, action="subscriber.edit", subject_type="subscriber",
+                           subject_id=str(subscriber.id), detail={"fields": changed}))
+    return True

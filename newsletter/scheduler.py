@@ -64,10 +64,20 @@ def poll_inbound(app: Flask) -> None:
     log.info("inbound: %s", poll(db.session, app.config).summary())
 
 
+def purge_unconfirmed(app: Flask) -> None:
+    """Forget subscription requests nobody confirmed within NEWSLETTER_PENDING_PURGE_DAYS."""
+    from newsletter import subscriptions
+
+    subscriptions.purge_unconfirmed(
+        db.session, now=utcnow(), max_age_days=app.config["NEWSLETTER_PENDING_PURGE_DAYS"])
+    db.session.commit()
+
+
 def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
         Job("transactional-mail", send_transactional_mail, 10),
+        Job("purge-unconfirmed", purge_unconfirmed, 3600),
         Job("dispatch-campaigns", dispatch_campaigns, 5),
         Job("purge-send-windows", purge_send_windows, 600),
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),

@@ -8,6 +8,7 @@ confirmation for double opt-in, at once when the caller states an existing conse
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +107,18 @@ def clean_country(value: str | None) -> str | None:
     return value
 
 
+def savepoint(session: Session):
+    """A savepoint on PostgreSQL, where concurrent inserts race; nothing on SQLite.
+
+    pysqlite opens its transaction lazily, so a SAVEPOINT issued first would start (and its
+    RELEASE commit) a transaction of its own: a later rollback could not undo it. SQLite
+    serialises writers anyway.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return session.begin_nested()
+
+
 def find_subscriber(session: Session, email: str) -> Subscriber | None:
     """The subscriber with this (already normalised) address, if any."""
     return session.scalar(select(Subscriber).where(Subscriber.email == email))
@@ -194,8 +207,9 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
         # A savepoint: when two identical requests race, the unique email index lets one insert
         # and the other finds that row instead of failing.
         try:
-            with session.begin_nested():
+            with savepoint(session):
                 session.add(candidate)
+                session.flush()
             subscriber, outcome.created = candidate, True
         except IntegrityError:
             subscriber = find_subscriber(session, request.email)
@@ -251,8 +265,9 @@ def get_or_create_subscription(session: Session, subscriber: Subscriber,
                              status=SubscriptionStatus.pending, source=request.method.value,
                              created_at=now)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(candidate)
+            session.flush()
         found = candidate
     except IntegrityError:
         found = existing()

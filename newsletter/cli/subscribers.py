@@ -1,0 +1,106 @@
+"""CLI: lists, subscribing and importing (DESIGN.md section 9)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask import current_app
+
+from newsletter import imports, mailer, mailing_lists, subscriptions
+from newsletter.cli import newsletter_cli
+from newsletter.extensions import db
+from newsletter.models import ConsentMethod, utcnow
+
+
+@newsletter_cli.group("lists")
+def lists_group() -> None:
+    """Manage mailing lists."""
+
+
+@lists_group.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--description", default="")
+@click.option("--sender-name", default="")
+@click.option("--sender-address", default="")
+@click.option("--no-double-opt-in", is_flag=True, help="Subscribe without a confirmation mail.")
+@click.option("--public", is_flag=True, help="Offer the list on the public pages.")
+def lists_create(slug: str, name: str, description: str, sender_name: str, sender_address: str,
+                 no_double_opt_in: bool, public: bool) -> None:
+    """Create a list; prints its slug."""
+    try:
+        mailing_list = mailing_lists.create_list(db.session, slug, mailing_lists.ListFields(
+            name=name, description=description, sender_name=sender_name,
+            sender_address=sender_address, public=public, double_opt_in=not no_double_opt_in,
+        ), now=utcnow())
+    except mailing_lists.ListError as exc:
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    click.echo(mailing_list.slug)
+
+
+def _list_or_fail(slug: str):
+    mailing_list = mailing_lists.find_list(db.session, slug)
+    if mailing_list is None:
+        raise click.ClickException(f"no list with the slug {slug!r}")
+    return mailing_list
+
+
+@newsletter_cli.command("subscribe")
+@click.argument("email")
+@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--name", default="")
+@click.option("--country", default="", help="ISO 3166 code, e.g. DE.")
+def subscribe(email: str, slug: str, name: str, country: str) -> None:
+    """Subscribe an address; sends the confirmation mail (double opt-in lists). Prints its id."""
+    mailing_list = _list_or_fail(slug)
+    try:
+        outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+            email=email, lists=[mailing_list], method=ConsentMethod.cli, name=name,
+            country=country or None, wording="Subscribed by an operator on the command line.",
+        ), now=utcnow(), config=current_app.config)
+    except subscriptions.SubscribeError as exc:
+        raise click.ClickException(str(exc)) from None
+    if outcome.suppressed:
+        raise click.ClickException("the address is on the suppression list; nothing was done")
+    db.session.flush()
+    ids = [m.id for m in outcome.mails]
+    subscriber_id = outcome.subscriber.id
+    db.session.commit()
+    sent = mailer.send_committed(db.session, current_app.config, ids, utcnow())
+    state = "pending confirmation" if outcome.pending else "active"
+    click.echo(f"{email}: {state}; {sent} of {len(ids)} mail(s) sent now")
+    click.echo(subscriber_id)
+
+
+@newsletter_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--consent-basis", type=click.Choice(imports.CONSENT_BASES), default="double-opt-in",
+              show_default=True, help="existing: consent was given before (no confirmation mail).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; change nothing.")
+@click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
+def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, batch_size: int) -> None:
+    """Import a CSV file (columns: email, optional name, country) into a list."""
+    mailing_list = _list_or_fail(slug)
+
+    def on_error(line: int, message: str) -> None:
+        click.echo(f"{file.name}:{line}: {message}", err=True)
+
+    with file.open(newline="", encoding="utf-8-sig", errors="replace") as stream:
+        try:
+            report = imports.import_csv(
+                db.session, stream, mailing_list.id, consent_basis=consent_basis, now=utcnow(),
+                config=current_app.config, dry_run=dry_run, batch_size=batch_size,
+                source=file.name, on_error=on_error)
+        except imports.ImportFormatError as exc:
+            raise click.ClickException(str(exc)) from None
+    verb = "would be" if dry_run else "were"
+    click.echo(f"{report.rows} rows: {report.subscribed} {verb} subscribed, {report.pending} "
+               f"{verb} asked to confirm, {report.unchanged} unchanged, {report.suppressed} "
+               f"suppressed, {report.failed} bad")
+    if not dry_run and report.mails_queued:
+        click.echo(f"{report.mails_queued} confirmation mail(s) queued; the worker sends them")
+    if report.failed:
+        raise click.ClickException(f"{report.failed} row(s) could not be imported (see above)")

@@ -1,0 +1,72 @@
+"""Admin: mailing lists (create, edit)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from newsletter import mailing_lists
+from newsletter.extensions import db
+from newsletter.models import MailingList, Role, Subscription, SubscriptionStatus, utcnow
+from newsletter.web.admin import bp, role_required
+
+
+def _fields(form) -> mailing_lists.ListFields:
+    return mailing_lists.ListFields(
+        name=form.get("name", ""), description=form.get("description", ""),
+        sender_name=form.get("sender_name", ""), sender_address=form.get("sender_address", ""),
+        public="public" in form, archive="archive" in form, double_opt_in="double_opt_in" in form,
+    )
+
+
+@bp.get("/lists")
+@role_required(Role.marketer)
+def lists():
+    counts = dict(db.session.execute(
+        select(Subscription.list_id, func.count(Subscription.id))
+        .where(Subscription.status == SubscriptionStatus.confirmed).group_by(Subscription.list_id)
+    ).all())
+    rows = db.session.scalars(select(MailingList).order_by(MailingList.name)).all()
+    return render_template("admin/lists.html", lists=rows, counts=counts)
+
+
+@bp.route("/lists/new", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def lists_new():
+    form, error = request.form, None
+    if request.method == "POST":
+        try:
+            created = mailing_lists.create_list(db.session, form.get("slug", ""), _fields(form),
+                                                now=utcnow())
+            db.session.commit()
+            flash(f"List {created.name} created.", "success")
+            return redirect(url_for("admin.lists"))
+        except mailing_lists.ListError as exc:
+            db.session.rollback()
+            error = str(exc)
+    defaults = form if request.method == "POST" else {"double_opt_in": "on"}
+    return render_template("admin/lists_form.html", list=None, form=defaults, error=error), \
+        400 if error else 200
+
+
+@bp.route("/lists/<int:list_id>", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def lists_edit(list_id: int):
+    mailing_list = db.session.get(MailingList, list_id) or abort(404)
+    error = None
+    if request.method == "POST":
+        try:
+            mailing_lists.update_list(db.session, mailing_list, _fields(request.form))
+            db.session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("admin.lists_edit", list_id=list_id))
+        except mailing_lists.ListError as exc:
+            db.session.rollback()
+            error = str(exc)
+    form = request.form if error else {
+        "name": mailing_list.name, "description": mailing_list.description,
+        "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
+        **{k: "on" for k in ("public", "archive", "double_opt_in") if getattr(mailing_list, k)},
+    }
+    return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error), \
+        400 if error else 200

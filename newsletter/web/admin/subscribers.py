@@ -1,0 +1,173 @@
+"""Admin: subscribers (search, filter, detail with consent history, add, edit, unsubscribe)
+and the CSV upload."""
+
+from __future__ import annotations
+
+import io
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, or_, select
+
+from newsletter import imports, mailer, preferences, subscriptions
+from newsletter.extensions import db
+from newsletter.models import (
+    AuditEvent,
+    ConsentEvent,
+    ConsentMethod,
+    MailingList,
+    Role,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletter.web.admin import actor, bp, role_required
+
+PAGE = 50
+
+
+def _all_lists():
+    return db.session.scalars(select(MailingList).order_by(MailingList.name)).all()
+
+
+@bp.get("/subscribers")
+@role_required(Role.marketer, Role.privacy)
+def subscribers():
+    q = request.args.get("q", "").strip()
+    list_id = request.args.get("list_id", type=int)
+    status = request.args.get("status", "")
+    page = max(request.args.get("page", 1, type=int), 1)
+    statement = select(Subscriber)
+    if q:
+        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(Subscriber.email.like(pattern, escape="\\"),
+                                        func.lower(Subscriber.name).like(pattern, escape="\\")))
+    if list_id:
+        statement = statement.join(Subscription).where(Subscription.list_id == list_id)
+        if status in {s.value for s in SubscriptionStatus}:
+            statement = statement.where(Subscription.status == SubscriptionStatus(status))
+    elif status in {s.value for s in SubscriberStatus}:
+        statement = statement.where(Subscriber.status == SubscriberStatus(status))
+    total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
+    rows = db.session.scalars(
+        statement.order_by(Subscriber.id.desc()).limit(PAGE).offset((page - 1) * PAGE)).all()
+    statuses = [s.value for s in (SubscriptionStatus if list_id else SubscriberStatus)]
+    return render_template("admin/subscribers.html", rows=rows, total=total, page=page, pages=
+                           max((total + PAGE - 1) // PAGE, 1), q=q, list_id=list_id, status=status,
+                           lists=_all_lists(), statuses=statuses)
+
+
+@bp.get("/subscribers/<int:subscriber_id>")
+@role_required(Role.marketer, Role.privacy)
+def subscribers_detail(subscriber_id: int):
+    subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
+    events = db.session.scalars(select(ConsentEvent).where(
+        ConsentEvent.subscriber_id == subscriber.id).order_by(ConsentEvent.at, ConsentEvent.id)).all()
+    audit = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.subject_type == "subscriber", AuditEvent.subject_id == str(subscriber.id))
+        .order_by(AuditEvent.at)).all()
+    return render_template("admin/subscribers_detail.html", subscriber=subscriber, events=events,
+                           audit=audit, countries=dict(subscriptions.country_choices()))
+
+
+@bp.route("/subscribers/new", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def subscribers_new():
+    form, error = request.form, None
+    if request.method == "POST":
+        chosen = [m for m in _all_lists() if str(m.id) in form.getlist("list")]
+        existing = form.get("consent_basis") == "existing"
+        try:
+            outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+                email=form.get("email", ""), lists=chosen, method=ConsentMethod.admin,
+                name=form.get("name", ""), country=form.get("country") or None,
+                existing_consent=existing,
+                wording=f"Added by {actor()}: "
+                        + ("consent given before (existing)" if existing else "double opt-in"),
+            ), now=utcnow(), config=current_app.config)
+        except subscriptions.SubscribeError as exc:
+            db.session.rollback()
+            error = str(exc)
+        else:
+            if outcome.suppressed:
+                flash("This address is on the suppression list: nothing was done.", "error")
+                return redirect(url_for("admin.subscribers"))
+            db.session.flush()
+            ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+            db.session.commit()
+            mailer.send_committed(db.session, current_app.config, ids, utcnow())
+            flash("Subscriber added." + (" A confirmation mail was sent." if outcome.pending else ""),
+                  "success")
+            return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
+    return render_template("admin/subscribers_form.html", form=form, error=error, lists=_all_lists(),
+                           countries=subscriptions.country_choices()), 400 if error else 200
+
+
+@bp.route("/subscribers/<int:subscriber_id>/edit", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def subscribers_edit(subscriber_id: int):
+    subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
+    error = None
+    if request.method == "POST":
+        try:
+            preferences.edit_profile(db.session, subscriber, name=request.form.get("name", ""),
+                                     country=request.form.get("country") or None, actor=actor(),
+                                     now=utcnow())
+            db.session.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
+        except subscriptions.SubscribeError as exc:
+            db.session.rollback()
+            error = str(exc)
+    return render_template("admin/subscribers_form.html", subscriber=subscriber, error=error,
+                           form=request.form if error else {"name": subscriber.name,
+                                                            "country": subscriber.country or ""},
+                           countries=subscriptions.country_choices()), 400 if error else 200
+
+
+@bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
+@role_required(Role.marketer)
+def subscribers_unsubscribe(subscriber_id: int):
+    subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
+    list_id = request.form.get("list_id", type=int)
+    subscriptions.unsubscribe(
+        db.session, subscriber, list_ids=[list_id] if list_id else None,
+        method=ConsentMethod.admin, now=utcnow(),
+        suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
+        wording=f"Unsubscribed by {actor()}" + ("" if list_id else " from everything"))
+    db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscriber.unsubscribe",
+                              subject_type="subscriber", subject_id=str(subscriber.id),
+                              detail={"list_id": list_id}))
+    db.session.commit()
+    flash("Unsubscribed.", "success")
+    return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def subscribers_import():
+    report, error = None, None
+    if request.method == "POST":
+        upload = request.files.get("file")
+        list_id = request.form.get("list_id", type=int)
+        if upload is None or not upload.filename or list_id is None:
+            error = "Choose a list and a CSV file."
+        else:
+            # Streamed: the upload is read line by line, never as one string.
+            stream = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", errors="replace",
+                                      newline="")
+            try:
+                report = imports.import_csv(
+                    db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
+                    now=utcnow(), config=current_app.config, dry_run="dry_run" in request.form,
+                    source=upload.filename)
+                db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscribers.import",
+                                          subject_type="list", subject_id=str(list_id),
+                                          detail={"rows": report.rows, "dry_run": report.dry_run}))
+                db.session.commit()
+            except imports.ImportFormatError as exc:
+                db.session.rollback()
+                error = str(exc)
+    return render_template("admin/subscribers_import.html", lists=_all_lists(), report=report,
+                           error=error), 400 if error else 200
