@@ -73,13 +73,14 @@ def html_to_text(markup: str) -> str:
 
 def body_text(message: Message) -> str:
     """The first text/plain part that is not an attachment, else the first text/html one."""
+    from newsletter.inbound.reports import parts
+
     plain = rich = None
-    for part in message.walk():
-        if part.is_multipart() or part.get_content_maintype() == "message":
+    for part, kind in parts(message):
+        if kind not in ("text/plain", "text/html"):
             continue
         if str(part.get("Content-Disposition", "")).lower().startswith("attachment"):
             continue
-        kind = part.get_content_type()
         if kind == "text/plain" and plain is None:
             plain = part
         elif kind == "text/html" and rich is None:
@@ -91,9 +92,8 @@ def body_text(message: Message) -> str:
     if rich is not None:
         return html_to_text(decoded_text(rich))
     # A multipart without a usable boundary (a MIME defect) keeps its text as one payload.
-    for part in message.walk():
-        if part.get_content_maintype() in ("text", "multipart") and isinstance(
-                part.get_payload(), str):
+    for part, kind in parts(message):
+        if kind.startswith(("text/", "multipart/")) and isinstance(part.get_payload(), str):
             return decoded_text(part)
     return ""
 

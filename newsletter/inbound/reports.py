@@ -80,14 +80,27 @@ class ComplaintReport:
     feedback_type: str = ""
 
 
+def parts(message: Message) -> list[tuple[Message, str]]:
+    """Every MIME part with its content type, computed once per message.
+
+    policy.default parses a Content-Type header anew on every access, which made that the
+    classifier's main cost; the list is kept on the message object itself.
+    """
+    cached = getattr(message, "_newsletter_parts", None)
+    if cached is None:
+        cached = [(part, part.get_content_type()) for part in message.walk()]
+        message._newsletter_parts = cached
+    return cached
+
+
 def find_parts(message: Message, content_type: str) -> list[Message]:
     """All MIME parts of one content type, in order."""
-    return [part for part in message.walk() if part.get_content_type() == content_type]
+    return [part for part, kind in parts(message) if kind == content_type]
 
 
 def report_type(message: Message) -> str:
     """The report-type parameter of a multipart/report, lower-cased ('' otherwise)."""
-    if message.get_content_type() != "multipart/report":
+    if parts(message)[0][1] != "multipart/report":
         return ""
     return str(message.get_param("report-type", "") or "").lower()
 
