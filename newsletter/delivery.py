@@ -102,9 +102,12 @@ def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int
     )
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(of=Delivery, skip_locked=True)
+    # MATERIALIZED: the LIMIT must be evaluated once. Inlined as `id IN (subquery)`, PostgreSQL
+    # may re-run the subquery and claim more than `limit` rows.
+    due = due.cte("due").prefix_with("MATERIALIZED")
     statement = (
         update(Delivery)
-        .where(Delivery.id.in_(due.scalar_subquery()), Delivery.status == DeliveryStatus.queued)
+        .where(Delivery.id == due.c.id, Delivery.status == DeliveryStatus.queued)
         .values(status=DeliveryStatus.sending, claimed_by=worker,
                 claimed_until=now + timedelta(seconds=lease_seconds),
                 attempts=Delivery.attempts + 1)

@@ -1,0 +1,225 @@
+"""Admin: campaigns (list, write, preview, test, schedule, send, pause, resume, cancel, watch).
+
+Routes at the top; each parses the form, calls one function of newsletter.campaigns and renders.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from newsletter import campaigns, recurrence
+from newsletter.extensions import db
+from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
+from newsletter.web.admin import actor, bp, role_required
+
+# GET  /admin/campaigns                 list
+# GET  /admin/campaigns/new             form;  POST creates (draft, scheduled or recurring)
+# GET  /admin/campaigns/<id>            figures, progress, preview, actions
+# GET  /admin/campaigns/<id>/edit       form;  POST saves
+# GET  /admin/campaigns/<id>/preview    the HTML part for a sample reader (sandboxed iframe)
+# POST /admin/campaigns/<id>/<action>   send, pause, resume, cancel, test, welcome
+
+PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
+               "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+COMMON_TIMEZONES = ["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "Europe/Madrid",
+                    "Europe/Rome", "Europe/Warsaw", "America/New_York", "America/Chicago",
+                    "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo",
+                    "Asia/Kolkata", "Asia/Singapore", "Australia/Sydney"]
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    return db.session.get(Campaign, campaign_id) or abort(404)
+
+
+def _all_lists() -> list[MailingList]:
+    return db.session.scalars(select(MailingList).order_by(MailingList.name)).all()
+
+
+def _send_at(form) -> datetime | None:
+    raw = form.get("send_at", "").strip()
+    if not raw:
+        return None
+    try:
+        local = datetime.fromisoformat(raw)
+    except ValueError:
+        raise campaigns.CampaignError("the send time is not a valid date and time") from None
+    try:
+        return recurrence.local_to_utc(local.replace(tzinfo=None), form.get("timezone") or "UTC")
+    except recurrence.RecurrenceError as exc:
+        raise campaigns.CampaignError(str(exc)) from None
+
+
+def _render_form(campaign: Campaign | None, form, error: str | None):
+    return render_template("admin/campaign_form.html", campaign=campaign, form=form, error=error,
+                           lists=_all_lists(), timezones=COMMON_TIMEZONES), 400 if error else 200
+
+
+@bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
+@role_required(Role.marketer)
+def campaigns_index():
+    rows = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc(),
+                                                        Campaign.id.desc()).limit(200)).all()
+    return render_template("admin/campaigns.html", campaigns=rows, local=_local)
+
+
+@bp.route("/campaigns/new", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def campaigns_new():
+    form = request.form
+    if request.method == "GET":
+        return _render_form(None, {"body_format": "markdown", "timezone": "UTC"}, None)
+    try:
+        mode = form.get("mode", "draft")
+        campaign = campaigns.create(
+            db.session, subject=form.get("subject", ""), body=form.get("body", ""),
+            body_format=form.get("body_format", "markdown"), name=form.get("name", "").strip(),
+            list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()], now=utcnow(),
+            send_at=_send_at(form) if mode == "schedule" else None,
+            cron=form.get("cron", "").strip() or None if mode == "recurring" else None,
+            timezone=form.get("timezone") or "UTC", created_by=actor())
+        if mode == "schedule" and campaign.send_at is None:
+            raise campaigns.CampaignError("give a send time to schedule")
+        if mode == "recurring" and not campaign.cron:
+            raise campaigns.CampaignError("give a cron expression for a recurring newsletter")
+        db.session.commit()
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        return _render_form(None, form, str(exc))
+    flash(f"Campaign saved ({campaign.status.value}).", "success")
+    return redirect(url_for("admin.campaign", campaign_id=campaign.id))
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@role_required(Role.marketer)
+def campaign(campaign_id: int):
+    item = _campaign(campaign_id)
+    figures = campaigns.stats(db.session, item.id, utcnow())
+    children = db.session.scalars(select(Campaign).where(Campaign.parent_id == item.id)
+                                  .order_by(Campaign.occurrence_at.desc()).limit(20)).all()
+    return render_template("admin/campaign.html", campaign=item, figures=figures,
+                           children=children, local=_local, lists=_all_lists(),
+                           refreshing=item.status in (CampaignStatus.sending,
+                                                      CampaignStatus.scheduled))
+
+
+@bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
+@role_required(Role.marketer)
+def campaign_edit(campaign_id: int):
+    item = _campaign(campaign_id)
+    if item.status not in campaigns.EDITABLE:
+        flash(f"A {item.status.value} campaign cannot be edited.", "error")
+        return redirect(url_for("admin.campaign", campaign_id=item.id)), 303
+    if request.method == "GET":
+        form = {"name": item.name, "subject": item.subject, "body": item.body,
+                "body_format": item.body_format, "timezone": item.timezone, "cron": item.cron or "",
+                "lists": [str(lst.id) for lst in item.lists]}
+        return _render_form(item, form, None)
+    form = request.form
+    try:
+        campaigns.edit(db.session, item, subject=form.get("subject", ""),
+                       body=form.get("body", ""), body_format=form.get("body_format", "markdown"),
+                       list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()],
+                       name=form.get("name", "").strip())
+        db.session.commit()
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        return _render_form(item, form, str(exc))
+    flash("Campaign saved.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=item.id))
+
+
+@bp.get("/campaigns/<int:campaign_id>/preview")
+@role_required(Role.marketer)
+def campaign_preview(campaign_id: int):
+    item = _campaign(campaign_id)
+    try:
+        html = campaigns.preview(item, current_app.config)
+    except campaigns.CampaignError as exc:
+        html = f"<p>{exc}</p>"
+    response = make_response(html)
+    # Marketer HTML: its own strict policy, no scripts, shown only inside <iframe sandbox>.
+    response.headers["Content-Security-Policy"] = PREVIEW_CSP
+    return response
+
+
+@bp.post("/campaigns/<int:campaign_id>/<action>")
+@role_required(Role.marketer)
+def campaign_action(campaign_id: int, action: str):
+    item = _campaign(campaign_id)
+    now = utcnow()
+    try:
+        if action == "send":
+            campaigns.send_now(item, now)
+            message = "Sending starts within seconds."
+        elif action == "schedule":
+            send_at = _send_at(request.form)
+            if send_at is None:
+                raise campaigns.CampaignError("give a send time")
+            item.timezone = request.form.get("timezone") or item.timezone
+            campaigns.schedule(item, send_at, now)
+            message = "Scheduled."
+        elif action == "pause":
+            campaigns.pause(db.session, item, now)
+            message = "Paused."
+        elif action == "resume":
+            campaigns.resume(db.session, item, now)
+            message = "Resumed."
+        elif action == "cancel":
+            campaigns.cancel(db.session, item, now)
+            message = "Cancelled."
+        elif action == "test":
+            addresses = [a.strip() for a in request.form.get("addresses", "").replace(",", " ")
+                         .split() if a.strip()]
+            count = campaigns.test_send(db.session, item, addresses, current_app.config, now)
+            message = f"Test sent to {count} address(es)."
+        elif action == "welcome":
+            mailing_list = db.session.get(MailingList, int(request.form.get("list_id") or 0))
+            if mailing_list is None:
+                raise campaigns.CampaignError("choose a list")
+            campaigns.set_welcome(db.session, mailing_list, item)
+            message = f"This is now the welcome message of {mailing_list.name}."
+        else:
+            abort(404)
+        db.session.commit()
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.campaign", campaign_id=item.id)), 303
+    if action == "test":
+        _send_test_mail_now()
+    flash(message, "success")
+    return redirect(url_for("admin.campaign", campaign_id=item.id)), 303
+
+
+def _send_test_mail_now() -> None:
+    """Hand the just-committed test copies to the transport (the worker would retry them)."""
+    from newsletter import mailer
+    from newsletter.transport import transport_from_config
+
+    transport = transport_from_config(current_app.config)
+    try:
+        mailer.send_queued(db.session, transport, utcnow())
+    except Exception:  # noqa: BLE001 - the queue keeps them; the worker retries
+        current_app.logger.exception("test send: transport failed; the worker will retry")
+        db.session.rollback()
+    finally:
+        transport.close()
+
+
+def _local(moment: datetime | None, tz_name: str) -> str:
+    """A UTC time on the campaign's wall clock, for display."""
+    if moment is None:
+        return ""
+    return f"{recurrence.utc_to_local(moment, tz_name):%Y-%m-%d %H:%M} {tz_name}"

@@ -1,0 +1,311 @@
+"""The outbox under faults: 4xx, 421, a server that goes away or times out, hard and policy
+bounces, suppression at send time, pause/resume, expired leases, the rate limit, welcome mail."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiosmtpd.controller import Controller
+from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign, suppress
+from sqlalchemy import func, select
+
+from newsletter import campaigns, suppression
+from newsletter.delivery import DeliveryWorker, claim_batch
+from newsletter.extensions import db
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    SendWindow,
+    Subscriber,
+    SubscriberStatus,
+)
+from newsletter.transport import transport_from_config
+
+import servers
+from conftest import make_app
+
+
+def start_campaign(app, count: int, **list_fields) -> int:
+    """A campaign to `count` subscribers, dispatched; returns its id."""
+    with app.app_context():
+        news = make_list(db.session, **list_fields)
+        add_subscribers(db.session, news, count)
+        campaign = new_campaign(db.session, news)
+        campaigns.send_now(campaign, NOW)
+        db.session.commit()
+        campaign_id = campaign.id
+        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
+        db.session.remove()
+    return campaign_id
+
+
+def statuses(app, campaign_id: int) -> Counter:
+    with app.app_context():
+        result = Counter(db.session.scalars(
+            select(Delivery.status).where(Delivery.campaign_id == campaign_id)))
+        db.session.remove()
+    return result
+
+
+@pytest.fixture
+def fast_retry_app(database_url, tmp_path, smtp):
+    """Retries due at once, a short SMTP timeout."""
+    app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_RETRY_BASE_SECONDS=0,
+                   MAIL_TIMEOUT=1.0, NEWSLETTER_BATCH_SIZE=10)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize("reply", ["451 4.3.0 try again later", "421 4.7.0 closing connection"])
+def test_temporary_failures_are_retried_without_loss(fast_retry_app, smtp, reply):
+    app = fast_retry_app
+    campaign_id = start_campaign(app, 20)
+    smtp.planned_replies.extend([reply] * 3)
+    drain(app)
+    per_address = Counter(r for m in smtp.messages for r in m.rcpt_tos)
+    assert len(per_address) == 20 and max(per_address.values()) == 1
+    assert statuses(app, campaign_id) == {DeliveryStatus.sent: 20}
+    with app.app_context():
+        attempts = sorted(db.session.scalars(select(Delivery.attempts)), reverse=True)
+    assert attempts[:3] == [2, 2, 2]
+
+
+def test_server_going_away_mid_batch_loses_nothing(database_url, tmp_path):
+    sink = servers.SMTPSink()
+    port = servers.free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    app = make_app(database_url, tmp_path, port, NEWSLETTER_RETRY_BASE_SECONDS=0,
+                   NEWSLETTER_BATCH_SIZE=10)
+    try:
+        campaign_id = start_campaign(app, 30)
+        done = threading.Event()
+        thread = threading.Thread(target=lambda: (drain(app), done.set()))
+        sink.delay_seconds = 0.02
+        thread.start()
+        while len(sink.messages) < 10:
+            time.sleep(0.01)
+        controller.stop()  # the server disappears in the middle of the campaign
+        time.sleep(1.0)
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        sink.delay_seconds = 0
+        thread.join(timeout=120)
+        assert done.is_set()
+        drain(app)  # anything whose retry came due after the first drain stopped
+        per_address = Counter(r for m in sink.messages for r in m.rcpt_tos)
+        assert len(per_address) == 30
+        assert sum(n - 1 for n in per_address.values()) <= 1  # the one in flight at the cut
+        assert statuses(app, campaign_id) == {DeliveryStatus.sent: 30}
+    finally:
+        controller.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_timeout_is_retried(fast_retry_app, smtp):
+    app = fast_retry_app
+    campaign_id = start_campaign(app, 5)
+    smtp.delay_seconds = 2.0  # longer than MAIL_TIMEOUT: the first message times out
+    worker_done = threading.Event()
+    thread = threading.Thread(target=lambda: (drain(app, rounds=1), worker_done.set()))
+    thread.start()
+    thread.join(timeout=30)
+    smtp.delay_seconds = 0
+    drain(app)
+    per_address = Counter(r for m in smtp.messages for r in m.rcpt_tos)
+    assert len(per_address) == 5
+    assert sum(n - 1 for n in per_address.values()) <= 1  # the timed-out one may have landed
+    assert statuses(app, campaign_id) == {DeliveryStatus.sent: 5}
+
+
+def test_no_such_user_suppresses_and_policy_rejection_does_not(app, smtp):
+    campaign_id = start_campaign(app, 3)
+    smtp.rcpt_replies["reader0@example.net"] = "550 5.1.1 <reader0@example.net>: no such user"
+    smtp.rcpt_replies["reader1@example.net"] = "550 5.7.1 message refused by policy"
+    drain(app)
+    assert [m.rcpt_tos for m in smtp.messages] == [["reader2@example.net"]]
+    with app.app_context():
+        rows = {email: (status, reply) for email, status, reply in db.session.execute(
+            select(Subscriber.email, Delivery.status, Delivery.smtp_response)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id))}
+        assert rows["reader0@example.net"][0] is DeliveryStatus.bounced
+        assert "5.1.1" in rows["reader0@example.net"][1]
+        assert rows["reader1@example.net"][0] is DeliveryStatus.failed
+        key = app.config["NEWSLETTER_SUPPRESSION_KEY"]
+        assert suppression.is_suppressed(db.session, key, "reader0@example.net")
+        assert not suppression.is_suppressed(db.session, key, "reader1@example.net")
+        people = dict(db.session.execute(select(Subscriber.email, Subscriber.status)).all())
+        assert people["reader0@example.net"] is SubscriberStatus.bounced
+        assert people["reader1@example.net"] is SubscriberStatus.active
+        figures = campaigns.stats(db.session, campaign_id, datetime.now(UTC))
+        assert figures.sent == 1 and figures.failed == 1 and figures.bounced == 1
+        assert any("5.7.1" in reply for _, reply in figures.failures)
+
+
+def test_recipient_suppressed_or_unsubscribed_after_dispatch_is_skipped(app, smtp):
+    campaign_id = start_campaign(app, 4)
+    with app.app_context():
+        suppress(app, db.session, "reader0@example.net")
+        db.session.execute(Subscriber.__table__.update().where(
+            Subscriber.email == "reader1@example.net").values(status=SubscriberStatus.unsubscribed))
+        db.session.commit()
+    drain(app)
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [
+        "reader2@example.net", "reader3@example.net"]
+    assert statuses(app, campaign_id) == {DeliveryStatus.sent: 2, DeliveryStatus.skipped: 2}
+
+
+def test_suppressed_address_is_not_even_queued(app, smtp):
+    with app.app_context():
+        news = make_list(db.session)
+        add_subscribers(db.session, news, 3)
+        suppress(app, db.session, "reader1@example.net")
+        campaign = new_campaign(db.session, news)
+        campaigns.send_now(campaign, NOW)
+        db.session.commit()
+        key = app.config["NEWSLETTER_SUPPRESSION_KEY"]
+        assert campaigns.dispatch_due_campaigns(db.session, key, NOW) == 2
+
+
+def test_pause_stops_sending_and_resume_finishes_without_duplicates(app, smtp):
+    campaign_id = start_campaign(app, 60)
+    smtp.delay_seconds = 0.02
+    thread = threading.Thread(target=drain, args=(app,))
+    thread.start()
+    while len(smtp.messages) < 10:
+        time.sleep(0.01)
+    with app.app_context():
+        campaigns.pause(db.session, db.session.get(Campaign, campaign_id), NOW)
+        db.session.commit()
+        db.session.remove()
+    thread.join(timeout=30)  # the worker notices within a second and gives its batch back
+    assert not thread.is_alive()
+    stopped_at = len(smtp.messages)
+    assert stopped_at < 60
+    assert statuses(app, campaign_id)[DeliveryStatus.sending] == 0
+    assert drain(app) == 0  # nothing is claimable while paused
+    assert len(smtp.messages) == stopped_at
+    smtp.delay_seconds = 0
+    with app.app_context():
+        campaigns.resume(db.session, db.session.get(Campaign, campaign_id), NOW)
+        db.session.commit()
+    drain(app)
+    per_address = Counter(r for m in smtp.messages for r in m.rcpt_tos)
+    assert len(per_address) == 60 and max(per_address.values()) == 1
+
+
+def test_sent_campaign_cannot_be_paused_or_edited(app, smtp):
+    campaign_id = start_campaign(app, 2)
+    drain(app)
+    with app.app_context():
+        campaigns.finish_sent(db.session, NOW)
+        campaign = db.session.get(Campaign, campaign_id)
+        assert campaign.status is CampaignStatus.sent
+        with pytest.raises(campaigns.CampaignError):
+            campaigns.pause(db.session, campaign, NOW)
+        with pytest.raises(campaigns.CampaignError):
+            campaigns.edit(db.session, campaign, subject="New", body="x", body_format="markdown",
+                           list_ids=[campaign.lists[0].id])
+
+
+def test_expired_lease_is_reclaimed_by_another_worker(app, smtp):
+    campaign_id = start_campaign(app, 5)
+    with app.app_context():
+        # A worker claims the batch and dies without sending anything.
+        claimed = claim_batch(db.session, "dead-worker", datetime.now(UTC), 1, 100)
+        assert len(claimed) == 5
+        db.session.remove()
+    assert drain(app) == 0  # the lease still runs
+    time.sleep(1.1)
+    assert drain(app) == 5
+    assert statuses(app, campaign_id) == {DeliveryStatus.sent: 5}
+
+
+def test_rate_limit_is_shared_and_never_exceeded(database_url, tmp_path, smtp):
+    app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_SEND_RATE_PER_SECOND=10)
+    try:
+        campaign_id = start_campaign(app, 25)
+        threads = [threading.Thread(target=drain, args=(app,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert statuses(app, campaign_id) == {DeliveryStatus.sent: 25}
+        with app.app_context():
+            used = dict(db.session.execute(select(SendWindow.key, SendWindow.used)).all())
+        assert used and max(used.values()) <= 10
+        assert sum(used.values()) >= 25
+    finally:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_welcome_message_goes_once_to_each_confirmed_subscriber(app, smtp):
+    with app.app_context():
+        news = make_list(db.session)
+        welcome = new_campaign(db.session, news, subject="Welcome, {{ subscriber.name }}",
+                               body="Glad you are here.")
+        campaigns.set_welcome(db.session, news, welcome)
+        db.session.commit()
+        ids = add_subscribers(db.session, news, 2)
+        for sid in ids + ids:  # confirming twice still sends one welcome
+            campaigns.queue_welcome(db.session, db.session.get(Subscriber, sid), news, NOW)
+        db.session.commit()
+        db.session.remove()
+    drain(app)
+    assert sorted(r for m in smtp.messages for r in m.rcpt_tos) == [
+        "reader0@example.net", "reader1@example.net"]
+    assert smtp.messages[0].message["Subject"] == "Welcome, Reader 0"
+
+
+def test_transactional_queue_still_flows_through_the_worker(app, smtp):
+    from newsletter import delivery, mailer
+
+    with app.app_context():
+        message = mailer.build_message(sender="n@example.org", to="x@example.net", subject="Hi",
+                                       text="hello", domain="example.org", now=NOW)
+        mailer.queue(db.session, kind="test", message=message, envelope_from="n@example.org",
+                     now=NOW)
+        db.session.commit()
+        db.session.remove()
+    assert delivery.run_worker(app, threading.Event(), once=True) == 1
+    assert smtp.to("x@example.net")
+
+
+def test_claims_of_two_workers_are_disjoint(app, smtp):
+    start_campaign(app, 40)
+    with app.app_context():
+        now = datetime.now(UTC)
+        first = claim_batch(db.session, "a", now, 60, 25)
+        second = claim_batch(db.session, "b", now, 60, 25)
+        assert len(first) == 25 and len(second) == 15
+        assert not {c.id for c in first} & {c.id for c in second}
+        owners = Counter(db.session.scalars(select(Delivery.claimed_by)))
+        assert owners == {"a": 25, "b": 15}
+        assert db.session.scalar(select(func.count()).where(
+            Delivery.status == DeliveryStatus.queued)) == 0
+
+
+def test_worker_uses_one_connection_for_many_messages(app, smtp):
+    start_campaign(app, 10)
+    with app.app_context():
+        transport = transport_from_config(app.config)
+        worker = DeliveryWorker(app.config, transport)
+        connects = []
+        original = transport._connect
+        transport._connect = lambda: connects.append(1) or original()
+        worker.run_once(db.session)
+        transport.close()
+    assert len(smtp.messages) == 10 and len(connects) == 1
+    _ = timedelta
