@@ -49,9 +49,9 @@ def token_required(view):
 
 def blueprints() -> list[Blueprint]:
     """Every API blueprint, in the order the OpenAPI document lists them."""
-    from newsletter.web.api import lists
+    from newsletter.web.api import campaigns, lists, subscribers, suppressions
 
-    return [lists.blp]
+    return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp]
 
 
 def register(api: Api) -> None:

@@ -1,28 +1,52 @@
-"""API: mailing lists."""
+"""API: mailing lists (list, create, read, update)."""
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
+from newsletter import mailing_lists
 from newsletter.extensions import db
-from newsletter.models import MailingList
+from newsletter.models import MailingList, utcnow
 from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.schemas import SLUG_PATTERN, Slug, Text
 
 blp = Blueprint("api_lists", __name__, url_prefix="/lists", description="Mailing lists")
 
 
 class ListSchema(Schema):
     id = fields.Int(dump_only=True)
-    slug = fields.Str(required=True)
-    name = fields.Str(required=True)
-    description = fields.Str()
-    sender_name = fields.Str()
-    sender_address = fields.Str()
+    slug = Slug(required=True)
+    name = Text(required=True)
+    description = Text(max_length=2000)
+    sender_name = Text()
+    sender_address = Text(max_length=254)
     public = fields.Bool()
     archive = fields.Bool()
+    double_opt_in = fields.Bool(load_default=True)
+
+
+class ListUpdateSchema(ListSchema):
+    class Meta:
+        exclude = ("slug",)
+
+    name = Text()
     double_opt_in = fields.Bool()
+
+
+def _fields(data: dict) -> mailing_lists.ListFields:
+    return mailing_lists.ListFields(**{k: v for k, v in data.items() if k != "slug"})
+
+
+def get_list_or_404(slug: str) -> MailingList:
+    """The list with this slug, or a 404 (also for strings that cannot be a slug)."""
+    mailing_list = None
+    if SLUG_PATTERN.match(slug):
+        mailing_list = mailing_lists.find_list(db.session, slug)
+    if mailing_list is None:
+        abort(404, message=f"no list {slug!r}")
+    return mailing_list
 
 
 @blp.route("")
@@ -32,3 +56,46 @@ class ListSchema(Schema):
 def list_lists():
     """All mailing lists."""
     return db.session.scalars(select(MailingList).order_by(MailingList.slug)).all()
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(ListSchema)
+@blp.response(201, ListSchema)
+@blp.alt_response(409, description="The slug is taken")
+@token_required
+def create_list(data: dict):
+    """Create a list (double opt-in unless `double_opt_in` is false)."""
+    try:
+        mailing_list = mailing_lists.create_list(db.session, data["slug"], _fields(data), now=utcnow())
+    except mailing_lists.ListError as exc:
+        db.session.rollback()
+        abort(409 if "already exists" in str(exc) else 422, message=str(exc))
+    db.session.commit()
+    return mailing_list
+
+
+@blp.route("/<slug>")
+@blp.doc(security=SECURITY)
+@blp.response(200, ListSchema)
+@token_required
+def get_list(slug: str):
+    """One list."""
+    return get_list_or_404(slug)
+
+
+@blp.route("/<slug>", methods=["PATCH"])
+@blp.doc(security=SECURITY)
+@blp.arguments(ListUpdateSchema)
+@blp.response(200, ListSchema)
+@token_required
+def update_list(data: dict, slug: str):
+    """Change a list's fields (the slug stays: it is in every link ever mailed)."""
+    mailing_list = get_list_or_404(slug)
+    try:
+        mailing_lists.update_list(db.session, mailing_list, _fields(data))
+    except mailing_lists.ListError as exc:
+        db.session.rollback()
+        abort(422, message=str(exc))
+    db.session.commit()
+    return mailing_list

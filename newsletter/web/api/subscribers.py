@@ -1,0 +1,184 @@
+"""API: subscribers (search, create = double opt-in unless told otherwise, read, edit,
+unsubscribe)."""
+
+from __future__ import annotations
+
+from flask import current_app, g, request
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, or_, select
+
+from newsletter import mailer, preferences, subscriptions
+from newsletter.extensions import db, limiter
+from newsletter.models import (
+    ConsentMethod,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.lists import get_list_or_404
+from newsletter.web.api.schemas import MAX_ID, Country, MessageSchema, PageArgs, Slug, Text
+
+blp = Blueprint("api_subscribers", __name__, url_prefix="/subscribers", description="Subscribers")
+
+CONSENT_BASES = ("double-opt-in", "existing")
+
+
+class SubscriptionSchema(Schema):
+    list = fields.Function(lambda s: s.mailing_list.slug)
+    status = fields.Function(lambda s: s.status.value)
+    source = fields.Str()
+    created_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    unsubscribed_at = fields.DateTime(allow_none=True)
+
+
+class SubscriberSchema(Schema):
+    id = fields.Int()
+    email = fields.Str()
+    name = fields.Str()
+    country = fields.Str(allow_none=True)
+    status = fields.Function(lambda s: s.status.value)
+    created_at = fields.DateTime()
+    subscriptions = fields.List(fields.Nested(SubscriptionSchema))
+
+
+class SubscriberCreateSchema(Schema):
+    email = Text(required=True, max_length=254)
+    name = Text(load_default="")
+    country = Country(load_default=None)
+    lists = fields.List(Slug(), required=True, validate=validate.Length(min=1, max=50))
+    consent_basis = fields.Str(load_default="double-opt-in", validate=validate.OneOf(CONSENT_BASES))
+    wording = Text(load_default="", max_length=2000)
+
+
+class SubscriberUpdateSchema(Schema):
+    name = Text()
+    country = Country()
+
+
+class UnsubscribeSchema(Schema):
+    lists = fields.List(Slug(), validate=validate.Length(max=50),
+                        metadata={"description": "Leave these lists; omit to leave everything."})
+
+
+class SearchArgs(PageArgs):
+    q = Text(load_default="", max_length=254)
+    list = Slug()
+    status = fields.Str(validate=validate.OneOf(
+        sorted({s.value for s in SubscriberStatus} | {s.value for s in SubscriptionStatus})))
+
+
+def _subscriber_or_404(subscriber_id: int) -> Subscriber:
+    subscriber = db.session.get(Subscriber, subscriber_id) if subscriber_id <= MAX_ID else None
+    if subscriber is None:
+        abort(404, message="no such subscriber")
+    return subscriber
+
+
+def _subscribe_limit() -> str:
+    return current_app.config["NEWSLETTER_SUBSCRIBE_RATE_LIMIT"]
+
+
+@blp.route("")
+@blp.doc(security=SECURITY)
+@blp.arguments(SearchArgs, location="query")
+@blp.response(200, SubscriberSchema(many=True))
+@token_required
+def search_subscribers(args: dict):
+    """Subscribers, newest first; filter by text, list and status (per list when a list is given)."""
+    statement = select(Subscriber)
+    if args["q"]:
+        pattern = "%" + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%") \
+            .replace("_", "\\_") + "%"
+        statement = statement.where(or_(Subscriber.email.like(pattern, escape="\\"),
+                                        func.lower(Subscriber.name).like(pattern, escape="\\")))
+    status = args.get("status")
+    if args.get("list"):
+        statement = statement.join(Subscription).where(
+            Subscription.list_id == get_list_or_404(args["list"]).id)
+        if status in {s.value for s in SubscriptionStatus}:
+            statement = statement.where(Subscription.status == SubscriptionStatus(status))
+    elif status in {s.value for s in SubscriberStatus}:
+        statement = statement.where(Subscriber.status == SubscriberStatus(status))
+    offset = (args["page"] - 1) * args["per_page"]
+    return db.session.scalars(statement.order_by(Subscriber.id.desc())
+                              .limit(args["per_page"]).offset(offset)).all()
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(SubscriberCreateSchema)
+@blp.response(201, SubscriberSchema)
+@blp.alt_response(409, schema=MessageSchema, description="The address is suppressed")
+@limiter.limit(_subscribe_limit)
+@token_required
+def create_subscriber(data: dict):
+    """Subscribe an address: a confirmation mail (double opt-in) unless consent_basis is existing."""
+    lists = [get_list_or_404(slug) for slug in dict.fromkeys(data["lists"])]
+    existing = data["consent_basis"] == "existing"
+    wording = data["wording"] or (f"Subscribed through the API by {g.api_actor}: "
+                                  + ("consent given before (existing)" if existing else "double opt-in"))
+    try:
+        outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+            email=data["email"], lists=lists, method=ConsentMethod.api, name=data["name"],
+            country=data["country"], existing_consent=existing, wording=wording,
+            ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
+        ), now=utcnow(), config=current_app.config)
+    except subscriptions.SubscribeError as exc:
+        db.session.rollback()
+        abort(422, message=str(exc))
+    if outcome.suppressed:
+        abort(409, message="the address is on the suppression list")
+    db.session.flush()
+    ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+    db.session.commit()
+    mailer.send_committed(db.session, current_app.config, ids, utcnow())
+    return db.session.get(Subscriber, subscriber_id)
+
+
+@blp.route("/<int:subscriber_id>")
+@blp.doc(security=SECURITY)
+@blp.response(200, SubscriberSchema)
+@token_required
+def get_subscriber(subscriber_id: int):
+    """One subscriber with their subscriptions."""
+    return _subscriber_or_404(subscriber_id)
+
+
+@blp.route("/<int:subscriber_id>", methods=["PATCH"])
+@blp.doc(security=SECURITY)
+@blp.arguments(SubscriberUpdateSchema)
+@blp.response(200, SubscriberSchema)
+@token_required
+def update_subscriber(data: dict, subscriber_id: int):
+    """Change name or country (audited)."""
+    subscriber = _subscriber_or_404(subscriber_id)
+    preferences.edit_profile(db.session, subscriber, name=data.get("name", subscriber.name),
+                             country=data.get("country", subscriber.country), actor=g.api_actor,
+                             now=utcnow())
+    db.session.commit()
+    return subscriber
+
+
+@blp.route("/<int:subscriber_id>/unsubscribe", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(UnsubscribeSchema)
+@blp.response(200, SubscriberSchema)
+@token_required
+def unsubscribe_subscriber(data: dict, subscriber_id: int):
+    """Leave the given lists, or everything (which also suppresses the address)."""
+    subscriber = _subscriber_or_404(subscriber_id)
+    list_ids = None
+    if data.get("lists"):
+        list_ids = [get_list_or_404(slug).id for slug in data["lists"]]
+    subscriptions.unsubscribe(
+        db.session, subscriber, list_ids=list_ids, method=ConsentMethod.api, now=utcnow(),
+        suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
+        wording=f"Unsubscribed through the API by {g.api_actor}",
+        ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    db.session.commit()
+    return subscriber
