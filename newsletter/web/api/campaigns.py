@@ -1,0 +1,188 @@
+"""API: campaigns (create, read, schedule, send, pause, resume, cancel, stats)."""
+
+from __future__ import annotations
+
+from flask import g
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+
+from newsletter import campaigns
+from newsletter.extensions import db
+from newsletter.models import Campaign, MailingList, utcnow
+from newsletter.web.api import SECURITY, token_required
+
+blp = Blueprint("api_campaigns", __name__, url_prefix="/campaigns", description="Campaigns")
+
+MAX_ID = 2**31 - 1
+SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+
+class CampaignSchema(Schema):
+    id = fields.Int()
+    name = fields.Str()
+    subject = fields.Str()
+    body = fields.Str()
+    body_format = fields.Str()
+    status = fields.Function(lambda c: c.status.value)
+    lists = fields.Function(lambda c: [lst.slug for lst in c.lists])
+    send_at = fields.DateTime(allow_none=True)
+    cron = fields.Str(allow_none=True)
+    timezone = fields.Str()
+    next_occurrence_at = fields.DateTime(allow_none=True)
+    parent_id = fields.Int(allow_none=True)
+    occurrence_at = fields.DateTime(allow_none=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class CampaignCreateSchema(Schema):
+    subject = fields.Str(required=True, validate=validate.Length(min=1, max=998))
+    body = fields.Str(required=True, validate=validate.Length(max=1_000_000))
+    body_format = fields.Str(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
+    name = fields.Str(load_default="", validate=validate.Length(max=200))
+    lists = fields.List(fields.Str(validate=SLUG), required=True,
+                        validate=validate.Length(min=1, max=50))
+    send_at = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601, with offset"})
+    cron = fields.Str(load_default=None, validate=validate.Length(max=100))
+    timezone = fields.Str(load_default="UTC", validate=validate.Length(min=1, max=64))
+
+
+class ScheduleSchema(Schema):
+    send_at = fields.AwareDateTime(required=True)
+
+
+class StatsSchema(Schema):
+    total = fields.Int()
+    queued = fields.Int()
+    sending = fields.Int()
+    sent = fields.Int()
+    failed = fields.Int()
+    bounced = fields.Int()
+    skipped = fields.Int()
+    percent = fields.Int()
+    rate_per_minute = fields.Float()
+    eta_seconds = fields.Float(allow_none=True)
+    failures = fields.Function(lambda s: [{"email": e, "reply": r} for e, r in s.failures])
+
+
+def _campaign_or_404(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id) if campaign_id <= MAX_ID else None
+    if campaign is None:
+        abort(404, message="no such campaign")
+    return campaign
+
+
+@blp.route("")
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema(many=True))
+@token_required
+def list_campaigns():
+    """The latest 200 campaigns, newest first."""
+    return db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(CampaignCreateSchema)
+@blp.response(201, CampaignSchema)
+@token_required
+def create_campaign(data):
+    """Create a draft, a scheduled campaign (send_at) or a recurring series (cron + timezone)."""
+    if data["send_at"] and data["cron"]:
+        abort(422, message="give send_at or cron, not both")
+    list_ids = []
+    for slug in data["lists"]:
+        list_id = db.session.scalar(select(MailingList.id).where(MailingList.slug == slug))
+        if list_id is None:
+            abort(422, message=f"no list {slug!r}")
+        list_ids.append(list_id)
+    try:
+        campaign = campaigns.create(
+            db.session, subject=data["subject"], body=data["body"],
+            body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
+            send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
+            created_by=g.api_actor)
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        abort(422, message=str(exc))
+    db.session.commit()
+    return campaign
+
+
+@blp.route("/<int:campaign_id>")
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema)
+@token_required
+def get_campaign(campaign_id: int):
+    """One campaign."""
+    return _campaign_or_404(campaign_id)
+
+
+@blp.route("/<int:campaign_id>/stats")
+@blp.doc(security=SECURITY)
+@blp.response(200, StatsSchema)
+@token_required
+def campaign_stats(campaign_id: int):
+    """Delivery counts, progress, rate and the latest failures."""
+    return campaigns.stats(db.session, _campaign_or_404(campaign_id).id, utcnow())
+
+
+def _act(campaign_id: int, action) -> Campaign:
+    campaign = _campaign_or_404(campaign_id)
+    try:
+        action(campaign)
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        abort(409, message=str(exc))
+    db.session.commit()
+    return campaign
+
+
+@blp.route("/<int:campaign_id>/schedule", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(ScheduleSchema)
+@blp.response(200, CampaignSchema)
+@token_required
+def schedule_campaign(data, campaign_id: int):
+    """Send at a given time (with offset; a past time means now)."""
+    return _act(campaign_id, lambda c: campaigns.schedule(c, data["send_at"], utcnow()))
+
+
+@blp.route("/<int:campaign_id>/send", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema)
+@token_required
+def send_campaign(campaign_id: int):
+    """Send now (the dispatcher queues it within seconds)."""
+    return _act(campaign_id, lambda c: campaigns.send_now(c, utcnow()))
+
+
+@blp.route("/<int:campaign_id>/pause", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema)
+@token_required
+def pause_campaign(campaign_id: int):
+    """Stop sending for now (refused once sent)."""
+    return _act(campaign_id, lambda c: campaigns.pause(db.session, c, utcnow()))
+
+
+@blp.route("/<int:campaign_id>/resume", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema)
+@token_required
+def resume_campaign(campaign_id: int):
+    """Carry on sending a paused campaign."""
+    return _act(campaign_id, lambda c: campaigns.resume(db.session, c, utcnow()))
+
+
+@blp.route("/<int:campaign_id>/cancel", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.response(200, CampaignSchema)
+@token_required
+def cancel_campaign(campaign_id: int):
+    """Stop for good; what is still queued is skipped."""
+    return _act(campaign_id, lambda c: campaigns.cancel(db.session, c, utcnow()))
+
+
+

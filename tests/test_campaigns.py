@@ -1,0 +1,213 @@
+"""Campaign lifecycle through the admin UI, the JSON API and the CLI."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign
+from sqlalchemy import select
+
+from newsletter import campaigns
+from newsletter.extensions import db
+from newsletter.models import Campaign, CampaignStatus, Delivery, MailingList, OutboundMail
+
+from conftest import csrf_token
+
+
+def _list(app, slug="news", **fields):
+    with app.app_context():
+        mailing_list = make_list(db.session, slug, **fields)
+        return mailing_list.id
+
+
+# --- admin UI ----------------------------------------------------------------------------------
+
+
+def test_admin_creates_schedules_in_marketer_timezone_and_previews(app, admin_client):
+    list_id = _list(app)
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "name": "June issue", "subject": "Hello {{ subscriber.name }}",
+        "body": "# June\n\n<script>alert(1)</script>Hi!", "body_format": "markdown",
+        "lists": [str(list_id)], "mode": "schedule", "send_at": "2030-06-01T09:00",
+        "timezone": "Europe/Berlin"})
+    assert response.status_code == 302
+    campaign_url = response.headers["Location"]
+    with app.app_context():
+        campaign = db.session.scalar(select(Campaign))
+        assert campaign.status is CampaignStatus.scheduled
+        assert campaign.send_at == datetime(2030, 6, 1, 7, 0, tzinfo=UTC)  # 09:00 CEST
+        campaign_id = campaign.id
+    page = admin_client.get(campaign_url).get_data(as_text=True)
+    assert "2030-06-01 09:00 Europe/Berlin" in page
+    assert '<iframe class="preview" sandbox' in page
+    assert 'http-equiv="refresh"' in page  # scheduled: the page keeps itself fresh
+    preview = admin_client.get(f"/admin/campaigns/{campaign_id}/preview")
+    assert "default-src 'none'" in preview.headers["Content-Security-Policy"]
+    html = preview.get_data(as_text=True)
+    assert "reader@example.org" in html and "<script>" not in html
+    listing = admin_client.get("/admin/campaigns").get_data(as_text=True)
+    assert "June issue" in listing
+
+
+def test_admin_refuses_a_template_error_naming_the_line(app, admin_client):
+    list_id = _list(app)
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "subject": "Hi", "body": "line one\nline two\n{{ subscriber.__class__ }}",
+        "body_format": "markdown", "lists": [str(list_id)], "mode": "draft", "timezone": "UTC"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "line 3" in page and "not allowed" in page
+    with app.app_context():
+        assert db.session.scalar(select(Campaign)) is None
+
+
+def test_admin_refuses_line_breaks_in_subject(app, admin_client):
+    list_id = _list(app)
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "subject": "Hi\r\nBcc: victim@example.org", "body": "x",
+        "body_format": "markdown", "lists": [str(list_id)], "mode": "draft", "timezone": "UTC"})
+    assert response.status_code == 400
+    assert "line breaks" in response.get_data(as_text=True)
+
+
+def test_admin_send_now_test_send_pause_and_watch(app, admin_client, smtp):
+    list_id = _list(app)
+    with app.app_context():
+        news = db.session.get(MailingList, list_id)
+        add_subscribers(db.session, news, 5)
+        campaign = new_campaign(db.session, news)
+        campaign_id = campaign.id
+    url = f"/admin/campaigns/{campaign_id}"
+    token = csrf_token(admin_client, url)
+    response = admin_client.post(f"{url}/test", data={"csrf_token": token,
+                                                      "addresses": "boss@example.org"})
+    assert response.status_code == 303
+    test_copy = smtp.wait_for(1)[0]
+    assert test_copy.message["Subject"].startswith("[Test] Hello")
+    assert admin_client.post(f"{url}/send", data={"csrf_token": token}).status_code == 303
+    with app.app_context():
+        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"],
+                                         datetime.now(UTC))
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'id="campaign-status">sending' in page and 'http-equiv="refresh"' in page
+    assert re.search(r'id="fig-queued">5<', page)
+    smtp.rcpt_replies["reader0@example.net"] = "550 5.1.1 no such user"
+    drain(app)
+    with app.app_context():
+        campaigns.finish_sent(db.session, datetime.now(UTC))
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'id="campaign-status">sent' in page and 'http-equiv="refresh"' not in page
+    assert re.search(r'id="fig-sent">4<', page) and "5.1.1 no such user" in page
+    assert '<progress id="progress" max="5" value="5">' in page
+    # A sent campaign can be neither paused nor edited.
+    response = admin_client.post(f"{url}/pause", data={"csrf_token": token},
+                                 follow_redirects=True)
+    assert "cannot be paused" in response.get_data(as_text=True)
+    response = admin_client.get(f"{url}/edit", follow_redirects=True)
+    assert "cannot be edited" in response.get_data(as_text=True)
+
+
+def test_campaign_pages_need_a_marketer(app, auth, client):
+    from newsletter.models import Role
+
+    auth.create(email="privacy@example.org", role=Role.privacy)
+    auth.login(email="privacy@example.org")
+    assert client.get("/admin/campaigns").status_code == 403
+
+
+# --- API ---------------------------------------------------------------------------------------
+
+
+def test_api_creates_schedules_pauses_and_reports(app, client, api_token):
+    _list(app)
+    response = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "API issue", "body": "Hello {{ subscriber.name }}", "lists": ["news"]})
+    assert response.status_code == 201, response.get_json()
+    campaign = response.get_json()
+    assert campaign["status"] == "draft" and campaign["lists"] == ["news"]
+    cid = campaign["id"]
+    response = client.post(f"/api/v1/campaigns/{cid}/schedule", headers=api_token,
+                           json={"send_at": "2030-01-01T10:00:00+01:00"})
+    assert response.status_code == 200 and response.get_json()["status"] == "scheduled"
+    assert response.get_json()["send_at"].startswith("2030-01-01T09:00:00")
+    assert client.post(f"/api/v1/campaigns/{cid}/pause", headers=api_token).status_code == 200
+    assert client.post(f"/api/v1/campaigns/{cid}/resume", headers=api_token).get_json()[
+        "status"] == "scheduled"
+    stats = client.get(f"/api/v1/campaigns/{cid}/stats", headers=api_token).get_json()
+    assert stats["total"] == 0 and stats["percent"] == 0
+    assert client.post(f"/api/v1/campaigns/{cid}/cancel", headers=api_token).status_code == 200
+    assert client.post(f"/api/v1/campaigns/{cid}/pause", headers=api_token).status_code == 409
+    assert client.get("/api/v1/campaigns/999999", headers=api_token).status_code == 404
+    assert client.get("/api/v1/campaigns", headers=api_token).get_json()[0]["id"] == cid
+
+
+def test_api_refuses_bad_templates_naive_times_and_missing_token(app, client, api_token):
+    _list(app)
+    bad = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "ok\n{% for %}", "lists": ["news"]})
+    assert bad.status_code == 422 and "line 2" in bad.get_json()["message"]
+    naive = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "y", "lists": ["news"], "send_at": "2030-01-01T10:00:00"})
+    assert naive.status_code == 422
+    recurring = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "y", "lists": ["news"], "cron": "0 9 * * 1",
+        "timezone": "Europe/Berlin"})
+    assert recurring.status_code == 201 and recurring.get_json()["status"] == "recurring"
+    assert client.get("/api/v1/campaigns").status_code == 401
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_create_send_status_pause(app, runner, smtp, tmp_path):
+    list_id = _list(app)
+    with app.app_context():
+        add_subscribers(db.session, db.session.get(MailingList, list_id), 3)
+    body = tmp_path / "issue.md"
+    body.write_text("# Issue\n\nHello {{ subscriber.name }}")
+    result = runner.invoke(args=["newsletter", "campaign", "create", "--list", "news",
+                                 "--subject", "CLI issue", "--body-file", str(body),
+                                 "--send-at", "2030-03-29T02:30", "--timezone", "Europe/Berlin"])
+    assert result.exit_code == 0, result.output
+    cid = int(result.output.strip().splitlines()[-1])
+    with app.app_context():
+        # Berlin changes clocks on 2030-03-31; on 03-29 02:30 is CET, 01:30 UTC.
+        assert db.session.get(Campaign, cid).send_at == datetime(2030, 3, 29, 1, 30, tzinfo=UTC)
+    result = runner.invoke(args=["newsletter", "campaign", "send", str(cid)])
+    assert result.exit_code == 0, result.output
+    assert "queued 3" in result.output
+    drain(app)
+    assert len(smtp.messages) == 3
+    result = runner.invoke(args=["newsletter", "campaign", "status", str(cid)])
+    assert "sent 3" in result.output
+    with app.app_context():
+        campaigns.finish_sent(db.session, datetime.now(UTC))
+    result = runner.invoke(args=["newsletter", "campaign", "pause", str(cid)])
+    assert result.exit_code != 0 and "cannot be paused" in result.output
+    result = runner.invoke(args=["newsletter", "campaign", "status", "424242"])
+    assert result.exit_code != 0 and "no campaign 424242" in result.output
+
+
+def test_cli_refuses_bad_template_with_line(app, runner, tmp_path):
+    _list(app)
+    body = tmp_path / "bad.md"
+    body.write_text("fine\n{{ campaign.subject.__class__.__mro__ }}")
+    result = runner.invoke(args=["newsletter", "campaign", "create", "--list", "news",
+                                 "--subject", "x", "--body-file", str(body)])
+    assert result.exit_code != 0 and "line 2" in result.output
+
+
+def test_test_send_goes_through_the_transactional_queue(app, smtp):
+    _list(app)
+    with app.app_context():
+        news = db.session.scalar(select(MailingList))
+        campaign = new_campaign(db.session, news)
+        assert campaigns.test_send(db.session, campaign, ["a@example.org"], app.config, NOW) == 1
+        db.session.commit()
+        row = db.session.scalar(select(OutboundMail))
+        assert row.kind == "campaign-test" and b"[Test] Hello" in row.raw
+        assert db.session.scalar(select(Delivery)) is None
