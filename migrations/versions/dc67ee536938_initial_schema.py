@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 3c6f151b3542
+Revision ID: dc67ee536938
 Revises: 
-Create Date: 2026-11-25 11:52:38.872678
+Create Date: 2026-11-25 12:11:43.983058
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import newsletter.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = '3c6f151b3542'
+revision = 'dc67ee536938'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -51,7 +51,7 @@ def upgrade():
     sa.Column('subject', sa.String(length=998), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.Column('body_format', sa.String(length=16), nullable=False),
-    sa.Column('status', sa.Enum('draft', 'scheduled', 'sending', 'paused', 'sent', 'cancelled', 'recurring', name='campaignstatus', native_enum=False, length=32), nullable=False),
+    sa.Column('status', sa.Enum('draft', 'scheduled', 'sending', 'paused', 'sent', 'cancelled', 'recurring', 'welcome', name='campaignstatus', native_enum=False, length=32), nullable=False),
     sa.Column('send_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('cron', sa.String(length=100), nullable=True),
     sa.Column('timezone', sa.String(length=64), nullable=False),
@@ -60,6 +60,8 @@ def upgrade():
     sa.Column('created_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('started_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('finished_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('dispatched_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('next_occurrence_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_by', sa.String(length=254), nullable=False),
     sa.ForeignKeyConstraint(['parent_id'], ['campaign.id'], name=op.f('fk_campaign_parent_id_campaign')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_campaign')),
@@ -98,9 +100,19 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_policy_version')),
     sa.UniqueConstraint('version', name=op.f('uq_policy_version_version'))
     )
+    op.create_table('send_window',
+    sa.Column('key', sa.String(length=32), nullable=False),
+    sa.Column('used', sa.Integer(), nullable=False),
+    sa.Column('expires_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_send_window'))
+    )
+    with op.batch_alter_table('send_window', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_send_window_expires_at'), ['expires_at'], unique=False)
+
     op.create_table('subscriber',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
+    sa.Column('email_hash', sa.String(length=64), nullable=True),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('country', sa.String(length=2), nullable=True),
     sa.Column('attributes', sa.JSON(), nullable=False),
@@ -112,6 +124,7 @@ def upgrade():
     sa.UniqueConstraint('email', name=op.f('uq_subscriber_email'))
     )
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subscriber_email_hash'), ['email_hash'], unique=False)
         batch_op.create_index(batch_op.f('ix_subscriber_status'), ['status'], unique=False)
 
     op.create_table('suppression',
@@ -171,6 +184,7 @@ def upgrade():
     sa.UniqueConstraint('campaign_id', 'subscriber_id', name='uq_delivery_campaign_subscriber')
     )
     with op.batch_alter_table('delivery', schema=None) as batch_op:
+        batch_op.create_index('ix_delivery_campaign_status', ['campaign_id', 'status'], unique=False)
         batch_op.create_index('ix_delivery_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('inbound_message',
@@ -264,6 +278,9 @@ def upgrade():
     sa.Column('confirmed_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('unsubscribed_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
     sa.Column('confirmation_sent_at', newsletter.models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('consent_wording', sa.Text(), nullable=False),
+    sa.Column('request_ip', sa.String(length=45), nullable=True),
+    sa.Column('request_user_agent', sa.String(length=512), nullable=True),
     sa.ForeignKeyConstraint(['list_id'], ['mailing_list.id'], name=op.f('fk_subscription_list_id_mailing_list'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], name=op.f('fk_subscription_subscriber_id_subscriber'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscription')),
@@ -292,6 +309,7 @@ def downgrade():
     op.drop_table('inbound_message')
     with op.batch_alter_table('delivery', schema=None) as batch_op:
         batch_op.drop_index('ix_delivery_status_next')
+        batch_op.drop_index('ix_delivery_campaign_status')
 
     op.drop_table('delivery')
     with op.batch_alter_table('consent_event', schema=None) as batch_op:
@@ -302,8 +320,13 @@ def downgrade():
     op.drop_table('suppression')
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subscriber_status'))
+        batch_op.drop_index(batch_op.f('ix_subscriber_email_hash'))
 
     op.drop_table('subscriber')
+    with op.batch_alter_table('send_window', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_send_window_expires_at'))
+
+    op.drop_table('send_window')
     op.drop_table('policy_version')
     with op.batch_alter_table('outbound_mail', schema=None) as batch_op:
         batch_op.drop_index('ix_outbound_mail_status_next')
