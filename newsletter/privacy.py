@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from newsletter import mailer, suppression, tokens
 from newsletter.models import (
     AuditEvent,
+    OutboundMail,
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
@@ -58,11 +59,11 @@ def open_request(
     inbound_message_id: int | None = None,
     note: str = "",
     actor: str = "subscriber",
-) -> tuple[PrivacyRequest, bool]:
+) -> tuple[PrivacyRequest, OutboundMail | None]:
     """Open (or find the open) request for an address and mail the verification link.
 
-    Returns (request, mailed). The same answer whether or not we know the address: the caller
-    must not tell the requester which (no enumeration).
+    Returns (request, the queued verification mail or None). The caller answers the same
+    whether or not we know the address (no enumeration).
     """
     digest = suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], email)
     request = session.scalar(
@@ -87,12 +88,11 @@ def open_request(
                                subject_type="privacy_request", subject_id=str(request.id),
                                detail={"source": source}, note=note))
     if request.status is not PrivacyRequestStatus.unverified:
-        return request, False
+        return request, None
     last = request.detail.get("verification_sent_at")
     if last and now - datetime.fromisoformat(last) < RESEND_AFTER:
-        return request, False
-    queue_verification(session, config, request, email, now)
-    return request, True
+        return request, None
+    return request, queue_verification(session, config, request, email, now)
 
 
 def verification_token(config: Mapping, request: PrivacyRequest) -> str:
@@ -107,7 +107,7 @@ def verification_url(config: Mapping, request: PrivacyRequest) -> str:
 
 
 def queue_verification(session: Session, config: Mapping, request: PrivacyRequest, email: str,
-                       now: datetime) -> None:
+                       now: datetime) -> OutboundMail:
     """Queue the mail with the verification link in the caller's transaction."""
     context = {"request": request, "kind": request.kind.value, "due_at": request.due_at,
                "verify_url": verification_url(config, request),
@@ -119,9 +119,10 @@ def queue_verification(session: Session, config: Mapping, request: PrivacyReques
         text=render_template("email/privacy_verify.txt", **context),
         domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
     )
-    mailer.queue(session, kind="privacy-verify", message=message,
-                 envelope_from=config["MAIL_DEFAULT_SENDER"], now=now)
+    mail = mailer.queue(session, kind="privacy-verify", message=message,
+                        envelope_from=config["MAIL_DEFAULT_SENDER"], now=now)
     request.detail = {**request.detail, "verification_sent_at": now.isoformat()}
+    return mail
 
 
 def read_verification(config: Mapping, session: Session, token: str) -> PrivacyRequest:

@@ -39,4 +39,14 @@ def actor() -> str:
 
 
 # Importing the area modules registers their routes on `bp`.
-from newsletter.web.admin import api_tokens, campaigns, dashboard, lists, sink, subscribers, suppressions  # noqa: E402,F401
+from newsletter.web.admin import (  # noqa: E402,F401
+    api_tokens,
+    campaigns,
+    dashboard,
+    inbox,
+    lists,
+    privacy,
+    sink,
+    subscribers,
+    suppressions,
+)

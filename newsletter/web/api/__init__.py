@@ -49,9 +49,17 @@ def token_required(view):
 
 def blueprints() -> list[Blueprint]:
     """Every API blueprint, in the order the OpenAPI document lists them."""
-    from newsletter.web.api import campaigns, lists, subscribers, suppressions
+    from newsletter.web.api import (
+        campaigns,
+        inbound,
+        lists,
+        privacy_requests,
+        subscribers,
+        suppressions,
+    )
 
-    return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp]
+    return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp, inbound.blp,
+            privacy_requests.blp]
 
 
 def register(api: Api) -> None:

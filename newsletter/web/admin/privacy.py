@@ -1,0 +1,39 @@
+"""Admin: access and erasure requests with their legal deadline (one month from receipt)."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from newsletter import privacy as privacy_domain
+from newsletter.extensions import db
+from newsletter.models import PrivacyRequest, PrivacyRequestStatus, Role, utcnow
+from newsletter.web.admin import actor, bp, role_required
+
+
+@bp.get("/privacy")
+@role_required(Role.privacy)
+def privacy():
+    open_only = request.args.get("show", "open") == "open"
+    rows = privacy_domain.list_requests(db.session, open_only=open_only)
+    now = utcnow()
+    return render_template("admin/privacy.html", rows=rows, open_only=open_only, now=now,
+                           days_left={r.id: privacy_domain.days_left(r, now) for r in rows})
+
+
+@bp.post("/privacy/<int:request_id>/close")
+@role_required(Role.privacy)
+def privacy_close(request_id: int):
+    row = db.session.get(PrivacyRequest, request_id)
+    if row is None:
+        abort(404)
+    try:
+        status = PrivacyRequestStatus(request.form.get("status", ""))
+    except ValueError:
+        abort(400)
+    if status not in (PrivacyRequestStatus.completed, PrivacyRequestStatus.rejected):
+        abort(400)
+    privacy_domain.close(db.session, row, status=status, actor=actor(), now=utcnow(),
+                         note=request.form.get("note", "")[:1000])
+    db.session.commit()
+    flash(f"Request {row.id} marked {status.value}.", "success")
+    return redirect(url_for("admin.privacy")), 303

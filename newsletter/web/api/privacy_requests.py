@@ -1,0 +1,72 @@
+"""API: access and erasure requests (open one: a verification mail goes to the address)."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_smorest import Blueprint, abort
+from marshmallow import Schema, fields, validate
+
+from newsletter import mailer, privacy, subscriptions
+from newsletter.extensions import db
+from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, utcnow
+from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.schemas import Text
+
+blp = Blueprint("api_privacy_requests", __name__, url_prefix="/privacy-requests",
+                description="Data-subject requests (access, erasure)")
+
+
+class PrivacyRequestSchema(Schema):
+    id = fields.Int()
+    kind = fields.Function(lambda r: r.kind.value)
+    status = fields.Function(lambda r: r.status.value)
+    source = fields.Str()
+    subscriber_id = fields.Int(allow_none=True)
+    created_at = fields.DateTime()
+    due_at = fields.DateTime()
+    verified_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class PrivacyArgs(Schema):
+    status = fields.Str(validate=validate.OneOf([s.value for s in PrivacyRequestStatus]))
+
+
+class PrivacyCreateSchema(Schema):
+    email = Text(required=True, max_length=254)
+    kind = fields.Str(required=True, validate=validate.OneOf([k.value for k in PrivacyRequestKind]))
+
+
+@blp.route("")
+@blp.doc(security=SECURITY)
+@blp.arguments(PrivacyArgs, location="query")
+@blp.response(200, PrivacyRequestSchema(many=True))
+@token_required
+def list_requests(args: dict):
+    """Requests, the nearest legal deadline first."""
+    rows = privacy.list_requests(db.session)
+    if args.get("status"):
+        rows = [r for r in rows if r.status.value == args["status"]]
+    return rows
+
+
+@blp.route("", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.arguments(PrivacyCreateSchema)
+@blp.response(202, PrivacyRequestSchema)
+@token_required
+def create_request(data: dict):
+    """Open a request; the address receives a verification link (nothing happens before)."""
+    try:
+        email = subscriptions.normalise_email(data["email"])
+    except subscriptions.InvalidEmail as exc:
+        abort(422, message=str(exc))
+    now = utcnow()
+    request, mail = privacy.open_request(db.session, kind=PrivacyRequestKind(data["kind"]),
+                                         email=email, source="api", now=now,
+                                         config=current_app.config, actor=g.api_actor)
+    db.session.flush()
+    ids = [mail.id] if mail is not None else []
+    db.session.commit()
+    mailer.send_committed(db.session, current_app.config, ids, now)
+    return request

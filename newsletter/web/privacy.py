@@ -1,0 +1,69 @@
+"""Public data requests: `GET/POST /privacy/request` and the verification link.
+
+Always the same answer ("check your mail"), whether or not we know the address, so the form
+cannot be used to find out who is subscribed. The link's GET shows a button; POST verifies
+(mail scanners fetch links; they must not verify anything).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from newsletter import mailer, privacy, subscriptions
+from newsletter.extensions import db, limiter
+from newsletter.models import PrivacyRequestKind, utcnow
+
+bp = Blueprint("privacy", __name__, url_prefix="/privacy")
+
+KINDS = {"access": PrivacyRequestKind.access, "erasure": PrivacyRequestKind.erasure}
+
+
+def _limit() -> str:
+    return current_app.config["NEWSLETTER_SUBSCRIBE_RATE_LIMIT"]
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"])
+def request_form():
+    if request.method == "GET":
+        return render_template("public/privacy_request.html", form={}, error=None)
+    form = request.form
+    kind = KINDS.get(form.get("kind", ""))
+    try:
+        email = subscriptions.normalise_email(form.get("email", ""))
+    except subscriptions.InvalidEmail:
+        return render_template("public/privacy_request.html", form=form,
+                               error="Please enter a valid email address."), 400
+    if kind is None:
+        return render_template("public/privacy_request.html", form=form,
+                               error="Choose what you would like us to do."), 400
+    now = utcnow()
+    _, mail = privacy.open_request(db.session, kind=kind, email=email, source="form", now=now,
+                                   config=current_app.config)
+    db.session.flush()
+    ids = [mail.id] if mail is not None else []
+    db.session.commit()
+    mailer.send_committed(db.session, current_app.config, ids, now)
+    return render_template("public/privacy_requested.html", email=email)
+
+
+@bp.get("/verify/<token>")
+def verify_page(token: str):
+    try:
+        found = privacy.read_verification(current_app.config, db.session, token)
+    except privacy.PrivacyError as exc:
+        return render_template("error.html", code=400, title="This link does not work",
+                               message=str(exc)), 400
+    return render_template("public/privacy_verify.html", request_=found, done=False)
+
+
+@bp.post("/verify/<token>")
+def verify(token: str):
+    try:
+        found = privacy.verify(db.session, current_app.config, token, utcnow())
+    except privacy.PrivacyError as exc:
+        db.session.rollback()
+        return render_template("error.html", code=400, title="This link does not work",
+                               message=str(exc)), 400
+    db.session.commit()
+    return render_template("public/privacy_verify.html", request_=found, done=True)
