@@ -238,3 +238,26 @@ def test_api_tokens_page_is_for_admins_only(app, client, auth):
     auth.login(email="m@example.org")
     assert client.get("/admin/api-tokens").status_code == 403
     assert client.get("/admin/subscribers").status_code == 200
+
+
+def test_confirming_queues_the_lists_welcome_campaign_instead_of_the_short_mail(app, news):
+    from newsletter.models import Campaign, Delivery
+
+    with app.app_context():
+        welcome = Campaign(subject="Welcome!", body="Hello")
+        db.session.add(welcome)
+        db.session.flush()
+        db.session.get(MailingList, news).welcome_campaign_id = welcome.id
+        db.session.commit()
+    do_subscribe(app, news)
+    with app.app_context():
+        subscriber = db.session.scalar(select(Subscriber))
+        outcome = subscriptions.confirm(db.session, subscriber.id, [news], now=utcnow(),
+                                        config=app.config, ip="192.0.2.1")
+        db.session.commit()
+        assert outcome.mails == []  # no "you're subscribed" mail: the welcome campaign says it
+        assert db.session.scalar(select(func.count(Delivery.id))) == 1
+        # Confirming again (a second click) changes nothing.
+        again = subscriptions.confirm(db.session, subscriber.id, [news], now=utcnow(), config=app.config)
+        assert again.confirmed == [] and len(again.already) == 1
+    assert count(app, ConsentEvent) == 1
