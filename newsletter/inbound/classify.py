@@ -25,6 +25,7 @@ from newsletter.inbound.reply_text import body_text, new_text
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_HEADER_BYTES = 256 * 1024  # a huge message is read no further than its headers
 MAX_NEW_TEXT_CHARS = 1200  # a request is short; a long letter that mentions one needs a person
+SUBJECT_ALONE_MAX_TEXT = 80  # "Subject: Unsubscribe" counts when the body says little else
 
 # Where the address a message was sent to can be found (Mailman's _BaseVERPParser.get_verp
 # reads the same headers; Return-Path is where a bounce of our mail is addressed).
@@ -49,6 +50,9 @@ AUTO_REPLY_HEADERS = {
     "x-precedence": re.compile(r"auto_reply", re.I),
     "x-cr-autoreply": re.compile(r".", re.I),
 }
+ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
+BULK_PRECEDENCE = ("bulk", "junk", "list")
 # Subject prefixes of a reply or forward: such a subject is the old one, not a request.
 REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|antw|odp|r|rif|ref|fw|fwd|wg|tr|rv|enc)\s*:",
                           re.IGNORECASE)
@@ -82,6 +86,7 @@ class Verdict:
     status: str | None = None  # enhanced status code of a bounce
     policy: bool = False  # a 5.7.x policy/reputation rejection: says nothing about the address
     language: str | None = None  # of the request phrase that matched
+    mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
 
     @property
     def recipient(self) -> str | None:
@@ -342,6 +347,14 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"auto-reply subject ({found})")
         return True
+    # Mailman's command runner ignores bulk and list mail: no person typed it for us.
+    precedence = header(message, "Precedence").lower()
+    if precedence in BULK_PRECEDENCE or header(message, "List-Id") or header(
+            message, "List-Unsubscribe"):
+        verdict.kind = Kind.auto_reply
+        verdict.reasons.append(f"bulk or list mail (Precedence: {precedence or '-'}, List-* "
+                               "headers): nobody wrote it to us")
+        return True
     return False
 
 
@@ -353,6 +366,7 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone")
         return False
     verdict.reasons.append(f"new text: {len(text)} characters")
+    verdict.mentioned = sorted({a.lower() for a in ADDRESS_RE.findall(text)})[:10]
     for kind, section in ((Kind.erasure_request, "erasure"), (Kind.access_request, "access"),
                           (Kind.unsubscribe, "unsubscribe")):
         found, cancelled = book.find(section, text)
@@ -365,10 +379,22 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             verdict.language = found.split(":", 1)[0]
             verdict.reasons.append(f"{section} phrase in the new text ({found})")
             return True
-    language = book.alone(text) or (book.alone(subject) if not text.strip() and subject else None)
+    language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
     if language:
         verdict.kind = Kind.unsubscribe
         verdict.language = language
-        verdict.reasons.append(f"the whole message is an unsubscribe word ({language})")
+        verdict.reasons.append(f"the whole message (or its subject) is an unsubscribe word "
+                               f"({language})")
+        return True
+    found, _ = book.find("auto_reply_body", text)
+    if found:
+        # Responders that set no header and keep the subject: only when no request was found.
+        verdict.kind = Kind.auto_reply
+        verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
     return False
+
+
+def _plain_short(text: str) -> bool:
+    """A body that adds nothing to a one-word subject ("Thanks, Ann"): no question, short."""
+    return len(text) <= SUBJECT_ALONE_MAX_TEXT and "?" not in text and "\uff1f" not in text

@@ -133,6 +133,12 @@ def _unsubscribe(session, row, verdict, who, config, now) -> str:
     if subscriber is None:
         row.status = InboundStatus.needs_human
         return "no-subscriber: a person decides"
+    others = set(verdict.mentioned) - {subscriber.email, verdict.sender.lower()}
+    if others:
+        # "Please unsubscribe bob@...": about someone else, who has not asked.
+        verdict.reasons.append("the text names another address: " + ", ".join(sorted(others)))
+        row.status = InboundStatus.needs_human
+        return "names-another-address: a person decides"
     list_ids = _lists_to_leave(session, subscriber, who)
     changed = subscriptions.unsubscribe(
         session, subscriber, list_ids=list_ids, method=ConsentMethod.reply, now=now,

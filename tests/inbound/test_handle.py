@@ -234,3 +234,11 @@ def test_a_failure_while_acting_is_kept_for_a_person(app, people, monkeypatch):
     assert row.verdict == "human" and row.status is InboundStatus.needs_human
     assert any("acting failed" in reason for reason in row.reasons)
     assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
+
+
+def test_request_naming_another_address_waits_for_a_person(app, people):
+    row = run(app, mails.reply(app.config, people.alice, people.campaign,
+                               "Please unsubscribe carol@example.org, she left.",
+                               message_id="<other@example.net>"))
+    assert row.verdict == "unsubscribe" and row.status is InboundStatus.needs_human
+    assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
