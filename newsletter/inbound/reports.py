@@ -19,6 +19,10 @@ from email.message import Message
 HARD_STATUS = ("5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10")
 # Enhanced codes that are about policy or reputation, never about the address (5.7.x).
 POLICY_STATUS_PREFIX = "5.7."
+# Codes about the mailbox's state or the message, not the address's existence: full (5.2.2),
+# too big (5.2.3, 5.3.4), system and content errors (5.3.x, 5.6.x). Other codes (5.0.0,
+# 5.2.1 "disabled" or "unknown", 5.4.x routing, 5.5.x) are read with the diagnostic phrases.
+SOFT_STATUS_PREFIXES = ("5.2.2", "5.2.3", "5.3.", "5.6.")
 
 # Phrases in diagnostic text that mean "no such mailbox/host" (sisimai userunknown, hostunknown,
 # hasmoved). Lower-case substrings.
@@ -34,7 +38,8 @@ HARD_PHRASES = (
     "domain does not exist", "nxdomain", "unknown host", "has moved", "no longer available",
     "no valid recipients", "bad destination mailbox", "unknown local part", "mailbox is inactive",
     "this user doesn't have a", "unknown mailbox", "no such domain", "not listed in public name",
-    "invalid user address", "delivery to the following recipient failed permanently",
+    "invalid user address", "recipient address rejected: access denied", "name service error",
+    "host or domain name not found", "delivery to the following recipient failed permanently",
 )
 # Phrases that make a failure soft whatever else it says (sisimai mailboxfull, mesgtoobig,
 # blocked, spamdetected, policyviolation, expired, toomanyconn...).
@@ -221,7 +226,7 @@ def is_hard(status: str | None, diagnostic: str) -> tuple[bool, str]:
         if soft in ("mailbox full", "mailbox is full", "quota", "over quota"):
             return False, f"status {status} but the text says {soft!r}"
         return True, f"status {status}: the address does not exist"
-    if status and status.startswith("5.") and not status.startswith(("5.0.", "5.5.", "5.1.")):
+    if status and status.startswith(SOFT_STATUS_PREFIXES):
         return False, f"status {status} is not about the address"
     if soft:
         return False, f"diagnostic says {soft!r}"
