@@ -25,6 +25,10 @@ def poll_command() -> None:
         result = poll(db.session, current_app.config)
     except SourceError as exc:
         raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - e.g. the IMAP connection dropped mid-pass
+        db.session.rollback()
+        raise click.ClickException(f"the pass stopped ({type(exc).__name__}: {exc}); what was "
+                                   "committed is kept, the rest is read again next time") from None
     _send_queued_mail()
     click.echo(result.summary())
 

@@ -87,6 +87,7 @@ class Verdict:
     policy: bool = False  # a 5.7.x policy/reputation rejection: says nothing about the address
     language: str | None = None  # of the request phrase that matched
     mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
+    feedback_type: str | None = None  # of a complaint (RFC 5965: abuse, auth-failure, ...)
 
     @property
     def recipient(self) -> str | None:
@@ -237,6 +238,7 @@ def _rule_complaint(message: Message, verdict: Verdict) -> bool:
             return False
         report = reports.ComplaintReport(recipients=ses[1], feedback_type="ses-complaint")
     verdict.kind = Kind.complaint
+    verdict.feedback_type = report.feedback_type.strip().lower() or None
     verdict.reasons.append(f"feedback report (RFC 5965), type {report.feedback_type or 'unknown'}")
     verdict.failed_recipient = report.recipients[0] if report.recipients else None
     _original_tokens(message, verdict)

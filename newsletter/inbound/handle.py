@@ -32,6 +32,7 @@ from newsletter.models import (
     SuppressionReason,
 )
 
+NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 SOFT_BOUNCE_COUNTED = "soft-bounce-counted"
 POLICY_REJECTION = "policy-rejection-counted"
 HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
@@ -227,6 +228,10 @@ def _bounce_soft(session, row, verdict, who, config, now) -> str:
 def _complaint(session, row, verdict, who, config, now) -> str:
     if who.by != "token":
         return "no-token: nobody suppressed"
+    if verdict.feedback_type in NOT_A_PERSONS_COMPLAINT:
+        # RFC 6591 authentication-failure reports (DMARC) and "not-spam" reports say nothing
+        # about the recipient's wishes.
+        return f"recorded: feedback type {verdict.feedback_type} is not a complaint"
     subscriptions.unsubscribe(
         session, who.subscriber, list_ids=None, method=ConsentMethod.complaint, now=now,
         suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],

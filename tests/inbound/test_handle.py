@@ -242,3 +242,11 @@ def test_request_naming_another_address_waits_for_a_person(app, people):
                                message_id="<other@example.net>"))
     assert row.verdict == "unsubscribe" and row.status is InboundStatus.needs_human
     assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
+
+
+def test_dmarc_authentication_failure_report_unsubscribes_nobody(app, people):
+    raw = mails.arf(app.config, people.alice, people.campaign, message_id="<af@isp>")
+    row = run(app, raw.replace(b"Feedback-Type: abuse", b"Feedback-Type: auth-failure"))
+    assert row.verdict == "complaint" and row.action.startswith("recorded")
+    assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
+    assert not suppressed(app, "alice@example.net")

@@ -116,3 +116,18 @@ def test_a_crash_between_commit_and_move_repeats_no_action(app, imap, mailbox, m
     assert (result.seen, result.duplicates, result.handled) == (1, 1, 0)
     assert snapshot(app) == before
     assert folder_counts(mailbox) == {"INBOX": 0, "Processed": 1}
+
+
+def test_huge_imap_message_is_fetched_as_headers_and_kept_for_a_person(app, imap, mailbox):
+    from newsletter.inbound.poll import poll
+
+    app.config.update(NEWSLETTER_INBOUND=imap.url, NEWSLETTER_INBOUND_MAX_BYTES=10_000)
+    mailbox.append("INBOX", mails.plain("a@example.com", "news@news.example.org", "big",
+                                        "please unsubscribe me\n" + "x" * 30_000,
+                                        message_id="<huge@x>"))
+    with app.app_context():
+        result = poll(db.session, app.config)
+        row = db.session.scalar(select(InboundMessage))
+        assert (result.seen, result.needs_human) == (1, 1)
+        assert row.verdict == "human" and len(row.raw) < 1000
+    assert folder_counts(mailbox) == {"INBOX": 0, "NeedsHuman": 1}
