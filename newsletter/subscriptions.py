@@ -16,15 +16,17 @@ from datetime import datetime, timedelta
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import campaigns, consent, subscriber_mail, suppression, tokens
 from newsletter.models import (
+    ConsentEvent,
     ConsentMethod,
     MailingList,
     OutboundMail,
+    PolicyVersion,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -498,6 +500,46 @@ def unsubscribe(
                 SuppressionReason.bounce: SubscriberStatus.bounced,
             }.get(suppress_reason, SubscriberStatus.unsubscribed)
     return changed
+
+
+def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: ConsentMethod,
+               now: datetime, ip: str | None = None, user_agent: str | None = None,
+               wording: str = "") -> bool:
+    """Leave one list in three set-based statements: the RFC 8058 one-click hot path.
+
+    Same effect as `unsubscribe(session, subscriber, list_ids=[list_id], ...)` without loading
+    the subscriber and their subscriptions: mailbox providers POST these in bulk and the answer
+    must be quick. True if the subscription changed (a repeat finds nothing to do).
+    """
+    slug = session.execute(
+        update(Subscription)
+        .where(Subscription.subscriber_id == subscriber_id, Subscription.list_id == list_id,
+               Subscription.status != SubscriptionStatus.unsubscribed)
+        .values(status=SubscriptionStatus.unsubscribed, unsubscribed_at=now)
+        .returning(select(MailingList.slug).where(MailingList.id == Subscription.list_id)
+                   .scalar_subquery())
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if slug is None:
+        return False
+    # The row consent.record() would add, written in one INSERT with the policy in force.
+    policy = (select(PolicyVersion.id).where(PolicyVersion.effective_at <= now)
+              .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.id.desc()).limit(1))
+    session.execute(insert(ConsentEvent).values(
+        subscriber_id=subscriber_id, purpose=consent.newsletter_purpose(slug), granted=False,
+        at=now, method=method, ip=ip, user_agent=(user_agent or "")[:512] or None, wording=wording,
+        policy_version_id=policy.scalar_subquery()))
+    still_on_a_list = select(Subscription.id).where(
+        Subscription.subscriber_id == subscriber_id,
+        Subscription.status != SubscriptionStatus.unsubscribed).exists()
+    session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id,
+               Subscriber.status.in_([SubscriberStatus.active, SubscriberStatus.pending]),
+               ~still_on_a_list)
+        .values(status=SubscriberStatus.unsubscribed, updated_at=now)
+        .execution_options(synchronize_session=False))
+    return True
 
 
 def read_unsubscribe_token(config: Mapping, token: str) -> tuple[int, int]:

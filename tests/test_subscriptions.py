@@ -261,3 +261,31 @@ def test_confirming_queues_the_lists_welcome_campaign_instead_of_the_short_mail(
         again = subscriptions.confirm(db.session, subscriber.id, [news], now=utcnow(), config=app.config)
         assert again.confirmed == [] and len(again.already) == 1
     assert count(app, ConsentEvent) == 1
+
+
+def test_one_click_fast_path_matches_unsubscribe(app, news):
+    with app.app_context():
+        other = MailingList(slug="other", name="Other")
+        db.session.add(other)
+        db.session.commit()
+        other_id = other.id
+    for list_id in (news, other_id):
+        do_subscribe(app, list_id, existing_consent=True, send_welcome=False)
+    with app.app_context():
+        subscriber_id = db.session.scalar(select(Subscriber.id))
+        now = utcnow()
+        assert subscriptions.leave_list(db.session, subscriber_id, news, method=ConsentMethod.one_click,
+                                        now=now, ip="192.0.2.9")
+        assert not subscriptions.leave_list(db.session, subscriber_id, news,
+                                            method=ConsentMethod.one_click, now=now)
+        db.session.commit()
+        assert db.session.get(Subscriber, subscriber_id).status is SubscriberStatus.active
+        subscriptions.leave_list(db.session, subscriber_id, other_id, method=ConsentMethod.one_click,
+                                 now=now)
+        db.session.commit()
+        db.session.expire_all()
+        assert db.session.get(Subscriber, subscriber_id).status is SubscriberStatus.unsubscribed
+        events = db.session.scalars(select(ConsentEvent).where(ConsentEvent.granted.is_(False))
+                                    .order_by(ConsentEvent.id)).all()
+        assert [e.purpose for e in events] == ["newsletter:news", "newsletter:other"]
+        assert events[0].ip == "192.0.2.9" and events[0].method is ConsentMethod.one_click

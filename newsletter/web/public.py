@@ -181,11 +181,17 @@ def _unsubscribe_render(token, subscriber, mailing_list, done: str = "", status:
 def unsubscribe(token: str):
     config, now = current_app.config, utcnow()
     try:
-        subscriber, mailing_list = _unsubscribe_target(token)
+        subscriber_id, list_id = subscriptions.read_unsubscribe_token(config, token)
     except TokenError as exc:
         return _bad_link(exc)
-    one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    action = "unsubscribe" if one_click else request.form.get("action", "unsubscribe")
+    if request.form.get("List-Unsubscribe") == "One-Click":
+        # RFC 8058: act at once, answer 200, whatever the state (a repeat is a success too).
+        subscriptions.leave_list(db.session, subscriber_id, list_id, method=ConsentMethod.one_click,
+                                 now=now, wording="List-Unsubscribe=One-Click", **_client())
+        db.session.commit()
+        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+    subscriber, mailing_list = _unsubscribe_target(token)
+    action = request.form.get("action", "unsubscribe")
     if subscriber is None:  # erased or purged: nothing left to unsubscribe, and that is success
         return _unsubscribe_render(token, None, mailing_list, done="unsubscribed")
     if action == "resubscribe" and mailing_list is not None:
@@ -194,19 +200,14 @@ def unsubscribe(token: str):
             wording=f"Subscribe me to {mailing_list.name} again.", **_client())
         _send(outcome.mails)
         return _unsubscribe_render(token, subscriber, mailing_list, done="resubscribe")
-    everything = request.form.get("scope") == "all" and not one_click
+    everything = request.form.get("scope") == "all" or mailing_list is None
     subscriptions.unsubscribe(
-        db.session, subscriber,
-        list_ids=None if everything or mailing_list is None else [mailing_list.id],
-        method=ConsentMethod.one_click if one_click else ConsentMethod.link, now=now,
-        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-        wording="List-Unsubscribe=One-Click" if one_click else
-        ("Unsubscribe from everything" if everything else f"Unsubscribe from {mailing_list.name}"),
+        db.session, subscriber, list_ids=None if everything else [mailing_list.id],
+        method=ConsentMethod.link, now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
+        wording="Unsubscribe from everything" if everything else f"Unsubscribe from {mailing_list.name}",
         **_client(),
     )
     db.session.commit()
-    if one_click:
-        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     return _unsubscribe_render(token, subscriber, mailing_list,
                                done="everything" if everything else "unsubscribed")
 
