@@ -29,8 +29,8 @@ def _subscribe_limit() -> str:
 
 def consent_wording(lists: list[MailingList]) -> str:
     """The sentence shown next to the subscribe button; recorded verbatim as proof of consent."""
-    names = ", ".join(m.name for m in lists)
-    return (f"Yes, send me {names} by email. I can unsubscribe at any time with the link "
+    what = lists[0].name if len(lists) == 1 else "the newsletters ticked above"
+    return (f"Yes, send me {what} by email. I can unsubscribe at any time with the link "
             f"in every mail.")
 
 
@@ -90,7 +90,7 @@ def subscribe(slug: str):
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
             name=form.get("name", ""), country=form.get("country") or None,
-            wording=consent_wording(chosen), **_client(),
+            wording=consent_wording(lists), **_client(),
         ), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
