@@ -73,6 +73,14 @@ def purge_unconfirmed(app: Flask) -> None:
     db.session.commit()
 
 
+def purge_inbound_raw(app: Flask) -> None:
+    """Forget the bytes of old inbound messages (the rows stay as the record)."""
+    from newsletter.inbound.inbox import RAW_KEEP_DAYS, purge_raw
+
+    purge_raw(db.session, utcnow(), app.config.get("NEWSLETTER_INBOUND_KEEP_DAYS", RAW_KEEP_DAYS))
+    db.session.commit()
+
+
 def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
@@ -81,6 +89,7 @@ def jobs(app: Flask) -> list[Job]:
         Job("dispatch-campaigns", dispatch_campaigns, 5),
         Job("purge-send-windows", purge_send_windows, 600),
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
+        Job("inbound-purge-raw", purge_inbound_raw, 3600),
     ]
 
 

@@ -74,3 +74,25 @@ def classify_command(files: tuple[str, ...], as_json: bool) -> None:
                        f"({'; '.join(verdict.reasons)})")
     if failed:
         raise SystemExit(1)
+
+
+@inbound_cli.command("export-labelled")
+@click.argument("directory", type=click.Path(file_okay=False))
+def export_labelled(directory: str) -> None:
+    """Write messages a person reclassified as .eml files plus an expected.tsv table."""
+    from pathlib import Path
+
+    from newsletter.extensions import db
+    from newsletter.inbound.inbox import labelled_examples
+
+    target = Path(directory)
+    target.mkdir(parents=True, exist_ok=True)
+    rows = labelled_examples(db.session)
+    lines = ["path\tverdict\tnote"]
+    for row in rows:
+        name = f"inbound-{row.id}.eml"
+        (target / name).write_bytes(row.raw)
+        lines.append(f"{name}\t{row.human_verdict}\tclassified {row.verdict}, relabelled by "
+                     f"{row.handled_by or 'a person'}")
+    (target / "expected.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    click.echo(len(rows))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
 
 import nh3
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from newsletter import subscriptions
@@ -34,6 +34,7 @@ from newsletter.models import (
 )
 
 PAGE = 50
+RAW_KEEP_DAYS = 90  # NEWSLETTER_INBOUND_KEEP_DAYS overrides it
 # Tags and attributes a person needs to read a mail; everything else (img, style, script,
 # iframe, form, event handlers) is dropped. Links cannot leak the reader's address either.
 SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "h1", "h2",
@@ -178,6 +179,31 @@ def reclassify(session: Session, row: InboundMessage, kind: Kind, *, actor: str,
         action = ACTIONS[kind](session, row, verdict, who, config, now)
     _close(session, row, actor, now, action=f"reclassified: {action}", label=kind.value)
     return action
+
+
+def purge_raw(session: Session, now: datetime, keep_days: int = RAW_KEEP_DAYS) -> int:
+    """Forget the bytes of messages older than `keep_days` that nobody needs any more.
+
+    Messages still waiting for a person and labelled examples (reclassified by a person) keep
+    theirs; the row itself (verdict, action, reasons) stays as the record of what was done.
+    """
+    result = session.execute(
+        update(InboundMessage)
+        .where(InboundMessage.received_at < now - timedelta(days=keep_days),
+               InboundMessage.raw.is_not(None),
+               InboundMessage.status != InboundStatus.needs_human,
+               InboundMessage.human_verdict.is_(None))
+        .values(raw=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount or 0
+
+
+def labelled_examples(session: Session) -> list[InboundMessage]:
+    """Messages a person reclassified, with their bytes: material for the test corpus."""
+    return list(session.scalars(select(InboundMessage).where(
+        InboundMessage.human_verdict.is_not(None), InboundMessage.raw.is_not(None))
+        .order_by(InboundMessage.id)))
 
 
 def _close(session: Session, row: InboundMessage, actor: str, now: datetime, *, action: str,

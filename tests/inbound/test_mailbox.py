@@ -57,3 +57,43 @@ def test_undecodable_messages_are_kept_for_a_person(app, tmp_path):
     with app.app_context():
         result = poll(db.session, app.config)
     assert (result.seen, result.needs_human) == (3, 3)
+
+
+def test_old_message_bytes_are_purged_but_waiting_and_labelled_ones_kept(app):
+    from datetime import timedelta
+
+    from newsletter.inbound.inbox import purge_raw
+    from newsletter.inbound.poll import process
+
+    people = mails.make_people(app)
+    old = mails.NOW - timedelta(days=100)
+    with app.app_context():
+        for n, text in enumerate(["Please unsubscribe me.", "A question?", "Thanks!"]):
+            process(db.session, app.config, mails.reply(
+                app.config, people.alice, people.campaign, text, message_id=f"<old{n}@x>"), old)
+        labelled = db.session.scalar(select(InboundMessage).where(
+            InboundMessage.message_key == "<old2@x>"))
+        labelled.human_verdict, labelled.status = "human", InboundStatus.handled
+        db.session.commit()
+        assert purge_raw(db.session, mails.NOW, keep_days=90) == 1
+        db.session.commit()
+        kept = {r.message_key: r.raw is not None for r in db.session.scalars(select(InboundMessage))}
+    assert kept == {"<old0@x>": False, "<old1@x>": True, "<old2@x>": True}
+
+
+def test_export_labelled_writes_eml_files_and_a_table(app, runner, tmp_path):
+    from newsletter.inbound.poll import process
+
+    people = mails.make_people(app)
+    with app.app_context():
+        process(db.session, app.config, mails.reply(
+            app.config, people.alice, people.campaign, "Enough, bye.", message_id="<lab@x>"),
+            mails.NOW)
+        row = db.session.scalar(select(InboundMessage))
+        row.human_verdict = "unsubscribe"
+        db.session.commit()
+    result = runner.invoke(args=["newsletter", "inbound", "export-labelled", str(tmp_path / "out")])
+    assert result.exit_code == 0 and result.output.strip().splitlines()[-1] == "1"
+    table = (tmp_path / "out" / "expected.tsv").read_text().splitlines()
+    assert table[1].startswith("inbound-") and "\tunsubscribe\t" in table[1]
+    assert b"Enough, bye." in next((tmp_path / "out").glob("*.eml")).read_bytes()
