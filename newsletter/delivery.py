@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import create_engine, func, select, update
+from sqlalchemy import create_engine, select, update
 from sqlalchemy.orm import Session
 
 from newsletter import campaigns, compose, mailer, suppression
@@ -39,13 +39,11 @@ from newsletter.models import (
     MailingList,
     Subscriber,
     SubscriberStatus,
-    Subscription,
-    SubscriptionStatus,
-    Suppression,
     SuppressionReason,
     campaign_lists,
     utcnow,
 )
+from newsletter.outbox import CoreOutbox, PostgresOutbox, outbox_for
 from newsletter.ratelimit import SendRateLimiter
 from newsletter.signing import signer_from_config
 from newsletter.transport import Transport, TransportError, transport_from_config
@@ -137,6 +135,7 @@ class DeliveryWorker:
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
+    _outbox: CoreOutbox | PostgresOutbox | None = None
 
     def __post_init__(self):
         self.signer = signer_from_config(self.config, compose.SIGNED_HEADERS)
@@ -186,7 +185,25 @@ class DeliveryWorker:
                 self.connection_faults += 1
                 break
             self.connection_faults = 0
+        self.flush()
         return sent
+
+    def outbox(self, session: Session) -> CoreOutbox | PostgresOutbox:
+        """The per-message statements (one round trip per message on PostgreSQL)."""
+        if self._outbox is None:
+            self._outbox = outbox_for(session)
+        return self._outbox
+
+    def flush(self) -> None:
+        """Commit a deferred "sent" mark now (see outbox.py)."""
+        if self._outbox is not None:
+            self._outbox.flush()
+
+    def close(self) -> None:
+        """Flush and release the outbox connection."""
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
 
     # --- one message ----------------------------------------------------------------------------
 
@@ -208,14 +225,12 @@ class DeliveryWorker:
             reply = self.transport.send(message.envelope_from, message.recipient, raw)
         except TransportError as exc:
             return self._failed(session, item, recipient, exc)
-        session.execute(update(Delivery).where(Delivery.id == item.id).values(
-            status=DeliveryStatus.sent, sent_at=self.clock(), message_id=message.message_id,
-            smtp_response=reply[:500], claimed_until=None))
-        session.commit()
+        self.outbox(session).mark_sent(item.id, self.clock(), message.message_id, reply[:500])
         return DeliveryStatus.sent
 
     def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
                 exc: TransportError) -> DeliveryStatus | None:
+        self.flush()
         reply = str(exc)[:500]
         attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == item.id)) or 1
         if not exc.permanent:
@@ -241,6 +256,7 @@ class DeliveryWorker:
 
     def _finish(self, session: Session, delivery_id: int, status: DeliveryStatus,
                 reply: str) -> None:
+        self.flush()
         session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
             status=status, smtp_response=reply, claimed_until=None))
         session.commit()
@@ -250,17 +266,10 @@ class DeliveryWorker:
     def _recipient(self, session: Session, item: Claimed) -> compose.Recipient | None:
         """The subscriber as of now, or None if they must not get this message any more."""
         list_ids = self._list_ids(session, item.campaign_id)
-        on_list = (select(func.min(Subscription.list_id)).where(
-            Subscription.subscriber_id == Subscriber.id, Subscription.list_id.in_(list_ids),
-            Subscription.status == SubscriptionStatus.confirmed).scalar_subquery())
-        suppressed = select(Suppression.id).where(
-            Suppression.email_hash == Subscriber.email_hash).exists()
-        row = session.execute(select(
-            Subscriber.email, Subscriber.name, Subscriber.attributes, Subscriber.token_version,
-            Subscriber.status, Subscriber.email_hash, on_list.label("list_id"),
-            suppressed.label("suppressed"),
-        ).where(Subscriber.id == item.subscriber_id)).first()
-        if row is None or row.status is not SubscriberStatus.active or row.list_id is None:
+        row = self.outbox(session).recipient(item.subscriber_id, list_ids)
+        status = getattr(row, "status", None)
+        status = getattr(status, "value", status)  # an Enum through the ORM, text through SQL
+        if row is None or status != SubscriberStatus.active.value or row.list_id is None:
             return None
         if row.suppressed or (row.email_hash is None
                               and suppression.is_suppressed(session, self.key, row.email)):
@@ -293,12 +302,16 @@ class DeliveryWorker:
         cached = self._active.get(campaign_id)
         if cached is not None and time.monotonic() - cached[1] < 1.0:
             return cached[0]
+        self.flush()
         status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
         active = status in ACTIVE
         self._active[campaign_id] = (active, time.monotonic())
         return active
 
     def _wait_for_permit(self, session: Session, stop: threading.Event) -> bool:
+        if self.limiter.unlimited:
+            return True
+        self.flush()
         while True:
             wait = self.limiter.acquire(session, self.clock())
             if not wait:
@@ -307,6 +320,7 @@ class DeliveryWorker:
                 return False
 
     def _release(self, session: Session, items: list[Claimed]) -> None:
+        self.flush()
         if not items:
             return
         session.execute(update(Delivery).where(
@@ -317,6 +331,7 @@ class DeliveryWorker:
         session.commit()
 
     def _renew(self, session: Session, now: datetime) -> None:
+        self.flush()
         session.execute(update(Delivery).where(
             Delivery.claimed_by == self.name, Delivery.status == DeliveryStatus.sending,
         ).values(claimed_until=now + timedelta(seconds=self.lease)))
@@ -358,6 +373,7 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
                 if not sent and not worker.last_claimed:
                     stop.wait(IDLE_SECONDS)
         finally:
+            worker.close()
             transport.close()
             session.close()
             if session.bind is not db.engine:

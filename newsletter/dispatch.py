@@ -79,8 +79,12 @@ def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], l
     statement = _insert(session).from_select(
         ["campaign_id", "subscriber_id", "status", "attempts", "next_attempt_at"], chosen
     ).on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
-    # Counted through RETURNING: psycopg reports no rowcount for an INSERT built by SQLAlchemy.
-    return sum(1 for _ in session.execute(statement.returning(literal(1))))
+    # Counted through RETURNING (psycopg reports no rowcount for an INSERT built by SQLAlchemy);
+    # on PostgreSQL the count happens in the server, so no row travels to Python.
+    returning = statement.returning(literal(1))
+    if session.get_bind().dialect.name == "postgresql":
+        return session.scalar(select(func.count()).select_from(returning.cte("added")))
+    return sum(1 for _ in session.execute(returning))
 
 
 def dispatch(session: Session, campaign: Campaign, key: str, now: datetime,

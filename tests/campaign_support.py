@@ -108,6 +108,7 @@ def drain(app, clock=None, stop: threading.Event | None = None, rounds: int = 10
                 if not worker.last_claimed:
                     break
         finally:
+            worker.close()
             transport.close()
             db.session.remove()
     return sent

@@ -74,6 +74,7 @@ def test_scheduled_campaign_reaches_everyone_once_signed_and_unsubscribable(sign
                 sent.append(worker.run_once(db.session, stop))
                 if not worker.last_claimed:
                     break
+            worker.close()
             worker.transport.close()
             db.session.remove()
 

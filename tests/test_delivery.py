@@ -306,6 +306,7 @@ def test_worker_uses_one_connection_for_many_messages(app, smtp):
         original = transport._connect
         transport._connect = lambda: connects.append(1) or original()
         worker.run_once(db.session)
+        worker.close()
         transport.close()
     assert len(smtp.messages) == 10 and len(connects) == 1
     _ = timedelta
