@@ -117,7 +117,11 @@ def confirm_page(token: str):
     return render_template("public/confirm.html", token=token, lists=lists)
 
 
+# No CSRF token here: the signed token in the URL is the credential (as for /u/), and a browser
+# that refuses cookies must still be able to confirm. A forged cross-site POST could only confirm
+# a request whose link the forger already holds.
 @bp.post("/confirm/<token>")
+@csrf.exempt
 def confirm(token: str):
     config, now = current_app.config, utcnow()
     try:
