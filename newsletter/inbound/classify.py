@@ -344,7 +344,10 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
             verdict.kind = Kind.auto_reply
             verdict.reasons.append(f"header {name}: {value[:60]}")
             return True
-    found, _ = phrasebook.load().find("auto_reply_subject", verdict.subject)
+    # An out-of-office puts its marker first ("Automatic reply: ..."); a person's "Re: Out of
+    # office? Read this" is a reply to a newsletter of that title, not an auto-reply.
+    subject = "" if REPLY_PREFIX.match(verdict.subject) else verdict.subject
+    found, _ = phrasebook.load().find("auto_reply_subject", subject)
     if found:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"auto-reply subject ({found})")

@@ -80,7 +80,7 @@ class PhraseBook:
         for language in self.languages:
             for phrase, pattern in language.patterns.get(section, []):
                 for match in pattern.finditer(text):
-                    negation = self._negation(text, match)
+                    negation = self._negation(text, match, language)
                     label = f"{language.code}: {phrase}"
                     if negation is None:
                         return label, None
@@ -96,20 +96,21 @@ class PhraseBook:
                 return language.code
         return None
 
-    def _negation(self, text: str, match: re.Match) -> str | None:
+    @staticmethod
+    def _negation(text: str, match: re.Match, language: Language) -> str | None:
+        # Only the phrase's own language: Swedish "om" (if) is Dutch "om" (to).
         start = max(text.rfind(c, 0, match.start()) for c in ".!?;\n\u3002")
         before = text[start + 1:match.start()]
         inside = " ".join(g or "" for g in match.groups())
         after = text[match.end():match.end() + 12]
         words = set(re.findall(r"[\w']+", before + " " + inside))
-        for language in self.languages:
-            negations = language.words.get("negation", set())
-            hit = words & negations or {n for n in negations if " " in n and n in before}
-            if hit:
-                return sorted(hit)[0]
-            for word in language.words.get("negation_after", set()):
-                if after.startswith(word):
-                    return word
+        negations = language.words.get("negation", set())
+        hit = words & negations or {n for n in negations if " " in n and n in before}
+        if hit:
+            return sorted(hit)[0]
+        for word in language.words.get("negation_after", set()):
+            if after.startswith(word):
+                return word
         return None
 
 
