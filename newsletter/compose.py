@@ -25,7 +25,7 @@ from pathlib import Path
 import css_inline
 import markdown as markdown_lib
 import nh3
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
@@ -122,7 +122,9 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
 
 
 def _environment(autoescape: bool) -> CampaignEnvironment:
-    return CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+    env = CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+    env.globals.clear()  # no range(), lipsum(), cycler(), namespace(): only the VARIABLES
+    return env
 
 
 HTML_ENV = _environment(True)
@@ -145,6 +147,11 @@ def check_template(label: str, source: str, html: bool = True) -> None:
         parsed = env.parse(source)
     except TemplateSyntaxError as exc:
         raise TemplateProblem(f"{label}, line {exc.lineno}: {exc.message}") from None
+    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
+        name = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", "")
+        if isinstance(name, str) and name.startswith("_"):
+            # Python internals: never needed in a newsletter, the first step of every escape.
+            raise TemplateProblem(f"{label}, line {node.lineno}: not allowed: {name!r}")
     unknown = sorted(meta.find_undeclared_variables(parsed) - VARIABLES - {"content"})
     if unknown:
         line = _line_of(source, unknown[0])
@@ -386,6 +393,12 @@ class CompiledCampaign:
                         self.tail))
         envelope = links.bounce_address(config, sid, self.content.campaign_id)
         return OutgoingMessage(envelope, recipient.email, raw, message_id)
+
+    def archive_copy(self) -> str:
+        """The HTML part for the public archive: no name, no address, no personal links."""
+        nobody = Recipient(0, "", "", {})
+        return self.html.render(_context(nobody, "#", "#", self.archive, self.campaign,
+                                         self.mailing_list, None, True))
 
     def preview(self) -> str:
         """The HTML part for a sample reader (the admin preview iframe)."""
