@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import consent, tokens
+from newsletter.confirmation import lift_own_unsubscribe
 from newsletter.models import (
     ConsentMethod,
     MailingList,
@@ -28,7 +29,6 @@ from newsletter.subscriptions import (
     clean_country,
     clean_text,
     get_or_create_subscription,
-    lift_own_unsubscribe,
     unsubscribe,
 )
 

@@ -13,12 +13,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from newsletter import confirmation
 
 from newsletter import campaigns, consent, subscriber_mail, suppression, tokens
 from newsletter.models import (
@@ -50,14 +54,6 @@ class SubscribeError(ValueError):
 
 class InvalidEmail(SubscribeError):
     """The address is not a valid email address."""
-
-
-class NotPending(SubscribeError):
-    """A confirm link names a request that no longer waits (purged, or left since)."""
-
-
-class AddressSuppressed(SubscribeError):
-    """The address is suppressed for a reason the subscriber cannot lift (bounce, complaint...)."""
 
 
 def normalise_email(raw: str) -> str:
@@ -284,11 +280,17 @@ def get_or_create_subscription(session: Session, subscriber: Subscriber,
 def _step_send_confirmation(session: Session, subscriber: Subscriber,
                             to_confirm: list[Subscription], now: datetime, config: Mapping,
                             outcome: SubscribeOutcome) -> None:
+    outcome.mails += send_confirmation(session, subscriber, to_confirm, now=now, config=config)
+
+
+def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list[Subscription], *,
+                      now: datetime, config: Mapping) -> list[OutboundMail]:
     """One mail for the lists that need one, at most one per list per resend period."""
     cutoff = now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])
     due = [s for s in to_confirm if _claim_confirmation(session, s, now, cutoff)]
-    if due:
-        outcome.mails.append(subscriber_mail.queue_confirmation(session, config, subscriber, due, now))
+    if not due:
+        return []
+    return [subscriber_mail.queue_confirmation(session, config, subscriber, due, now)]
 
 
 def _claim_confirmation(session: Session, subscription: Subscription, now: datetime,
@@ -311,7 +313,8 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
 
 def activate(session: Session, subscription: Subscription, *, now: datetime, config: Mapping,
               method: ConsentMethod, ip: str | None, user_agent: str | None, wording: str,
-              welcome: bool, outcome: SubscribeOutcome | ConfirmOutcome | None = None) -> None:
+              welcome: bool, outcome: SubscribeOutcome | confirmation.ConfirmOutcome | None = None,
+             ) -> None:
     """Confirm a subscription: record the grant, then the welcome (campaign or short mail)."""
     subscriber, mailing_list = subscription.subscriber, subscription.mailing_list
     subscription.status = SubscriptionStatus.confirmed
@@ -330,125 +333,6 @@ def activate(session: Session, subscription: Subscription, *, now: datetime, con
         mail = subscriber_mail.queue_subscribed(session, config, subscriber, mailing_list, now)
         if outcome is not None:
             outcome.mails.append(mail)
-
-
-# --- confirm ------------------------------------------------------------------------------------
-
-
-def confirm_token(config: Mapping, subscriber_id: int, list_ids: list[int]) -> str:
-    """The signed, expiring token of a confirmation link."""
-    return tokens.sign(config["SECRET_KEY"], tokens.CONFIRM, [subscriber_id, list_ids])
-
-
-def read_confirm_token(config: Mapping, token: str) -> tuple[int, list[int]]:
-    """(subscriber_id, list_ids) of a confirm token; TokenError if bad or expired."""
-    payload = tokens.load(config["SECRET_KEY"], tokens.CONFIRM, token,
-                          max_age=config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"] * 86400)
-    return _confirm_payload(payload)
-
-
-def _confirm_payload(payload) -> tuple[int, list[int]]:
-    try:
-        subscriber_id, list_ids = payload
-        return int(subscriber_id), [int(i) for i in list_ids]
-    except (TypeError, ValueError):
-        raise tokens.TokenError("This link is not valid.") from None
-
-
-def expired_confirm_payload(error: tokens.TokenError) -> tuple[int, list[int]] | None:
-    """What an expired (but genuine) confirm token named, so a new mail can be offered."""
-    if not error.expired:
-        return None
-    try:
-        return _confirm_payload(error.payload)
-    except tokens.TokenError:
-        return None
-
-
-@dataclass
-class ConfirmOutcome:
-    """What confirm() changed."""
-
-    subscriber: Subscriber
-    confirmed: list[Subscription] = field(default_factory=list)
-    already: list[Subscription] = field(default_factory=list)
-    mails: list[OutboundMail] = field(default_factory=list)
-
-
-def confirm(session: Session, subscriber_id: int, list_ids: list[int], *, now: datetime,
-            config: Mapping, ip: str | None = None, user_agent: str | None = None) -> ConfirmOutcome:
-    """Turn the pending subscriptions a confirm link names into confirmed ones."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        raise NotPending("This request is no longer waiting. Please subscribe again.")
-    outcome = ConfirmOutcome(subscriber)
-    for subscription in _subscriptions(session, subscriber, list_ids):
-        if subscription.status is SubscriptionStatus.confirmed:
-            outcome.already.append(subscription)
-        elif subscription.status is SubscriptionStatus.pending:
-            outcome.confirmed.append(subscription)
-    if not outcome.confirmed:
-        if outcome.already:
-            return outcome
-        raise NotPending("This request is no longer waiting. Please subscribe again.")
-    lift_own_unsubscribe(session, subscriber, now, config)
-    for subscription in outcome.confirmed:
-        activate(session, subscription, now=now, config=config,
-                  method=_method(subscription.source), ip=ip, user_agent=user_agent,
-                  wording=subscription.consent_wording, welcome=True, outcome=outcome)
-    return outcome
-
-
-def _method(source: str) -> ConsentMethod:
-    try:
-        return ConsentMethod(source)
-    except ValueError:
-        return ConsentMethod.form
-
-
-def resend_confirmation(session: Session, subscriber_id: int, list_ids: list[int], *,
-                        now: datetime, config: Mapping) -> list[OutboundMail]:
-    """A fresh confirmation mail for still-pending subscriptions (respecting the resend limit)."""
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return []
-    if suppression.is_suppressed(session, config["NEWSLETTER_SUPPRESSION_KEY"], subscriber.email) \
-            and not _only_own_unsubscribe(session, subscriber, config):
-        return []
-    pending = [s for s in _subscriptions(session, subscriber, list_ids)
-               if s.status is SubscriptionStatus.pending]
-    outcome = SubscribeOutcome(subscriber=subscriber)
-    _step_send_confirmation(session, subscriber, pending, now, config, outcome)
-    return outcome.mails
-
-
-def _subscriptions(session: Session, subscriber: Subscriber, list_ids: list[int]) -> list[Subscription]:
-    return list(session.scalars(select(Subscription).where(
-        Subscription.subscriber_id == subscriber.id, Subscription.list_id.in_(list_ids))))
-
-
-def _suppression_row(session: Session, subscriber: Subscriber, config: Mapping) -> Suppression | None:
-    key = config["NEWSLETTER_SUPPRESSION_KEY"]
-    return session.scalar(select(Suppression).where(
-        Suppression.email_hash == suppression.email_hash(key, subscriber.email)))
-
-
-def _only_own_unsubscribe(session: Session, subscriber: Subscriber, config: Mapping) -> bool:
-    row = _suppression_row(session, subscriber, config)
-    return row is None or row.reason is SuppressionReason.unsubscribe_all
-
-
-def lift_own_unsubscribe(session: Session, subscriber: Subscriber, now: datetime,
-                          config: Mapping) -> None:
-    """A person who left everything and now confirms again lifts their own suppression."""
-    row = _suppression_row(session, subscriber, config)
-    if row is None:
-        return
-    if row.reason is not SuppressionReason.unsubscribe_all:
-        raise AddressSuppressed("This address cannot be subscribed. Please contact us.")
-    suppression.lift(session, config["NEWSLETTER_SUPPRESSION_KEY"], subscriber.email,
-                     actor="subscriber", reason="the subscriber confirmed a new subscription",
-                     now=now)
 
 
 # --- unsubscribe, resubscribe -------------------------------------------------------------------

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import subscriptions
+from newsletter import confirmation, subscriptions
 from newsletter.extensions import db
 from newsletter.models import (
     ApiToken,
@@ -252,13 +252,13 @@ def test_confirming_queues_the_lists_welcome_campaign_instead_of_the_short_mail(
     do_subscribe(app, news)
     with app.app_context():
         subscriber = db.session.scalar(select(Subscriber))
-        outcome = subscriptions.confirm(db.session, subscriber.id, [news], now=utcnow(),
+        outcome = confirmation.confirm(db.session, subscriber.id, [news], now=utcnow(),
                                         config=app.config, ip="192.0.2.1")
         db.session.commit()
         assert outcome.mails == []  # no "you're subscribed" mail: the welcome campaign says it
         assert db.session.scalar(select(func.count(Delivery.id))) == 1
         # Confirming again (a second click) changes nothing.
-        again = subscriptions.confirm(db.session, subscriber.id, [news], now=utcnow(), config=app.config)
+        again = confirmation.confirm(db.session, subscriber.id, [news], now=utcnow(), config=app.config)
         assert again.confirmed == [] and len(again.already) == 1
     assert count(app, ConsentEvent) == 1
 

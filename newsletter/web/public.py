@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
-from newsletter import links, mailer, preferences, subscriptions
+from newsletter import confirmation, links, mailer, preferences, subscriptions
 from newsletter.extensions import csrf, db, limiter
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.tokens import TokenError
@@ -108,9 +108,9 @@ def subscribe(slug: str):
 @bp.get("/confirm/<token>")
 def confirm_page(token: str):
     try:
-        subscriber_id, list_ids = subscriptions.read_confirm_token(current_app.config, token)
+        subscriber_id, list_ids = confirmation.read_confirm_token(current_app.config, token)
     except TokenError as exc:
-        if subscriptions.expired_confirm_payload(exc) is not None:
+        if confirmation.expired_confirm_payload(exc) is not None:
             return render_template("public/confirm_expired.html", token=token), 400
         return _bad_link(exc)
     lists = db.session.scalars(select(MailingList).where(MailingList.id.in_(list_ids))).all()
@@ -125,16 +125,16 @@ def confirm_page(token: str):
 def confirm(token: str):
     config, now = current_app.config, utcnow()
     try:
-        subscriber_id, list_ids = subscriptions.read_confirm_token(config, token)
+        subscriber_id, list_ids = confirmation.read_confirm_token(config, token)
     except TokenError as exc:
-        expired = subscriptions.expired_confirm_payload(exc)
+        expired = confirmation.expired_confirm_payload(exc)
         if expired is None or request.form.get("action") != "resend":
             return _bad_link(exc)
-        mails = subscriptions.resend_confirmation(db.session, *expired, now=now, config=config)
+        mails = confirmation.resend_confirmation(db.session, *expired, now=now, config=config)
         _send(mails)
         return render_template("public/subscribed.html", resent=True)
     try:
-        outcome = subscriptions.confirm(db.session, subscriber_id, list_ids, now=now, config=config,
+        outcome = confirmation.confirm(db.session, subscriber_id, list_ids, now=now, config=config,
                                         **_client())
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
