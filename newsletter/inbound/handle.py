@@ -140,6 +140,11 @@ def _unsubscribe(session, row, verdict, who, config, now) -> str:
         verdict.reasons.append("the text names another address: " + ", ".join(sorted(others)))
         row.status = InboundStatus.needs_human
         return "names-another-address: a person decides"
+    if who.by == "token" and _another_subscriber(session, verdict.sender, subscriber):
+        # A forwarded newsletter carries its recipient's token: whose request is it?
+        verdict.reasons.append("sent by a different subscriber than the token names")
+        row.status = InboundStatus.needs_human
+        return "token-and-sender-differ: a person decides"
     list_ids = _lists_to_leave(session, subscriber, who)
     changed = subscriptions.unsubscribe(
         session, subscriber, list_ids=list_ids, method=ConsentMethod.reply, now=now,
@@ -152,6 +157,16 @@ def _unsubscribe(session, row, verdict, who, config, now) -> str:
         _queue_unsubscribed_mail(session, config, subscriber, [s.mailing_list for s in changed],
                                  now)
     return f"unsubscribed-{len(changed)}-lists-by-{who.by}"
+
+
+def _another_subscriber(session: Session, sender: str, subscriber: Subscriber) -> bool:
+    try:
+        email = subscriptions.normalise_email(sender)
+    except subscriptions.InvalidEmail:
+        return False
+    if email == subscriber.email:
+        return False
+    return subscriptions.find_subscriber(session, email) is not None
 
 
 def _lists_to_leave(session: Session, subscriber: Subscriber, who: Who) -> list[int]:

@@ -250,3 +250,13 @@ def test_dmarc_authentication_failure_report_unsubscribes_nobody(app, people):
     assert row.verdict == "complaint" and row.action.startswith("recorded")
     assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
     assert not suppressed(app, "alice@example.net")
+
+
+def test_forwarded_newsletter_answered_by_another_subscriber_waits_for_a_person(app, people):
+    # Bob replies "unsubscribe me" to the newsletter Alice forwarded him: the token is Alice's.
+    row = run(app, mails.reply(app.config, people.alice, people.campaign,
+                               "Please unsubscribe me.", message_id="<fwd@example.com>",
+                               sender="bob@example.com"))
+    assert row.status is InboundStatus.needs_human
+    assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
+    assert statuses(app, people.bob)[people.weekly] is SubscriptionStatus.confirmed
