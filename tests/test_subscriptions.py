@@ -289,3 +289,16 @@ def test_one_click_fast_path_matches_unsubscribe(app, news):
                                     .order_by(ConsentEvent.id)).all()
         assert [e.purpose for e in events] == ["newsletter:news", "newsletter:other"]
         assert events[0].ip == "192.0.2.9" and events[0].method is ConsentMethod.one_click
+
+
+def test_every_admin_page_of_this_area_renders(app, admin_client, news):
+    do_subscribe(app, news, existing_consent=True, send_welcome=False)
+    with app.app_context():
+        subscriber_id = db.session.scalar(select(Subscriber.id))
+    for url in ("/admin/lists", "/admin/lists/new", f"/admin/lists/{news}", "/admin/subscribers",
+                f"/admin/subscribers?list_id={news}&status=confirmed&q=a&page=2",
+                "/admin/subscribers/new", f"/admin/subscribers/{subscriber_id}",
+                f"/admin/subscribers/{subscriber_id}/edit", "/admin/import", "/admin/suppressions",
+                "/admin/api-tokens"):
+        assert admin_client.get(url).status_code == 200, url
+    assert admin_client.get("/admin/subscribers/999999").status_code == 404
