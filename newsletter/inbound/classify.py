@@ -158,44 +158,17 @@ def _parse(raw: bytes, headers_only: bool) -> Message:
     return BytesParser(policy=policy.compat32).parsebytes(raw)
 
 
-# The MIME structure is parsed with policy.compat32, and the few headers we read are decoded
-# with policy.default's header registry (RFC 2047 words, 8-bit bytes, address lists). Parsing
-# everything with policy.default re-parses every Content-Type header on each access and
-# alone held the classifier under 800 messages per second.
-def header(message: Message, name: str) -> str:
-    """A header decoded by policy.default, '' when absent or unreadable.
-
-    >>> from email import message_from_bytes
-    >>> header(message_from_bytes(b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\\n\\n"), "subject")
-    'Grüße'
-    """
-    values = _all_headers(message, name)
-    return " ".join(values[0].split()) if values else ""
-
-
-def _all_headers(message: Message, name: str) -> list[str]:
-    wanted, found = name.lower(), []
-    for key, raw in message.raw_items():
-        if key.lower() != wanted:
-            continue
-        try:
-            found.append(str(policy.default.header_fetch_parse(key, raw)))
-        except Exception:  # noqa: BLE001 - a malformed header must not stop the classification
-            found.append(str(raw).encode("utf-8", "replace").decode("utf-8", "replace"))
-    return found
-
-
 def _read_envelope(message: Message, verdict: Verdict, raw: bytes) -> None:
-    message_id = header(message, "Message-ID").strip()
+    message_id = reports.header(message, "Message-ID").strip()
     if message_id and len(message_id) <= 250:
         verdict.message_key = message_id
     else:
         verdict.message_key = "sha256:" + hashlib.sha256(raw).hexdigest()
-    verdict.subject = header(message, "Subject")[:500]
-    addresses = getaddresses([header(message, "From")])
+    verdict.subject = reports.header(message, "Subject")[:500]
+    addresses = getaddresses([reports.header(message, "From")])
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
     for name in RECIPIENT_HEADERS:
-        for value in _all_headers(message, name):
+        for value in reports.all_headers(message, name):
             for kind, token in TOKEN_RE.findall(value):
                 _add_token(verdict, kind.lower(), token.lower(), name)
 
@@ -230,7 +203,7 @@ def _original_tokens(message: Message, verdict: Verdict) -> None:
 
 
 def _rule_complaint(message: Message, verdict: Verdict) -> bool:
-    report = reports.read_arf(message) or _microsoft_jmrp(message)
+    report = reports.read_arf(message) or reports.read_microsoft_jmrp(message)
     if report is None:
         ses = reports.read_ses_notification(body_text(message)) if (
             "amazonaws.com" in verdict.sender or "amazonses" in verdict.sender) else None
@@ -243,18 +216,6 @@ def _rule_complaint(message: Message, verdict: Verdict) -> bool:
     verdict.failed_recipient = report.recipients[0] if report.recipients else None
     _original_tokens(message, verdict)
     return True
-
-
-def _microsoft_jmrp(message: Message) -> reports.ComplaintReport | None:
-    """Outlook.com/Hotmail's junk-mail reports are not ARF: they return the message with an
-    X-HmXmrOriginalRecipient header (at the top or inside the attached copy)."""
-    for part in [message] + [p.get_payload(0) for p in reports.find_parts(message, "message/rfc822")
-                             if isinstance(p.get_payload(), list) and p.get_payload()]:
-        value = header(part, "X-HmXmrOriginalRecipient")
-        if value:
-            return reports.ComplaintReport(recipients=[value.strip("<> ")],
-                                           feedback_type="microsoft-jmrp")
-    return None
 
 
 def _rule_failure(message: Message, verdict: Verdict) -> bool:
@@ -297,7 +258,7 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
     except Exception as exc:  # noqa: BLE001 - its heuristics choke on odd mail
         temporary, permanent = set(), set()
         verdict.reasons.append(f"flufl.bounce failed: {type(exc).__name__}")
-    detail = "\n".join(_all_texts(message)) or text
+    detail = "\n".join(reports.texts(message)) or text
     report = reports.read_failure_text(detail)
     found = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
              for a in list(permanent) + list(temporary)]
@@ -314,18 +275,6 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
     return report
 
 
-def _all_texts(message: Message) -> list[str]:
-    from newsletter.inbound.reply_text import decoded_text
-
-    texts = []
-    for part, kind in reports.parts(message):
-        if kind.startswith("text/") and kind != "text/html":
-            texts.append(decoded_text(part)[:50_000])
-        if len(texts) >= 4:
-            break
-    return texts
-
-
 def _rule_unsubscribe_address(message: Message, verdict: Verdict) -> bool:
     # RFC 2369: mail to the List-Unsubscribe mailto unsubscribes, whatever the body says.
     if verdict.unsubscribe_token is None:
@@ -339,7 +288,7 @@ def _rule_unsubscribe_address(message: Message, verdict: Verdict) -> bool:
 
 def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     for name, pattern in AUTO_REPLY_HEADERS.items():
-        value = header(message, name)
+        value = reports.header(message, name)
         if value and pattern.search(value) and value.lower() != "no":
             verdict.kind = Kind.auto_reply
             verdict.reasons.append(f"header {name}: {value[:60]}")
@@ -353,8 +302,8 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"auto-reply subject ({found})")
         return True
     # Mailman's command runner ignores bulk and list mail: no person typed it for us.
-    precedence = header(message, "Precedence").lower()
-    if precedence in BULK_PRECEDENCE or header(message, "List-Id") or header(
+    precedence = reports.header(message, "Precedence").lower()
+    if precedence in BULK_PRECEDENCE or reports.header(message, "List-Id") or reports.header(
             message, "List-Unsubscribe"):
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"bulk or list mail (Precedence: {precedence or '-'}, List-* "
