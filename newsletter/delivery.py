@@ -44,9 +44,10 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.outbox import CoreOutbox, PostgresOutbox, outbox_for
+from newsletter.pipelining import campaign_transport
 from newsletter.ratelimit import SendRateLimiter
 from newsletter.signing import signer_from_config
-from newsletter.transport import Transport, TransportError, transport_from_config
+from newsletter.transport import Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -360,7 +361,7 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
     """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent."""
     total = 0
     with app.app_context():
-        transport = transport_from_config(app.config)
+        transport = campaign_transport(app.config)
         session = _worker_session(app)
         worker = DeliveryWorker(app.config, transport)
         try:

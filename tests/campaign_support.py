@@ -23,7 +23,7 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from newsletter.transport import transport_from_config
+from newsletter.pipelining import campaign_transport
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 SELECTOR = "test"
@@ -99,7 +99,9 @@ def suppress(app, session, email: str) -> None:
 def drain(app, clock=None, stop: threading.Event | None = None, rounds: int = 10_000) -> int:
     """Run one in-process worker until nothing is claimable; returns messages sent."""
     with app.app_context():
-        transport = transport_from_config(app.config)
+        transport = campaign_transport(app.config)
+        # aiosmtpd does not advertise PIPELINING but handles it: test the pipelined path.
+        transport.force_pipelining = True
         worker = DeliveryWorker(app.config, transport, clock=clock or (lambda: datetime.now(UTC)))
         sent = 0
         try:

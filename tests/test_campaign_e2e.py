@@ -24,7 +24,7 @@ from newsletter import campaigns
 from newsletter.delivery import DeliveryWorker
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
-from newsletter.transport import transport_from_config
+from newsletter.pipelining import campaign_transport
 
 from conftest import make_app
 
@@ -69,7 +69,9 @@ def test_scheduled_campaign_reaches_everyone_once_signed_and_unsubscribable(sign
 
     def work():
         with app.app_context():
-            worker = DeliveryWorker(app.config, transport_from_config(app.config))
+            transport = campaign_transport(app.config)
+            transport.force_pipelining = True
+            worker = DeliveryWorker(app.config, transport)
             while not stop.is_set():
                 sent.append(worker.run_once(db.session, stop))
                 if not worker.last_claimed:
