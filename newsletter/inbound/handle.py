@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter import links, mailer, privacy, subscriptions, tokens
+from newsletter import links, mailer, privacy, subscriber_mail, subscriptions, tokens
 from newsletter.inbound.classify import Kind, Verdict
 from newsletter.models import (
     Campaign,
@@ -193,7 +193,7 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
                   for m in lists],
     }
     message = mailer.build_message(
-        sender=config["MAIL_DEFAULT_SENDER"], to=subscriber.email,
+        sender=subscriber_mail.sender(config, lists[0]), to=subscriber.email,
         subject=f"You are unsubscribed from {context['names']}",
         text=render_template("email/reply_unsubscribed.txt", **context),
         domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
