@@ -61,13 +61,33 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
         raise ImportFormatError(f"consent basis must be one of {', '.join(CONSENT_BASES)}")
     report = ImportReport(dry_run=dry_run)
     reader = csv.reader(stream)
-    columns = _columns(next(reader, None))
+    try:
+        columns = _columns(next(reader, None))
+    except csv.Error as exc:
+        raise ImportFormatError(f"the first line is not CSV: {exc}") from None
     wording = (f"Imported{' from ' + source if source else ''}: "
                + ("consent given before import (existing)" if consent_basis == "existing"
                   else "a confirmation mail asks for consent (double opt-in)"))
     mailing_list = _load_list(session, list_id)
     in_batch, last_line = 0, reader.line_num
-    for row in reader:
+
+    def bad_row(line: int, message: str) -> None:
+        report.failed += 1
+        if len(report.errors) < MAX_KEPT_ERRORS:
+            report.errors.append((line, message))
+        if on_error is not None:
+            on_error(line, message)
+
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a field over the size limit, say: the reader resumes after it
+            report.rows += 1
+            bad_row(last_line + 1, f"not readable as CSV: {exc}")
+            last_line = reader.line_num
+            continue
         # A quoted field may span lines: report the line the row starts on.
         line, last_line = last_line + 1, reader.line_num
         if not any(cell.strip() for cell in row):
@@ -77,11 +97,7 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
             _import_row(session, row, columns, mailing_list, consent_basis, wording, now, config,
                         report)
         except subscriptions.SubscribeError as exc:
-            report.failed += 1
-            if len(report.errors) < MAX_KEPT_ERRORS:
-                report.errors.append((line, str(exc)))
-            if on_error is not None:
-                on_error(line, str(exc))
+            bad_row(line, str(exc))
         in_batch += 1
         if in_batch >= batch_size:
             _end_batch(session, dry_run)

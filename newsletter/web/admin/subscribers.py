@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import func, or_, select
 
 from newsletter import imports, mailer, preferences, subscriptions
@@ -142,6 +143,19 @@ def subscribers_unsubscribe(subscriber_id: int):
     db.session.commit()
     flash("Unsubscribed.", "success")
     return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
+
+
+# Uploads may be far larger than MAX_CONTENT_LENGTH (a million rows is tens of MB); Werkzeug spools
+# them to a temporary file, and the import streams from it. Raised only for a logged-in user, and
+# before CSRFProtect reads the form (URL value preprocessors run before before_request).
+IMPORT_MAX_BYTES = 512 * 1024 * 1024
+
+
+@bp.url_value_preprocessor
+def _allow_large_import(endpoint: str | None, values: dict | None) -> None:
+    if endpoint == "admin.subscribers_import" and current_user.is_authenticated:
+        request.max_content_length = current_app.config.get("NEWSLETTER_IMPORT_MAX_BYTES",
+                                                            IMPORT_MAX_BYTES)
 
 
 @bp.route("/import", methods=["GET", "POST"])
