@@ -88,6 +88,7 @@ class Verdict:
     language: str | None = None  # of the request phrase that matched
     mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
     feedback_type: str | None = None  # of a complaint (RFC 5965: abuse, auth-failure, ...)
+    also_unsubscribe: bool = False  # a data request that also asks to stop the mail
 
     @property
     def recipient(self) -> str | None:
@@ -332,6 +333,11 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             verdict.kind = kind
             verdict.language = found.split(":", 1)[0]
             verdict.reasons.append(f"{section} phrase in the new text ({found})")
+            if kind is not Kind.unsubscribe:
+                also, _ = book.find("unsubscribe", text)
+                if also:
+                    verdict.also_unsubscribe = True
+                    verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
     language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
     if language:

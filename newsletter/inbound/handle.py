@@ -257,6 +257,10 @@ def _complaint(session, row, verdict, who, config, now) -> str:
 
 def _privacy_request(kind: PrivacyRequestKind):
     def step(session, row, verdict, who, config, now) -> str:
+        left = ""
+        if verdict.also_unsubscribe:
+            # "Unsubscribe me and delete my data": the unsubscribe needs no proof (undo link).
+            left = "; " + _unsubscribe(session, row, verdict, who, config, now)
         # With a token we know the subscriber, but a forwarded newsletter carries the same
         # token: the link goes to the subscriber's own address either way.
         email = who.subscriber.email if who.by == "token" else verdict.sender
@@ -264,13 +268,13 @@ def _privacy_request(kind: PrivacyRequestKind):
             email = subscriptions.normalise_email(email)
         except subscriptions.InvalidEmail:
             row.status = InboundStatus.needs_human
-            return "no-valid-address: a person decides"
+            return "no-valid-address: a person decides" + left
         session.flush()
         request, _ = privacy.open_request(
             session, kind=kind, email=email, source="reply", now=now, config=config,
             subscriber=who.subscriber, inbound_message_id=row.id,
         )
-        return f"privacy-request-{request.id}-verification-sent"
+        return f"privacy-request-{request.id}-link-sent{left}"
 
     return step
 

@@ -260,3 +260,13 @@ def test_forwarded_newsletter_answered_by_another_subscriber_waits_for_a_person(
     assert row.status is InboundStatus.needs_human
     assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.confirmed
     assert statuses(app, people.bob)[people.weekly] is SubscriptionStatus.confirmed
+
+
+def test_unsubscribe_and_delete_my_data_does_both(app, people):
+    row = run(app, mails.reply(app.config, people.alice, people.campaign,
+                               "Unsubscribe me and delete my data, please.",
+                               message_id="<both@example.net>"))
+    assert row.verdict == "erasure_request"
+    assert row.action.startswith("privacy-request-") and "unsubscribed" in row.action
+    assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.unsubscribed
+    assert [m.to_address for m in queued(app, "privacy-verify")] == ["alice@example.net"]
