@@ -17,9 +17,9 @@ from typing import TextIO
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
-from newsletter import consent, subscriptions, suppression
+from newsletter import consent, subscriber_mail, subscriptions, suppression
 from newsletter.models import (
     ConsentEvent,
     ConsentMethod,
@@ -72,8 +72,7 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
                + ("consent given before import (existing)" if consent_basis == "existing"
                   else "a confirmation mail asks for consent (double opt-in)"))
     mailing_list = _load_list(session, list_id)
-    # Consent already given and no mail to build: a whole batch goes in a few set-based statements.
-    at_once = consent_basis == "existing" or not mailing_list.double_opt_in
+    confirmed = consent_basis == "existing" or not mailing_list.double_opt_in
     batch: list[ImportRow] = []
     last_line = reader.line_num
 
@@ -86,15 +85,7 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
 
     def end_batch() -> None:
         nonlocal mailing_list
-        if at_once:
-            _import_batch_at_once(session, batch, mailing_list, wording, now, config, report)
-        else:
-            for item in batch:
-                try:
-                    _import_row(session, item, mailing_list, consent_basis, wording, now, config,
-                                report)
-                except subscriptions.SubscribeError as exc:
-                    bad_row(item.line, str(exc))
+        _import_batch(session, batch, mailing_list, confirmed, wording, now, config, report)
         batch.clear()
         _end_batch(session, dry_run)
         mailing_list = _load_list(session, list_id)
@@ -174,8 +165,9 @@ def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
     return row[index] if index is not None and index < len(row) else ""
 
 
-def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, consent_basis: str,
+def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, confirmed: bool,
                 wording: str, now: datetime, config: Mapping, report: ImportReport) -> None:
+    """One row through subscriptions.subscribe(): the careful road, used after a race."""
     if _already_on_list(session, item.email, mailing_list.id):
         report.unchanged += 1
         return
@@ -184,8 +176,7 @@ def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, co
         return
     outcome = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
         email=item.email, lists=[mailing_list], method=ConsentMethod.import_, name=item.name,
-        country=item.country, wording=wording, existing_consent=consent_basis == "existing",
-        send_welcome=False,
+        country=item.country, wording=wording, existing_consent=confirmed, send_welcome=False,
     ), now=now, config=config)
     report.subscribed += len(outcome.confirmed)
     report.pending += len(outcome.pending)
@@ -193,10 +184,11 @@ def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, co
     session.flush()
 
 
-def _import_batch_at_once(session: Session, batch: list[ImportRow], mailing_list: MailingList,
-                          wording: str, now: datetime, config: Mapping,
-                          report: ImportReport) -> None:
-    """The same outcome as _import_row for each row, in a handful of statements per batch."""
+def _import_batch(session: Session, batch: list[ImportRow], mailing_list: MailingList,
+                  confirmed: bool, wording: str, now: datetime, config: Mapping,
+                  report: ImportReport) -> None:
+    """What _import_row does for each row, in a handful of set-based statements per batch
+    (plus, for double opt-in, one confirmation mail per new member)."""
     key = config["NEWSLETTER_SUPPRESSION_KEY"]
     rows: dict[str, ImportRow] = {}
     for item in batch:
@@ -225,41 +217,57 @@ def _import_batch_at_once(session: Session, batch: list[ImportRow], mailing_list
         return
     try:
         with subscriptions.savepoint(session):
-            _insert_members(session, joining, rows, known, mailing_list, wording, now, key)
+            ids = _insert_members(session, joining, rows, known, mailing_list, confirmed, wording,
+                                  now, key)
     except IntegrityError:
         # Somebody subscribed one of these addresses meanwhile: take the careful road row by row.
         for email in joining:
-            _import_row(session, rows[email], mailing_list, "existing", wording, now, config, report)
+            _import_row(session, rows[email], mailing_list, confirmed, wording, now, config, report)
         return
-    report.subscribed += len(joining)
+    if confirmed:
+        report.subscribed += len(joining)
+        return
+    report.pending += len(joining)
+    pending = session.scalars(select(Subscription).where(
+        Subscription.list_id == mailing_list.id, Subscription.subscriber_id.in_(ids))
+        .options(joinedload(Subscription.subscriber)))
+    for subscription in pending:
+        subscriber_mail.queue_confirmation(session, config, subscription.subscriber, [subscription],
+                                           now)
+        report.mails_queued += 1
 
 
 def _insert_members(session: Session, joining: list[str], rows: dict[str, ImportRow],
-                    known: dict[str, int], mailing_list: MailingList, wording: str, now: datetime,
-                    key: str) -> None:
+                    known: dict[str, int], mailing_list: MailingList, confirmed: bool,
+                    wording: str, now: datetime, key: str) -> list[int]:
+    status = SubscriberStatus.active if confirmed else SubscriberStatus.pending
     new = [email for email in joining if email not in known]
     if new:
         created = session.execute(insert(Subscriber).returning(Subscriber.id, Subscriber.email), [
             {"email": email, "name": rows[email].name, "country": rows[email].country,
-             "email_hash": suppression.email_hash(key, email), "status": SubscriberStatus.active,
+             "email_hash": suppression.email_hash(key, email), "status": status,
              "created_at": now, "updated_at": now} for email in new]).all()
         known = {**known, **{email: subscriber_id for subscriber_id, email in created}}
     returning = [known[email] for email in joining if email not in new]
-    if returning:
+    if returning and confirmed:
         session.execute(update(Subscriber).where(
             Subscriber.id.in_(returning),
             Subscriber.status.in_([SubscriberStatus.pending, SubscriberStatus.unsubscribed]),
         ).values(status=SubscriberStatus.active, updated_at=now)
             .execution_options(synchronize_session=False))
     session.execute(insert(Subscription), [
-        {"subscriber_id": known[email], "list_id": mailing_list.id,
-         "status": SubscriptionStatus.confirmed, "source": ConsentMethod.import_.value,
-         "created_at": now, "confirmed_at": now, "consent_wording": wording} for email in joining])
-    policy_version_id = consent.current_policy_version_id(session, now)
-    session.execute(insert(ConsentEvent), [
-        {"subscriber_id": known[email], "purpose": consent.newsletter_purpose(mailing_list.slug),
-         "granted": True, "at": now, "method": ConsentMethod.import_, "wording": wording,
-         "policy_version_id": policy_version_id} for email in joining])
+        {"subscriber_id": known[email], "list_id": mailing_list.id, "source": ConsentMethod.import_.value,
+         "created_at": now, "consent_wording": wording,
+         **({"status": SubscriptionStatus.confirmed, "confirmed_at": now} if confirmed else
+            {"status": SubscriptionStatus.pending, "confirmation_sent_at": now})}
+        for email in joining])
+    if confirmed:
+        policy_version_id = consent.current_policy_version_id(session, now)
+        session.execute(insert(ConsentEvent), [
+            {"subscriber_id": known[email], "purpose": consent.newsletter_purpose(mailing_list.slug),
+             "granted": True, "at": now, "method": ConsentMethod.import_, "wording": wording,
+             "policy_version_id": policy_version_id} for email in joining])
+    return [known[email] for email in joining]
 
 
 def _already_on_list(session: Session, email: str, list_id: int) -> bool:
