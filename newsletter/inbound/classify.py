@@ -50,6 +50,9 @@ AUTO_REPLY_HEADERS = {
     "x-precedence": re.compile(r"auto_reply", re.I),
     "x-cr-autoreply": re.compile(r".", re.I),
 }
+# Lines of a quoted footer: a link, or "click" in the languages we read.
+FOOTER_LINE = re.compile(r"https?://|www\.|\bclick|\bklick|\bclique|\bcliqu|haga clic|\bclicca|"
+                         r"\bklik|\bkliknij|\bklicka|クリック", re.IGNORECASE)
 ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
 BULK_PRECEDENCE = ("bulk", "junk", "list")
@@ -322,6 +325,7 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         return False
     verdict.reasons.append(f"new text: {len(text)} characters")
     verdict.mentioned = sorted({a.lower() for a in ADDRESS_RE.findall(text)})[:10]
+    text = _without_footer_lines(text, verdict)
     for kind, section in ((Kind.erasure_request, "erasure"), (Kind.access_request, "access"),
                           (Kind.unsubscribe, "unsubscribe")):
         found, cancelled = book.find(section, text)
@@ -353,6 +357,15 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
     return False
+
+
+def _without_footer_lines(text: str, verdict: Verdict) -> str:
+    """Drop lines that read like a newsletter footer ("click here to unsubscribe: https://...")
+    in case a client quoted the original without marking it: they must never count."""
+    kept = [line for line in text.split("\n") if not FOOTER_LINE.search(line)]
+    if len(kept) < len(text.split("\n")):
+        verdict.reasons.append(f"{len(text.split(chr(10))) - len(kept)} footer-like line(s) ignored")
+    return "\n".join(kept)
 
 
 def _plain_short(text: str) -> bool:
