@@ -127,14 +127,43 @@ def cut_signature(text: str) -> str:
     return "\n".join(kept).strip()
 
 
+def below_quote(text: str) -> str:
+    """Bottom-posting: what was written under the '>'-quoted original, after a blank line.
+
+    A line right under the quote with no blank line between is the tail of a wrapped quoted
+    line (a footer, perhaps), not new text.
+
+    >>> below_quote("On Mon, News wrote:\\n> To unsubscribe click\\n\\nPlease remove me.")
+    'Please remove me.'
+    >>> below_quote("> If you no longer want mail, please\\nunsubscribe here.")
+    ''
+    """
+    lines = text.split("\n")
+    quoted = [i for i, line in enumerate(lines) if line.lstrip().startswith(">")]
+    if not quoted:
+        return ""
+    below = lines[quoted[-1] + 1:]
+    if not below or below[0].strip():
+        return ""
+    kept = []
+    for line in below:
+        if QUOTE_START.match(line):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip()
+
+
 def new_text(body: str) -> str:
-    """The new text of a reply body (possibly empty)."""
+    """The new text of a reply body (possibly empty): above the quote, else below it."""
     text = cap_lines(body)
-    text = cut_quoted(text)
+    top = cut_quoted(text)
     try:
-        reply = _REPLY_PARSER.parse_reply(text)
+        reply = _REPLY_PARSER.parse_reply(top)
     except Exception:  # noqa: BLE001 - a third-party regex failing must not lose the message
         reply = None
     if reply is not None and reply.strip():
-        text = reply
-    return cut_signature(text)
+        top = reply
+    top = cut_signature(top)
+    if top.strip():
+        return top
+    return cut_signature(below_quote(text))
