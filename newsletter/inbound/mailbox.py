@@ -53,7 +53,7 @@ class IMAPSource:
         self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
         self.max_bytes, self.timeout = max_bytes, timeout
         self.client = None
-        self._folders: set[str] = set()
+        self._folders: dict[str, str] = {}  # configured name -> name on the server
 
     def __enter__(self) -> IMAPSource:
         from imapclient import IMAPClient
@@ -104,10 +104,7 @@ class IMAPSource:
 
     def move(self, ref: int | str, folder: str) -> None:
         """Move one message to `folder`, creating the folder if it is missing."""
-        if folder not in self._folders:
-            if not self.client.folder_exists(folder):
-                self.client.create_folder(folder)
-            self._folders.add(folder)
+        folder = self._folders.get(folder) or self._ensure_folder(folder)
         if self.client.has_capability("MOVE"):
             self.client.move([ref], folder)
         else:
@@ -117,6 +114,36 @@ class IMAPSource:
                 self.client.uid_expunge([ref])
             else:
                 self.client.expunge()
+
+    def _ensure_folder(self, name: str) -> str:
+        """The folder's real name, created if missing. Servers whose personal namespace has a
+        prefix (Courier, some Dovecots: "INBOX.") refuse top-level folders: use the prefix."""
+        from imapclient.exceptions import IMAPClientError
+
+        candidates = [name]
+        try:
+            personal = self.client.namespace().personal or []
+            prefix = personal[0][0] if personal else ""
+            if isinstance(prefix, bytes):
+                prefix = prefix.decode()
+            if prefix and not name.startswith(prefix):
+                candidates.append(prefix + name)
+        except IMAPClientError:
+            pass
+        for candidate in candidates:
+            if self.client.folder_exists(candidate):
+                self._folders[name] = candidate
+                return candidate
+        error = None
+        for candidate in candidates:
+            try:
+                self.client.create_folder(candidate)
+            except IMAPClientError as exc:
+                error = exc
+                continue
+            self._folders[name] = candidate
+            return candidate
+        raise SourceError(f"cannot create the IMAP folder {name!r}: {error}")
 
 
 class MaildirSource:
