@@ -8,6 +8,7 @@ import io
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from newsletter import imports, mailer, preferences, subscriptions
 from newsletter.extensions import db
@@ -52,7 +53,9 @@ def subscribers():
         statement = statement.where(Subscriber.status == SubscriberStatus(status))
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = db.session.scalars(
-        statement.order_by(Subscriber.id.desc()).limit(PAGE).offset((page - 1) * PAGE)).all()
+        statement.order_by(Subscriber.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
+        .options(selectinload(Subscriber.subscriptions).joinedload(Subscription.mailing_list))
+    ).all()
     statuses = [s.value for s in (SubscriptionStatus if list_id else SubscriberStatus)]
     return render_template("admin/subscribers.html", rows=rows, total=total, page=page, pages=
                            max((total + PAGE - 1) // PAGE, 1), q=q, list_id=list_id, status=status,

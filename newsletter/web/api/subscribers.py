@@ -7,6 +7,7 @@ from flask import current_app, g, request
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 
 from newsletter import mailer, preferences, subscriptions
 from newsletter.extensions import db, limiter
@@ -105,8 +106,10 @@ def search_subscribers(args: dict):
     elif status in {s.value for s in SubscriberStatus}:
         statement = statement.where(Subscriber.status == SubscriberStatus(status))
     offset = (args["page"] - 1) * args["per_page"]
-    return db.session.scalars(statement.order_by(Subscriber.id.desc())
-                              .limit(args["per_page"]).offset(offset)).all()
+    return db.session.scalars(
+        statement.order_by(Subscriber.id.desc()).limit(args["per_page"]).offset(offset)
+        .options(selectinload(Subscriber.subscriptions).joinedload(Subscription.mailing_list))
+    ).all()
 
 
 @blp.route("", methods=["POST"])
