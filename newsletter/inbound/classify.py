@@ -25,7 +25,7 @@ from newsletter.inbound.reply_text import body_text, new_text
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_HEADER_BYTES = 256 * 1024  # a huge message is read no further than its headers
 MAX_NEW_TEXT_CHARS = 1200  # a request is short; a long letter that mentions one needs a person
-SUBJECT_ALONE_MAX_TEXT = 80  # "Subject: Unsubscribe" counts when the body says little else
+SUBJECT_ALONE_MAX_TEXT = 300  # "Subject: Unsubscribe" counts when the body asks nothing else
 
 # Where the address a message was sent to can be found (Mailman's _BaseVERPParser.get_verp
 # reads the same headers; Return-Path is where a bounce of our mail is addressed).
