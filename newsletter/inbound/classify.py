@@ -54,6 +54,7 @@ AUTO_REPLY_HEADERS = {
 FOOTER_LINE = re.compile(r"https?://|www\.|\bclick|\bklick|\bclique|\bcliqu|haga clic|\bclicca|"
                          r"\bklik|\bkliknij|\bklicka|クリック", re.IGNORECASE)
 ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+MARKER_IN_BRACKETS = re.compile(r"[(\[]([^()\[\]]{3,60})[)\]]")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
 BULK_PRECEDENCE = ("bulk", "junk", "list")
 # Subject prefixes of a reply or forward: such a subject is the old one, not a request.
@@ -299,7 +300,9 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
             return True
     # An out-of-office puts its marker first ("Automatic reply: ..."); a person's "Re: Out of
     # office? Read this" is a reply to a newsletter of that title, not an auto-reply.
-    subject = "" if REPLY_PREFIX.match(verdict.subject) else verdict.subject
+    subject = verdict.subject
+    if REPLY_PREFIX.match(subject):  # AOL: "Re: <subject> (Automatic Response)"
+        subject = " ".join(MARKER_IN_BRACKETS.findall(subject))
     found, _ = phrasebook.load().find("auto_reply_subject", subject)
     if found:
         verdict.kind = Kind.auto_reply
