@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -386,6 +386,42 @@ def unsubscribe(
     return changed
 
 
+def _leave_list_statements():
+    """Built once: constructing these per request cost as much as running them."""
+    sub, mlist, subscriber = Subscription.__table__, MailingList.__table__, Subscriber.__table__
+    policy, event = PolicyVersion.__table__, ConsentEvent.__table__
+    leave = (
+        sub.update()
+        .where(sub.c.subscriber_id == bindparam("p_subscriber"), sub.c.list_id == bindparam("p_list"),
+               sub.c.status != SubscriptionStatus.unsubscribed)
+        .values(status=SubscriptionStatus.unsubscribed, unsubscribed_at=bindparam("p_now"))
+        .returning(select(mlist.c.slug).where(mlist.c.id == sub.c.list_id).scalar_subquery())
+    )
+    # The row consent.record() would add, with the policy in force, in one INSERT.
+    policy_in_force = (select(policy.c.id).where(policy.c.effective_at <= bindparam("p_now"))
+                       .order_by(policy.c.effective_at.desc(), policy.c.id.desc()).limit(1))
+    record = event.insert().values(
+        subscriber_id=bindparam("p_subscriber"), purpose=bindparam("p_purpose"), granted=False,
+        at=bindparam("p_now"), method=bindparam("p_method"), ip=bindparam("p_ip"),
+        user_agent=bindparam("p_user_agent"), wording=bindparam("p_wording"),
+        policy_version_id=policy_in_force.scalar_subquery(),
+    )
+    still_on_a_list = select(sub.c.id).where(
+        sub.c.subscriber_id == bindparam("p_subscriber"),
+        sub.c.status != SubscriptionStatus.unsubscribed).exists()
+    left_everything = (
+        subscriber.update()
+        .where(subscriber.c.id == bindparam("p_subscriber"),
+               subscriber.c.status.in_([SubscriberStatus.active, SubscriberStatus.pending]),
+               ~still_on_a_list)
+        .values(status=SubscriberStatus.unsubscribed, updated_at=bindparam("p_now"))
+    )
+    return leave, record, left_everything
+
+
+_LEAVE, _RECORD_LEAVE, _LEFT_EVERYTHING = _leave_list_statements()
+
+
 def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: ConsentMethod,
                now: datetime, ip: str | None = None, user_agent: str | None = None,
                wording: str = "") -> bool:
@@ -395,34 +431,14 @@ def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: Co
     the subscriber and their subscriptions: mailbox providers POST these in bulk and the answer
     must be quick. True if the subscription changed (a repeat finds nothing to do).
     """
-    slug = session.execute(
-        update(Subscription)
-        .where(Subscription.subscriber_id == subscriber_id, Subscription.list_id == list_id,
-               Subscription.status != SubscriptionStatus.unsubscribed)
-        .values(status=SubscriptionStatus.unsubscribed, unsubscribed_at=now)
-        .returning(select(MailingList.slug).where(MailingList.id == Subscription.list_id)
-                   .scalar_subquery())
-        .execution_options(synchronize_session=False)
-    ).scalar()
+    params = {"p_subscriber": subscriber_id, "p_list": list_id, "p_now": now}
+    slug = session.execute(_LEAVE, params).scalar()
     if slug is None:
         return False
-    # The row consent.record() would add, written in one INSERT with the policy in force.
-    policy = (select(PolicyVersion.id).where(PolicyVersion.effective_at <= now)
-              .order_by(PolicyVersion.effective_at.desc(), PolicyVersion.id.desc()).limit(1))
-    session.execute(insert(ConsentEvent).values(
-        subscriber_id=subscriber_id, purpose=consent.newsletter_purpose(slug), granted=False,
-        at=now, method=method, ip=ip, user_agent=(user_agent or "")[:512] or None, wording=wording,
-        policy_version_id=policy.scalar_subquery()))
-    still_on_a_list = select(Subscription.id).where(
-        Subscription.subscriber_id == subscriber_id,
-        Subscription.status != SubscriptionStatus.unsubscribed).exists()
-    session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber_id,
-               Subscriber.status.in_([SubscriberStatus.active, SubscriberStatus.pending]),
-               ~still_on_a_list)
-        .values(status=SubscriberStatus.unsubscribed, updated_at=now)
-        .execution_options(synchronize_session=False))
+    session.execute(_RECORD_LEAVE, {
+        **params, "p_purpose": consent.newsletter_purpose(slug), "p_method": method, "p_ip": ip,
+        "p_user_agent": (user_agent or "")[:512] or None, "p_wording": wording})
+    session.execute(_LEFT_EVERYTHING, params)
     return True
 
 
