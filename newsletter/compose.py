@@ -122,7 +122,9 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
 
 
 def _environment(autoescape: bool) -> CampaignEnvironment:
-    env = CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True)
+    # CRLF straight out of the template: the message needs no line-end conversion per recipient.
+    env = CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True,
+                              newline_sequence="\r\n")
     env.globals.clear()  # no range(), lipsum(), cycler(), namespace(): only the VARIABLES
     return env
 
@@ -325,8 +327,11 @@ def _encode_part(text: str, html: bool) -> tuple[bytes, bytes]:
     else:
         data = text.encode()
     # (max over split is ten times faster than a regex scan for a long line.)
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") != crlf or data.count(b"\r") != crlf:  # a value brought bare CR/LF
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
     if data.isascii() and max(map(len, data.split(b"\n"))) < MAX_LINE:
-        return b"7bit", data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        return b"7bit", data
     encoded = binascii.b2a_base64(data, newline=False)
     lines = [encoded[i:i + 76] for i in range(0, len(encoded), 76)]
     return b"base64", b"\r\n".join(lines)

@@ -319,6 +319,7 @@ class DeliveryWorker:
                 return True
             if stop.wait(wait):
                 return False
+            self._renew(session, self.clock())  # a long wait must not let our lease run out
 
     def _release(self, session: Session, items: list[Claimed]) -> None:
         self.flush()
@@ -369,6 +370,8 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
                 sent = mailer.send_queued(session, transport, utcnow())
                 sent += worker.run_once(session, stop)
                 total += sent
+                if not worker.last_claimed:  # idle: close campaigns with an empty outbox
+                    campaigns.finish_sent(session, utcnow())
                 if once and not sent and not worker.last_claimed:
                     break
                 if not sent and not worker.last_claimed:

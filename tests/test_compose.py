@@ -212,3 +212,10 @@ def test_archive_pages_list_sent_issues_of_archived_lists(app, client, smtp):
     assert "script-src" not in copy.headers["Content-Security-Policy"]
     assert client.get(f"/archive/{private_slug}").status_code == 404
     assert client.get(f"/archive/{private_slug}/{issue_id}").status_code == 404
+
+
+def test_bare_line_ends_in_personal_values_become_crlf():
+    odd = compose.Recipient(1, "x@example.net", "X", {"bio": "one\ntwo\rthree"}, 1, 7)
+    compiled = compose.compile_campaign(content("Bio: {{ subscriber.attributes.bio }}"), CONFIG)
+    raw = compiled.render(odd, NOW).raw
+    assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")

@@ -310,3 +310,15 @@ def test_worker_uses_one_connection_for_many_messages(app, smtp):
         transport.close()
     assert len(smtp.messages) == 10 and len(connects) == 1
     _ = timedelta
+
+
+def test_email_hash_follows_the_address_on_orm_writes(app):
+    with app.app_context():
+        key = app.config["NEWSLETTER_SUPPRESSION_KEY"]
+        person = Subscriber(email="a@example.net", status=SubscriberStatus.active)
+        db.session.add(person)
+        db.session.commit()
+        assert person.email_hash == suppression.email_hash(key, "a@example.net")
+        person.email = "b@example.net"
+        db.session.commit()
+        assert person.email_hash == suppression.email_hash(key, "b@example.net")

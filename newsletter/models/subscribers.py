@@ -86,9 +86,24 @@ class Subscriber(db.Model):
 
 @event.listens_for(Subscriber.email, "set")
 def _forget_email_hash(target: Subscriber, value, oldvalue, initiator) -> None:
-    """A changed address needs a fresh hash (the key lives in config, so it is filled later)."""
+    """A changed address needs a fresh hash (computed on flush, below)."""
     if value != oldvalue:
         target.email_hash = None
+
+
+@event.listens_for(Subscriber, "before_insert")
+@event.listens_for(Subscriber, "before_update")
+def _fill_email_hash(mapper, connection, target: Subscriber) -> None:
+    """Keep email_hash current on every ORM write. The key is the app's suppression key; rows
+    written outside an app context or by bulk SQL keep NULL and dispatch fills them in."""
+    from flask import current_app, has_app_context
+
+    if target.email_hash is None and target.email and has_app_context():
+        from newsletter.suppression import email_hash
+
+        key = current_app.config.get("NEWSLETTER_SUPPRESSION_KEY")
+        if key:
+            target.email_hash = email_hash(key, target.email)
 
 
 class MailingList(db.Model):
