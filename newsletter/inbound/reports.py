@@ -23,7 +23,7 @@ POLICY_STATUS_PREFIX = "5.7."
 # Codes about the mailbox's state or the message, not the address's existence: full (5.2.2),
 # too big (5.2.3, 5.3.4), system and content errors (5.3.x, 5.6.x). Other codes (5.0.0,
 # 5.2.1 "disabled" or "unknown", 5.4.x routing, 5.5.x) are read with the diagnostic phrases.
-SOFT_STATUS_PREFIXES = ("5.2.2", "5.2.3", "5.3.", "5.6.")
+SOFT_STATUS_PREFIXES = ("5.2.2", "5.2.3", "5.3.", "5.6.", "5.1.7", "5.1.8")  # 5.1.7/8: our sender
 
 # Phrases in diagnostic text that mean "no such mailbox/host" (sisimai userunknown, hostunknown,
 # hasmoved). Lower-case substrings.
@@ -31,13 +31,14 @@ HARD_PHRASES = (
     "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
     "no such person", "unknown recipient", "recipient unknown", "mailbox unavailable",
     "mailbox not found", "mailbox does not exist", "does not exist", "doesn't exist",
-    "not a valid mailbox", "invalid recipient", "invalid mailbox", "address rejected",
+    "not a valid mailbox", "invalid recipient", "invalid mailbox",
+    "recipient address rejected: user unknown", "recipient address rejected: unknown user",
     "user not found", "unknown address", "unknown or illegal alias", "is not a known user",
     "account does not exist", "no mailbox here", "not our customer", "user doesn't have",
     "recipient not found", "address unknown", "unrouteable address", "host unknown",
     "host not found", "domain not found", "no mx record", "name or service not known",
     "domain does not exist", "nxdomain", "unknown host", "has moved", "no longer available",
-    "no valid recipients", "bad destination mailbox", "unknown local part", "mailbox is inactive",
+    "no valid recipients", "bad destination mailbox", "unknown local part",
     "this user doesn't have a", "unknown mailbox", "no such domain", "not listed in public name",
     "invalid user address", "recipient address rejected: access denied", "name service error",
     "host or domain name not found", "delivery to the following recipient failed permanently",
@@ -45,7 +46,8 @@ HARD_PHRASES = (
 # Phrases that make a failure soft whatever else it says (sisimai mailboxfull, mesgtoobig,
 # blocked, spamdetected, policyviolation, expired, toomanyconn...).
 SOFT_PHRASES = (
-    "mailbox full", "mailbox is full", "full mailbox", "quota", "over quota", "exceeded storage",
+    "mailbox full", "mailbox is full", "full mailbox", "quota", "sender address rejected",
+    "disabled", "suspended", "inactive", "deactivated", "over quota", "exceeded storage",
     "insufficient storage", "too large", "too big", "size limit", "message size", "spam",
     "blocked", "blacklist", "blocklist", "policy", "reputation", "dmarc", "spf", "dkim",
     "not authorized", "relay", "relaying denied", "try again later", "temporarily",
