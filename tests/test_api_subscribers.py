@@ -123,6 +123,10 @@ def test_search_edit_and_unsubscribe(app, api):
     assert left["subscriptions"][0]["status"] == "unsubscribed"
     assert api.get("/subscribers/99999999999").status_code == 404
     assert api.get("/subscribers?list=news&status=unsubscribed").get_json()[0]["id"] == subscriber_id
+    with app.app_context():
+        actions = set(db.session.scalars(select(AuditEvent.action).where(
+            AuditEvent.subject_id == str(subscriber_id))))
+        assert actions == {"subscriber.add", "subscriber.edit", "subscriber.unsubscribe"}
 
 
 def test_api_subscribe_is_rate_limited_per_ip(app, api):

@@ -99,6 +99,10 @@ def subscribers_new():
                 return redirect(url_for("admin.subscribers"))
             db.session.flush()
             ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+            db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscriber.add",
+                                      subject_type="subscriber", subject_id=str(subscriber_id),
+                                      detail={"lists": [m.slug for m in chosen],
+                                              "consent_basis": form.get("consent_basis")}))
             db.session.commit()
             mailer.send_committed(db.session, current_app.config, ids, utcnow())
             flash("Subscriber added." + (" A confirmation mail was sent." if outcome.pending else ""),

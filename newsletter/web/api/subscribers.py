@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from newsletter import mailer, preferences, subscriptions
 from newsletter.extensions import db, limiter
 from newsletter.models import (
+    AuditEvent,
     ConsentMethod,
     Subscriber,
     SubscriberStatus,
@@ -138,6 +139,10 @@ def create_subscriber(data: dict):
         abort(409, message="the address is on the suppression list")
     db.session.flush()
     ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+    db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.add",
+                              subject_type="subscriber", subject_id=str(subscriber_id),
+                              detail={"lists": [m.slug for m in lists],
+                                      "consent_basis": data["consent_basis"]}))
     db.session.commit()
     mailer.send_committed(db.session, current_app.config, ids, utcnow())
     return db.session.get(Subscriber, subscriber_id)
@@ -183,5 +188,8 @@ def unsubscribe_subscriber(data: dict, subscriber_id: int):
         suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
         wording=f"Unsubscribed through the API by {g.api_actor}",
         ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+    db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.unsubscribe",
+                              subject_type="subscriber", subject_id=str(subscriber.id),
+                              detail={"lists": data.get("lists") or "all"}))
     db.session.commit()
     return subscriber
