@@ -268,10 +268,13 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
     found = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
              for a in list(permanent) + list(temporary)]
     phrase = reports.find_phrase(report.diagnostic, reports.HARD_PHRASES + reports.SOFT_PHRASES)
-    both = reports.FAILURE_SENDERS.search(verdict.sender) and reports.FAILURE_SUBJECTS.search(
-        verdict.subject)
-    if not found and not report.status and not phrase and not both:
-        verdict.reasons.append("looks like a failure report but names no recipient or status")
+    daemon = bool(reports.FAILURE_SENDERS.search(reports.header(message, "From")))
+    subject = bool(reports.FAILURE_SUBJECTS.search(verdict.subject))
+    # A person's mail whose subject happens to say "rejected" is no bounce: without a mail
+    # system sender, only recipients found by flufl.bounce make it one (numbers like "450"
+    # in a letter are not SMTP replies).
+    if not found and not (daemon and (report.status or phrase or subject)):
+        verdict.reasons.append("looks like a failure report but names no failed recipient")
         return None
     report.recipients = found
     if temporary and not permanent and not (report.status or "").startswith("5"):

@@ -175,7 +175,7 @@ def looks_like_failure(message: Message, sender: str, subject: str) -> bool:
     """Cheap test run before flufl.bounce: sender or subject of a bounce, or a report part."""
     if report_type(message) == "delivery-status" or find_parts(message, "message/delivery-status"):
         return True
-    if FAILURE_SENDERS.search(sender or ""):
+    if FAILURE_SENDERS.search(sender or "") or FAILURE_SENDERS.search(header(message, "From")):
         return True
     return bool(FAILURE_SUBJECTS.search(subject or ""))
 
