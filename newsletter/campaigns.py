@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -134,6 +134,10 @@ def schedule(campaign: Campaign, send_at: datetime, now: datetime) -> Campaign:
         raise CampaignError(f"a {campaign.status.value} campaign cannot be scheduled")
     if send_at.tzinfo is None:
         raise CampaignError("send_at must carry a timezone")
+    try:
+        send_at = send_at.astimezone(UTC)
+    except OverflowError:
+        raise CampaignError("send_at is out of range") from None
     campaign.send_at = max(send_at, now)
     campaign.status = CampaignStatus.scheduled
     return campaign

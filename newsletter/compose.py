@@ -137,9 +137,11 @@ TEXT_ENV = _environment(False)
 
 
 def refuse_header_breaks(label: str, value: str) -> None:
-    """CR or LF in a subject or name would start a new header: refuse it."""
+    """CR or LF in a subject or name would start a new header: refuse it (and NUL, always)."""
     if "\r" in value or "\n" in value:
         raise TemplateProblem(f"{label}: line breaks are not allowed")
+    if "\x00" in value:
+        raise TemplateProblem(f"{label}: NUL characters are not allowed")
 
 
 def check_template(label: str, source: str, html: bool = True) -> None:
@@ -177,6 +179,8 @@ def validate(subject: str, body: str, body_format: str, layout: str | None = Non
     refuse_header_breaks("subject", subject)
     if body_format not in ("markdown", "html"):
         raise TemplateProblem("format: must be markdown or html")
+    if "\x00" in body:
+        raise TemplateProblem("body: NUL characters are not allowed")
     check_template("subject", subject, html=False)
     check_template("body", body)
     if layout is not None:

@@ -93,7 +93,10 @@ def next_occurrence(cron: str, tz_name: str, after: datetime) -> datetime | None
 
 def local_to_utc(local: datetime, tz_name: str) -> datetime:
     """A naive time as the marketer entered it, in their timezone, as aware UTC."""
-    return local.replace(tzinfo=timezone(tz_name), fold=0).astimezone(UTC)
+    try:
+        return local.replace(tzinfo=timezone(tz_name), fold=0).astimezone(UTC)
+    except OverflowError:
+        raise RecurrenceError("that time is out of range") from None
 
 
 def utc_to_local(moment: datetime, tz_name: str) -> datetime:

@@ -211,3 +211,15 @@ def test_test_send_goes_through_the_transactional_queue(app, smtp):
         row = db.session.scalar(select(OutboundMail))
         assert row.kind == "campaign-test" and b"[Test] Hello" in row.raw
         assert db.session.scalar(select(Delivery)) is None
+
+
+def test_api_refuses_nul_and_out_of_range_times(app, client, api_token):
+    _list(app)
+    nul = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "a\u0000b", "lists": ["news"]})
+    assert nul.status_code == 422 and "NUL" in nul.get_json()["message"]
+    created = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "y", "lists": ["news"]}).get_json()
+    far = client.post(f"/api/v1/campaigns/{created['id']}/schedule", headers=api_token,
+                      json={"send_at": "9999-12-31T23:59:00-14:00"})
+    assert far.status_code == 409 and "out of range" in far.get_json()["message"]
