@@ -97,3 +97,20 @@ def test_export_labelled_writes_eml_files_and_a_table(app, runner, tmp_path):
     table = (tmp_path / "out" / "expected.tsv").read_text().splitlines()
     assert table[1].startswith("inbound-") and "\tunsubscribe\t" in table[1]
     assert b"Enough, bye." in next((tmp_path / "out").glob("*.eml")).read_bytes()
+
+
+def test_the_scheduler_polls_the_mailbox(app, tmp_path):
+    from newsletter import scheduler
+
+    people = mails.make_people(app)
+    box = mailbox.Maildir(tmp_path / "inbound", create=True)
+    box.add(mails.reply(app.config, people.alice, people.campaign, "Please unsubscribe me.",
+                        message_id="<sched@example.net>"))
+    app.config.update(NEWSLETTER_INBOUND=f"maildir:{tmp_path / 'inbound'}",
+                      NEWSLETTER_INBOUND_POLL_SECONDS=17)
+    [job] = [j for j in scheduler.jobs(app) if j.id == "inbound-poll"]
+    assert job.seconds == 17
+    scheduler._run(app, job)
+    with app.app_context():
+        assert db.session.scalar(select(InboundMessage.verdict)) == "unsubscribe"
+    assert len(mailbox.Maildir(tmp_path / "inbound").get_folder("Processed")) == 1
