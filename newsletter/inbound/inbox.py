@@ -34,7 +34,8 @@ from newsletter.models import (
 )
 
 PAGE = 50
-RAW_KEEP_DAYS = 90  # NEWSLETTER_INBOUND_KEEP_DAYS overrides it
+# app.config["NEWSLETTER_INBOUND_KEEP_DAYS"] overrides it (config.py does not read it yet).
+RAW_KEEP_DAYS = 90
 # Tags and attributes a person needs to read a mail; everything else (img, style, script,
 # iframe, form, event handlers) is dropped. Links cannot leak the reader's address either.
 SAFE_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "div", "em", "h1", "h2",
