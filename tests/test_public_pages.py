@@ -292,26 +292,35 @@ def test_preferences_change_lists_name_country_and_leave_all(app, client, smtp, 
 
 @pytest.mark.postgresql
 def test_two_identical_requests_at_the_same_moment_on_postgresql(app, smtp, lists):
+    """The second request runs while the first has inserted but not committed: its own insert
+    waits on the unique index, fails, and it carries on with the first one's rows."""
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         pytest.skip("the race needs PostgreSQL's row locks")
+    import time
+
     from newsletter import subscriptions
 
-    barrier = threading.Barrier(2)
+    inserted = threading.Event()
     errors = []
 
-    def request():
+    def request(first: bool):
         try:
             with app.app_context():
                 mailing_list = db.session.get(MailingList, lists["news"])
-                barrier.wait()
+                if not first:
+                    inserted.wait(10)
                 subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
                     email="race@example.org", lists=[mailing_list]), now=utcnow(), config=app.config)
+                if first:
+                    db.session.flush()
+                    inserted.set()
+                    time.sleep(0.3)  # shapes the interleaving; nothing below depends on timing
                 db.session.commit()
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
+    threads = [threading.Thread(target=request, args=(first,)) for first in (True, False)]
     for t in threads:
         t.start()
     for t in threads:
