@@ -158,6 +158,8 @@ def test_bad_field_is_refused_with_a_clear_message(app, client, smtp, lists, fie
 
 def test_unknown_list_slug_is_404(client, lists):
     assert client.get("/subscribe/nope").status_code == 404
+    assert client.get("/subscribe/news%00").status_code == 404
+    assert client.get("/subscribe/news?lists=de%00als").status_code == 404
     assert client.get("/subscribe/news?lists=nope").status_code == 404
     token = csrf_token(client, "/subscribe/news")
     response = client.post("/subscribe/nope", data={"email": "a@example.org", "csrf_token": token})

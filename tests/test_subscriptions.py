@@ -297,8 +297,12 @@ def test_every_admin_page_of_this_area_renders(app, admin_client, news):
         subscriber_id = db.session.scalar(select(Subscriber.id))
     for url in ("/admin/lists", "/admin/lists/new", f"/admin/lists/{news}", "/admin/subscribers",
                 f"/admin/subscribers?list_id={news}&status=confirmed&q=a&page=2",
+                "/admin/subscribers?q=a%00b%0d%0a", "/admin/suppressions?check=a%00b",
                 "/admin/subscribers/new", f"/admin/subscribers/{subscriber_id}",
                 f"/admin/subscribers/{subscriber_id}/edit", "/admin/import", "/admin/suppressions",
                 "/admin/api-tokens"):
         assert admin_client.get(url).status_code == 200, url
     assert admin_client.get("/admin/subscribers/999999").status_code == 404
+    assert admin_client.get("/admin/subscribers/99999999999").status_code == 404
+    assert admin_client.get("/admin/lists/99999999999").status_code == 404
+    assert admin_client.get("/admin/subscribers?list_id=99999999999&page=99999999999").status_code == 200

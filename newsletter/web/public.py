@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from newsletter import confirmation, links, mailer, preferences, subscriptions
 from newsletter.extensions import csrf, db, limiter
+from newsletter.mailing_lists import SLUG
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.tokens import TokenError
 
@@ -64,6 +65,9 @@ def index():
 
 def _form_lists(slug: str) -> list[MailingList]:
     slugs = [slug] + [s.strip() for s in request.args.get("lists", "").split(",") if s.strip()]
+    # Only well-formed slugs reach SQL (PostgreSQL refuses NUL bytes with an error, not a miss).
+    if len(slugs) > 20 or not all(SLUG.match(s) for s in slugs):
+        abort(404)
     found = {m.slug: m for m in db.session.scalars(
         select(MailingList).where(MailingList.slug.in_(slugs)))}
     if any(s not in found for s in slugs):

@@ -4,6 +4,7 @@ and the CSV upload."""
 from __future__ import annotations
 
 import io
+import re
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -27,6 +28,7 @@ from newsletter.models import (
 from newsletter.web.admin import actor, bp, role_required
 
 PAGE = 50
+MAX_ID = 2**31 - 1  # integer columns: a larger id names nothing (and PostgreSQL would error)
 
 
 def _all_lists():
@@ -36,10 +38,11 @@ def _all_lists():
 @bp.get("/subscribers")
 @role_required(Role.marketer, Role.privacy)
 def subscribers():
-    q = request.args.get("q", "").strip()
+    q = re.sub(r"[\x00-\x1f\x7f]", "", request.args.get("q", "")).strip()[:254]
     list_id = request.args.get("list_id", type=int)
+    list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
     status = request.args.get("status", "")
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), 1_000_000)
     statement = select(Subscriber)
     if q:
         pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -62,7 +65,7 @@ def subscribers():
                            lists=_all_lists(), statuses=statuses)
 
 
-@bp.get("/subscribers/<int:subscriber_id>")
+@bp.get("/subscribers/<int(max=2147483647):subscriber_id>")
 @role_required(Role.marketer, Role.privacy)
 def subscribers_detail(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
@@ -112,7 +115,7 @@ def subscribers_new():
                            countries=subscriptions.country_choices()), 400 if error else 200
 
 
-@bp.route("/subscribers/<int:subscriber_id>/edit", methods=["GET", "POST"])
+@bp.route("/subscribers/<int(max=2147483647):subscriber_id>/edit", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_edit(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
@@ -134,7 +137,7 @@ def subscribers_edit(subscriber_id: int):
                            countries=subscriptions.country_choices()), 400 if error else 200
 
 
-@bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
+@bp.post("/subscribers/<int(max=2147483647):subscriber_id>/unsubscribe")
 @role_required(Role.marketer)
 def subscribers_unsubscribe(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
@@ -172,6 +175,7 @@ def subscribers_import():
     if request.method == "POST":
         upload = request.files.get("file")
         list_id = request.form.get("list_id", type=int)
+        list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
         if upload is None or not upload.filename or list_id is None:
             error = "Choose a list and a CSV file."
         else:

@@ -23,7 +23,7 @@ def suppressions():
             checked = suppression.is_suppressed(db.session, key, subscriptions.normalise_email(check))
         except subscriptions.SubscribeError as exc:
             flash(str(exc), "error")
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), 1_000_000)
     rows = db.session.scalars(select(Suppression).order_by(Suppression.id.desc())
                               .limit(PAGE).offset((page - 1) * PAGE)).all()
     total = db.session.scalar(select(func.count(Suppression.id)))
