@@ -339,13 +339,15 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             found, cancelled = book.find(section, subject)
         if cancelled and not found:
             verdict.reasons.append(f"{section} phrase cancelled: {cancelled}")
+        if found and kind is Kind.unsubscribe and _wants_to_stay(book, text, verdict):
+            return False
         if found:
             verdict.kind = kind
             verdict.language = found.split(":", 1)[0]
             verdict.reasons.append(f"{section} phrase in the new text ({found})")
             if kind is not Kind.unsubscribe:
                 also, _ = book.find("unsubscribe", text)
-                if also:
+                if also and not _wants_to_stay(book, text, verdict):
                     verdict.also_unsubscribe = True
                     verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
@@ -363,6 +365,14 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
     return False
+
+
+def _wants_to_stay(book: phrasebook.PhraseBook, text: str, verdict: Verdict) -> bool:
+    """"Remove me from the beta group, but keep the newsletter coming": not a request to leave."""
+    found, _ = book.find("keep", text)
+    if found:
+        verdict.reasons.append(f"an unsubscribe phrase, but the text also says to keep ({found})")
+    return bool(found)
 
 
 def _without_footer_lines(text: str, verdict: Verdict) -> str:

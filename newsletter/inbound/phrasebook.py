@@ -9,7 +9,8 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
   ("please do NOT unsubscribe me") or stand in for a `*`;
 - `negation_after`: the same, right after the phrase (Japanese puts the negation last);
 - `auto_reply_subject`: subject phrases of out-of-office and other automatic answers;
-- `auto_reply_body`: their wording in the text, used only when no request phrase matched.
+- `auto_reply_body`: their wording in the text, used only when no request phrase matched;
+- `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then.
 
 >>> book = load()
 >>> book.find("unsubscribe", "hi, please unsubscribe me. thanks")[0]
@@ -28,7 +29,7 @@ from pathlib import Path
 
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
-            "auto_reply_subject", "auto_reply_body")
+            "auto_reply_subject", "auto_reply_body", "keep")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
 SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]")
 
