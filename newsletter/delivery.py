@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import create_engine, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from newsletter import campaigns, compose, mailer, suppression
@@ -358,6 +359,17 @@ def _worker_session(app: Flask) -> Session:
     return Session(engine)
 
 
+def _reset_after_database_error(session: Session, worker: DeliveryWorker) -> None:
+    try:
+        session.rollback()
+    except DBAPIError:
+        pass
+    try:
+        worker.close()
+    except DBAPIError:
+        worker._outbox = None
+
+
 def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
     """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent."""
     total = 0
@@ -367,11 +379,21 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
         worker = DeliveryWorker(app.config, transport)
         try:
             while not stop.is_set():
-                sent = mailer.send_queued(session, transport, utcnow())
-                sent += worker.run_once(session, stop)
+                try:
+                    sent = mailer.send_queued(session, transport, utcnow())
+                    sent += worker.run_once(session, stop)
+                    if not worker.last_claimed:  # idle: close campaigns with an empty outbox
+                        campaigns.finish_sent(session, utcnow())
+                except DBAPIError:
+                    if once:
+                        raise
+                    # The database went away (restart, failover): what this worker held comes
+                    # back when its lease ends; start over with fresh connections.
+                    log.exception("delivery worker: database error; retrying")
+                    _reset_after_database_error(session, worker)
+                    stop.wait(IDLE_SECONDS)
+                    continue
                 total += sent
-                if not worker.last_claimed:  # idle: close campaigns with an empty outbox
-                    campaigns.finish_sent(session, utcnow())
                 if once and not sent and not worker.last_claimed:
                     break
                 if not sent and not worker.last_claimed:

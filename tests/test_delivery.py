@@ -322,3 +322,43 @@ def test_email_hash_follows_the_address_on_orm_writes(app):
         person.email = "b@example.net"
         db.session.commit()
         assert person.email_hash == suppression.email_hash(key, "b@example.net")
+
+
+def test_worker_survives_the_database_dropping_its_connections(database_url, tmp_path, smtp):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("terminating server connections is a PostgreSQL test")
+    from sqlalchemy import text
+
+    from newsletter import delivery
+
+    app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_LEASE_SECONDS=2,
+                   NEWSLETTER_BATCH_SIZE=10, NEWSLETTER_RETRY_BASE_SECONDS=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=delivery.run_worker, args=(app, stop))
+    try:
+        campaign_id = start_campaign(app, 40)
+        smtp.delay_seconds = 0.02
+        thread.start()
+        while len(smtp.messages) < 10:
+            time.sleep(0.01)
+        with app.app_context():
+            db.session.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            db.session.commit()
+            db.session.remove()
+        smtp.delay_seconds = 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and statuses(app, campaign_id) != {
+                DeliveryStatus.sent: 40}:
+            time.sleep(0.2)
+        assert statuses(app, campaign_id) == {DeliveryStatus.sent: 40}
+        per_address = Counter(r for m in smtp.messages for r in m.rcpt_tos)
+        assert len(per_address) == 40
+        assert sum(n - 1 for n in per_address.values()) <= 1  # the mark lost with the connection
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
