@@ -205,6 +205,12 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
 def _bounce_hard(session, row, verdict, who, config, now) -> str:
     if who.by != "token":
         return "no-token: nobody suppressed"
+    failed = (verdict.failed_recipient or "").strip().lower()
+    if failed and "@" in failed and failed != who.subscriber.email:
+        # The subscriber forwards to another mailbox and that one is gone (Mailman checks the
+        # same): the subscriber's own address may still work, so count it as a soft bounce.
+        verdict.reasons.append(f"the failed address {failed} is not the subscriber's: counted")
+        return _bounce_soft(session, row, verdict, who, config, now)
     subscriptions.unsubscribe(
         session, who.subscriber, list_ids=None, method=ConsentMethod.bounce, now=now,
         suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],

@@ -270,3 +270,12 @@ def test_unsubscribe_and_delete_my_data_does_both(app, people):
     assert row.action.startswith("privacy-request-") and "unsubscribed" in row.action
     assert statuses(app, people.alice)[people.weekly] is SubscriptionStatus.unsubscribed
     assert [m.to_address for m in queued(app, "privacy-verify")] == ["alice@example.net"]
+
+
+def test_hard_bounce_of_a_forwarding_target_only_counts(app, people):
+    raw = mails.dsn(app.config, people.alice, people.campaign, status="5.1.1",
+                    diagnostic="550 5.1.1 User unknown", message_id="<fwd-b@mx>",
+                    recipient="alice.old@elsewhere.example")
+    row = run(app, raw)
+    assert row.verdict == "bounce_hard" and row.action == "soft-bounce-counted"
+    assert not suppressed(app, "alice@example.net")
