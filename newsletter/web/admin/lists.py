@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from newsletter import mailing_lists
 from newsletter.extensions import db
-from newsletter.models import MailingList, Role, Subscription, SubscriptionStatus, utcnow
+from newsletter.models import Campaign, MailingList, Role, Subscription, SubscriptionStatus, utcnow
 from newsletter.web.admin import bp, role_required
 
 
@@ -68,5 +68,8 @@ def lists_edit(list_id: int):
         "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
         **{k: "on" for k in ("public", "archive", "double_opt_in") if getattr(mailing_list, k)},
     }
-    return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error), \
-        400 if error else 200
+    welcome = None
+    if mailing_list.welcome_campaign_id is not None:
+        welcome = db.session.get(Campaign, mailing_list.welcome_campaign_id)
+    return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
+                           welcome=welcome), 400 if error else 200
