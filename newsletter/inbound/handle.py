@@ -64,8 +64,9 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
     if existing is not None:
         return Outcome(existing, duplicate=True)
     row = InboundMessage(
-        message_key=verdict.message_key[:255], received_at=now, sender=verdict.sender[:254],
-        subject=verdict.subject, verdict=verdict.kind.value, reasons=list(verdict.reasons),
+        message_key=clean(verdict.message_key)[:255], received_at=now,
+        sender=clean(verdict.sender)[:254], subject=clean(verdict.subject),
+        verdict=verdict.kind.value, reasons=[clean(r) for r in verdict.reasons],
         raw=_kept_bytes(raw, config), status=InboundStatus.done,
     )
     session.add(row)
@@ -89,7 +90,16 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
 def find(session: Session, message_key: str) -> InboundMessage | None:
     """The recorded message with this key, if any."""
     return session.scalar(select(InboundMessage).where(
-        InboundMessage.message_key == message_key[:255]))
+        InboundMessage.message_key == clean(message_key)[:255]))
+
+
+def clean(text: str) -> str:
+    """Text safe to store: PostgreSQL refuses NUL, and control characters help nobody.
+
+    >>> clean("Re: hi\\x00 there\\x07")
+    'Re: hi there'
+    """
+    return "".join(ch for ch in str(text) if ch >= " " or ch in "\t\n")
 
 
 def identify(session: Session, verdict: Verdict, config: Mapping) -> Who:
@@ -122,8 +132,8 @@ def act(session: Session, row: InboundMessage, verdict: Verdict, who: Who, *,
         config: Mapping, now: datetime) -> None:
     """Carry out what the verdict asks; sets row.action and row.status."""
     action = ACTIONS[verdict.kind]
-    row.action = action(session, row, verdict, who, config, now)[:64]
-    row.reasons = list(verdict.reasons)
+    row.action = clean(action(session, row, verdict, who, config, now))[:64]
+    row.reasons = [clean(r) for r in verdict.reasons]
 
 
 # --- one step per verdict (STYLE.md example 5: one call into the domain, then record) ---------

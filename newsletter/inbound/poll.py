@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from newsletter.inbound.classify import Kind, classify
-from newsletter.inbound.handle import find, handle
+from newsletter.inbound.handle import clean, find, handle
 from newsletter.inbound.mailbox import open_source
 from newsletter.models import InboundMessage, InboundStatus, utcnow
 
@@ -92,10 +92,12 @@ def _record_failure(session: Session, raw: bytes, verdict, exc: Exception,
         if row is not None:
             return row
         row = InboundMessage(
-            message_key=verdict.message_key[:255], received_at=now, sender=verdict.sender[:254],
-            subject=verdict.subject, verdict=Kind.human.value,
-            reasons=list(verdict.reasons) + [f"classified {verdict.kind.value}, but acting failed: "
-                                             f"{type(exc).__name__}: {str(exc)[:200]}"],
+            message_key=clean(verdict.message_key)[:255], received_at=now,
+            sender=clean(verdict.sender)[:254], subject=clean(verdict.subject),
+            verdict=Kind.human.value,
+            reasons=[clean(r) for r in verdict.reasons] + [clean(
+                f"classified {verdict.kind.value}, but acting failed: "
+                f"{type(exc).__name__}: {str(exc)[:200]}")],
             action="error: a person decides", status=InboundStatus.needs_human, raw=raw,
         )
         session.add(row)

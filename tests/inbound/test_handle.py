@@ -279,3 +279,11 @@ def test_hard_bounce_of_a_forwarding_target_only_counts(app, people):
     row = run(app, raw)
     assert row.verdict == "bounce_hard" and row.action == "soft-bounce-counted"
     assert not suppressed(app, "alice@example.net")
+
+
+def test_control_characters_in_headers_are_stored_cleanly(app, people):
+    raw = (b"From: Eve\x00 <eve@example.org>\r\nTo: news@news.example.org\r\n"
+           b"Subject: Hello\x00 there\x07\r\nMessage-ID: <nul\x00@x>\r\n\r\nHi\x00 there\r\n")
+    row = run(app, raw)
+    assert row.subject == "Hello there" and "\x00" not in row.message_key
+    assert row.status is InboundStatus.needs_human
