@@ -99,7 +99,8 @@ def clean(text: str) -> str:
     >>> clean("Re: hi\\x00 there\\x07")
     'Re: hi there'
     """
-    return "".join(ch for ch in str(text) if ch >= " " or ch in "\t\n")
+    text = str(text).encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+    return "".join(ch for ch in text if ch >= " " or ch in "\t\n")
 
 
 def identify(session: Session, verdict: Verdict, config: Mapping) -> Who:
