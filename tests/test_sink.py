@@ -21,7 +21,8 @@ def test_no_mail_server_means_the_maildir_sink(sink_app):
 def test_admin_lists_and_shows_what_the_sink_holds(sink_app, admin_client, smtp):
     transport = transport_from_config(sink_app.config)
     message = mailer.build_message(sender="news@example.org", to="reader@example.com",
-                                   subject="Welcome aboard", text="Hello reader", domain="example.org",
+                                   subject="Welcome aboard", text="Hello reader",
+                                   html="<p>Hello reader</p>", domain="example.org",
                                    now=utcnow())
     transport.send("bounce@example.org", "reader@example.com", message.as_bytes())
     page = admin_client.get("/admin/sink").get_data(as_text=True)
@@ -29,5 +30,8 @@ def test_admin_lists_and_shows_what_the_sink_holds(sink_app, admin_client, smtp)
     key = page.split('/admin/sink/')[1].split('"')[0]
     detail = admin_client.get(f"/admin/sink/{key}").get_data(as_text=True)
     assert "Hello reader" in detail
+    html = admin_client.get(f"/admin/sink/{key}/html")
+    assert html.status_code == 200 and "<p>Hello reader</p>" in html.get_data(as_text=True)
+    assert html.headers["Content-Security-Policy"].startswith("sandbox")
     assert smtp.messages == []  # nothing left the machine
     assert admin_client.get("/admin/sink/not-a-key").status_code == 404

@@ -7,7 +7,7 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-from flask import abort, current_app, render_template
+from flask import abort, current_app, make_response, render_template
 
 from newsletter.web.admin import bp
 
@@ -39,20 +39,40 @@ def sink():
                            configured=box is not None)
 
 
-@bp.get("/sink/<key>")
-def sink_message(key: str):
+def _message(key: str):
     box = _sink()
     if box is None or "/" in key:
         abort(404)
     try:
         with box.get_file(key) as fh:
-            message = BytesParser(policy=policy.default).parse(fh)
+            return BytesParser(policy=policy.default).parse(fh)
     except KeyError:
         abort(404)
+
+
+@bp.get("/sink/<key>")
+def sink_message(key: str):
+    message = _message(key)
     text = message.get_body(preferencelist=("plain",))
     return render_template(
         "admin/sink_message.html",
+        key=key,
         message=message,
         headers=list(message.items()),
         text=text.get_content() if text is not None else "",
+        has_html=message.get_body(preferencelist=("html",)) is not None,
     )
+
+
+@bp.get("/sink/<key>/html")
+def sink_message_html(key: str):
+    """The HTML part, for a sandboxed iframe: no script runs and nothing remote loads."""
+    html = _message(key).get_body(preferencelist=("html",))
+    if html is None:
+        abort(404)
+    response = make_response(html.get_content())
+    response.headers["Content-Type"] = "text/html; charset=utf-8"
+    response.headers["Content-Security-Policy"] = (
+        "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+    )
+    return response
