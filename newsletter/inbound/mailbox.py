@@ -98,9 +98,9 @@ class IMAPSource:
             for uid in chunk:
                 size = sizes.get(uid, {}).get(b"RFC822.SIZE", 0)
                 if uid in data:
-                    yield Fetched(uid, bytes(data[uid].get(b"BODY[]", b"")), size)
+                    yield Fetched(uid, bytes(data[uid].get(b"BODY[]") or b""), size)
                 elif uid in heads:
-                    yield Fetched(uid, bytes(heads[uid].get(b"BODY[HEADER]", b"")), size)
+                    yield Fetched(uid, bytes(heads[uid].get(b"BODY[HEADER]") or b""), size)
 
     def move(self, ref: int | str, folder: str) -> None:
         """Move one message to `folder`, creating the folder if it is missing."""
