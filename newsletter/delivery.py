@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import create_engine, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from newsletter import campaigns, compose, mailer, suppression
@@ -362,11 +362,11 @@ def _worker_session(app: Flask) -> Session:
 def _reset_after_database_error(session: Session, worker: DeliveryWorker) -> None:
     try:
         session.rollback()
-    except DBAPIError:
+    except SQLAlchemyError:
         pass
     try:
         worker.close()
-    except DBAPIError:
+    except SQLAlchemyError:
         worker._outbox = None
 
 
@@ -384,7 +384,7 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
                     sent += worker.run_once(session, stop)
                     if not worker.last_claimed:  # idle: close campaigns with an empty outbox
                         campaigns.finish_sent(session, utcnow())
-                except DBAPIError:
+                except SQLAlchemyError:
                     if once:
                         raise
                     # The database went away (restart, failover): what this worker held comes
