@@ -10,6 +10,7 @@ When unsure, the verdict is `human`.
 
 from __future__ import annotations
 
+import codecs
 import enum
 import hashlib
 import re
@@ -325,6 +326,7 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
 def _rule_request(message: Message, verdict: Verdict) -> bool:
     book = phrasebook.load()
     text = new_text(body_text(message))
+    trouble = _trouble(message)
     subject = "" if REPLY_PREFIX.match(verdict.subject) else verdict.subject
     if len(text) > MAX_NEW_TEXT_CHARS:
         verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone")
@@ -341,6 +343,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             verdict.reasons.append(f"{section} phrase cancelled: {cancelled}")
         if found and kind is Kind.unsubscribe and _wants_to_stay(book, text, verdict):
             return False
+        if found and trouble:
+            return _unsure(verdict, f"{section} phrase ({found})", trouble)
         if found:
             verdict.kind = kind
             verdict.language = found.split(":", 1)[0]
@@ -352,6 +356,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
                     verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
     language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
+    if language and trouble:
+        return _unsure(verdict, f"an unsubscribe word ({language})", trouble)
     if language:
         verdict.kind = Kind.unsubscribe
         verdict.language = language
@@ -365,6 +371,35 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
     return False
+
+
+def _trouble(message: Message) -> list[str]:
+    """What makes a person's request unsafe to act on without a person: broken MIME, text in
+    an unknown charset, raw 8-bit headers, attached files (DESIGN: never lose, never guess)."""
+    found = []
+    defects = {type(d).__name__ for part, _ in reports.parts(message) for d in part.defects}
+    if defects:
+        found.append("broken MIME (" + ", ".join(sorted(defects))[:120] + ")")
+    for part, kind in reports.parts(message):
+        charset = part.get_content_charset() if kind.startswith("text/") else None
+        if charset:
+            try:
+                codecs.lookup(charset)
+            except LookupError:
+                found.append(f"unknown charset {charset[:40]}")
+        if str(part.get("Content-Disposition", "")).lower().startswith("attachment"):
+            found.append(f"an attached file ({kind})")
+    raw_headers = [name for name, value in message.raw_items()
+                   if isinstance(value, str) and not value.isascii()]
+    if raw_headers:
+        found.append("8-bit bytes in the " + ", ".join(sorted(set(raw_headers)))[:80] + " header")
+    return found
+
+
+def _unsure(verdict: Verdict, what: str, trouble: list[str]) -> bool:
+    verdict.kind = Kind.human
+    verdict.reasons.append(f"{what} found, but {'; '.join(trouble)}: a person decides")
+    return True
 
 
 def _wants_to_stay(book: phrasebook.PhraseBook, text: str, verdict: Verdict) -> bool:

@@ -74,6 +74,14 @@ def test_quoted_or_automatic_unsubscribe_never_unsubscribes(name):
     assert classify((OWN / name).read_bytes()).kind is not Kind.unsubscribe
 
 
+@pytest.mark.parametrize("name", ["human-unsub-unknown-charset.eml", "human-unsub-8bit-header.eml",
+                                  "human-unsub-broken-mime.eml", "human-unsub-attachment.eml"])
+def test_request_in_a_message_we_cannot_read_with_confidence_waits_for_a_person(name):
+    verdict = classify((OWN / name).read_bytes())
+    assert verdict.kind is Kind.human
+    assert "a person decides" in verdict.reasons[-1] and "found, but" in verdict.reasons[-1]
+
+
 def test_reply_token_names_the_recipient():
     verdict = classify((OWN / "unsub-de-0.eml").read_bytes())
     assert verdict.kind is Kind.unsubscribe
