@@ -94,8 +94,8 @@ def confirm(session: Session, subscriber_id: int, list_ids: list[int], *, now: d
     lift_own_unsubscribe(session, subscriber, now, config)
     for subscription in outcome.confirmed:
         activate(session, subscription, now=now, config=config,
-                  method=_method(subscription.source), ip=ip, user_agent=user_agent,
-                  wording=subscription.consent_wording, welcome=True, outcome=outcome)
+                 method=_method(subscription.source), ip=ip, user_agent=user_agent,
+                 wording=subscription.consent_wording, welcome=True, outcome=outcome)
     return outcome
 
 
@@ -137,7 +137,7 @@ def _only_own_unsubscribe(session: Session, subscriber: Subscriber, config: Mapp
 
 
 def lift_own_unsubscribe(session: Session, subscriber: Subscriber, now: datetime,
-                          config: Mapping) -> None:
+                         config: Mapping) -> None:
     """A person who left everything and now confirms again lifts their own suppression."""
     row = _suppression_row(session, subscriber, config)
     if row is None:

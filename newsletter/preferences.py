@@ -89,9 +89,9 @@ def update_preferences(session: Session, subscriber: Subscriber, *, name: str, c
             # The preference link came to this mailbox, so the address is proven: no new mail
             # round trip.
             activate(session, subscription, now=now, config=config,
-                      method=ConsentMethod.preferences, ip=ip, user_agent=user_agent,
-                      wording=f"Subscribed to {mailing_list.name} in the preference centre.",
-                      welcome=True, outcome=change)
+                     method=ConsentMethod.preferences, ip=ip, user_agent=user_agent,
+                     wording=f"Subscribed to {mailing_list.name} in the preference centre.",
+                     welcome=True, outcome=change)
             change.joined.append(subscription)
         elif mailing_list.id not in wanted_list_ids and active:
             change.left += unsubscribe(

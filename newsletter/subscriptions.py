@@ -236,8 +236,8 @@ def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: 
         subscription.request_user_agent = request.user_agent
         if request.existing_consent or not mailing_list.double_opt_in:
             activate(session, subscription, now=now, config=config, method=request.method,
-                      ip=request.ip, user_agent=request.user_agent, wording=request.wording,
-                      welcome=request.send_welcome, outcome=outcome)
+                     ip=request.ip, user_agent=request.user_agent, wording=request.wording,
+                     welcome=request.send_welcome, outcome=outcome)
             outcome.confirmed.append(subscription)
         else:
             subscription.status = SubscriptionStatus.pending
@@ -247,8 +247,8 @@ def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: 
 
 
 def get_or_create_subscription(session: Session, subscriber: Subscriber,
-                                mailing_list: MailingList, request: SubscribeRequest,
-                                now: datetime) -> Subscription:
+                               mailing_list: MailingList, request: SubscribeRequest,
+                               now: datetime) -> Subscription:
     """The subscriber's row for this list, created (pending) if missing; safe under races."""
 
     def existing() -> Subscription | None:
@@ -312,9 +312,9 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
 
 
 def activate(session: Session, subscription: Subscription, *, now: datetime, config: Mapping,
-              method: ConsentMethod, ip: str | None, user_agent: str | None, wording: str,
-              welcome: bool, outcome: SubscribeOutcome | confirmation.ConfirmOutcome | None = None,
-             ) -> None:
+             method: ConsentMethod, ip: str | None, user_agent: str | None, wording: str,
+             welcome: bool,
+             outcome: SubscribeOutcome | confirmation.ConfirmOutcome | None = None) -> None:
     """Confirm a subscription: record the grant, then the welcome (campaign or short mail)."""
     subscriber, mailing_list = subscription.subscriber, subscription.mailing_list
     subscription.status = SubscriptionStatus.confirmed
