@@ -223,3 +223,34 @@ def test_api_refuses_nul_and_out_of_range_times(app, client, api_token):
     far = client.post(f"/api/v1/campaigns/{created['id']}/schedule", headers=api_token,
                       json={"send_at": "9999-12-31T23:59:00-14:00"})
     assert far.status_code == 409 and "out of range" in far.get_json()["message"]
+
+
+def test_welcome_campaign_reaches_a_new_subscriber_once_through_the_real_flow(app, runner, smtp,
+                                                                            tmp_path):
+    import threading
+
+    from newsletter import delivery
+
+    assert runner.invoke(args=["newsletter", "lists", "create", "club", "--name", "Club",
+                               "--no-double-opt-in"]).exit_code == 0
+    body = tmp_path / "welcome.md"
+    body.write_text("Welcome aboard, {{ subscriber.name }}!")
+    created = runner.invoke(args=["newsletter", "campaign", "create", "--list", "club",
+                                  "--subject", "Welcome to {{ list.name }}", "--body-file",
+                                  str(body)])
+    cid = created.output.strip().splitlines()[-1]
+    assert runner.invoke(args=["newsletter", "campaign", "welcome", cid, "--list",
+                               "club"]).exit_code == 0
+    result = runner.invoke(args=["newsletter", "subscribe", "neo@example.org", "--list", "club",
+                                 "--name", "Neo"])
+    assert result.exit_code == 0, result.output
+    delivery.run_worker(app, threading.Event(), once=True)
+    welcome = [m for m in smtp.to("neo@example.org") if m.message["Subject"] == "Welcome to Club"]
+    assert len(welcome) == 1
+    assert "Welcome aboard, Neo!" in welcome[0].message.get_body(("plain",)).get_content()
+    assert welcome[0].message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    # Subscribing again (already confirmed) does not send it twice.
+    runner.invoke(args=["newsletter", "subscribe", "neo@example.org", "--list", "club"])
+    delivery.run_worker(app, threading.Event(), once=True)
+    assert len([m for m in smtp.to("neo@example.org")
+                if m.message["Subject"] == "Welcome to Club"]) == 1
