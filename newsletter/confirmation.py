@@ -35,11 +35,6 @@ class AddressSuppressed(SubscribeError):
     """The address is suppressed for a reason the subscriber cannot lift (bounce, complaint...)."""
 
 
-def confirm_token(config: Mapping, subscriber_id: int, list_ids: list[int]) -> str:
-    """The signed, expiring token of a confirmation link."""
-    return tokens.sign(config["SECRET_KEY"], tokens.CONFIRM, [subscriber_id, list_ids])
-
-
 def read_confirm_token(config: Mapping, token: str) -> tuple[int, list[int]]:
     """(subscriber_id, list_ids) of a confirm token; TokenError if bad or expired."""
     payload = tokens.load(config["SECRET_KEY"], tokens.CONFIRM, token,

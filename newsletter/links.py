@@ -32,6 +32,12 @@ def preferences_url(config: Mapping, subscriber_id: int, token_version: int) -> 
     return f"{config['NEWSLETTER_BASE_URL']}/preferences/{token}"
 
 
+def confirm_url(config: Mapping, subscriber_id: int, list_ids: list[int]) -> str:
+    """Double opt-in: GET shows a page with one button, POST confirms; expires (tokens.CONFIRM)."""
+    token = tokens.sign(config["SECRET_KEY"], tokens.CONFIRM, [subscriber_id, list_ids])
+    return f"{config['NEWSLETTER_BASE_URL']}/confirm/{token}"
+
+
 def archive_url(config: Mapping, list_slug: str) -> str:
     """The public archive of a list."""
     return f"{config['NEWSLETTER_BASE_URL']}/archive/{list_slug}"

@@ -14,7 +14,7 @@ from email.headerregistry import Address
 from flask import render_template
 from sqlalchemy.orm import Session
 
-from newsletter import links, mailer, tokens
+from newsletter import links, mailer
 from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription
 
 
@@ -31,13 +31,11 @@ def queue_confirmation(session: Session, config: Mapping, subscriber: Subscriber
                        subscriptions: list[Subscription], now: datetime) -> OutboundMail:
     """Queue one confirmation mail for the given pending subscriptions."""
     lists = [s.mailing_list for s in subscriptions]
-    token = tokens.sign(config["SECRET_KEY"], tokens.CONFIRM,
-                        [subscriber.id, [m.id for m in lists]])
     context = {
         "subscriber": subscriber,
         "lists": lists,
         "names": ", ".join(m.name for m in lists),
-        "confirm_url": f"{config['NEWSLETTER_BASE_URL']}/confirm/{token}",
+        "confirm_url": links.confirm_url(config, subscriber.id, [m.id for m in lists]),
         "max_age_days": config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"],
     }
     subject = f"Please confirm your subscription to {context['names']}"
