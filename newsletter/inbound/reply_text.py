@@ -26,6 +26,7 @@ QUOTE_START = re.compile(
     r"wiadomość oryginalna|originalmeddelande|forwarded message|weitergeleitete nachricht)"
     r"|_{10,}|\*?from:\*?\s.*@|\*?von:\*?\s|\*?de\s?:\*?\s.*@|\*?van:\*?\s|\*?från:\*?\s|"
     r"\*?od:\*?\s|\*?da:\*?\s.*@|\*?差出人\s?:|em .{4,80} escreveu:|"
+    r"\*?(?:sent|gesendet|envoyé|enviado|inviato|verzonden|wysłano|skickat|送信日時)\s?:\*?\s|"
     r"on .{4,120} wrote:|am .{4,120} schrieb|le .{4,120} a écrit|el .{4,120} escribió|"
     r"il .{4,120} ha scritto|op .{4,120} schreef|den .{4,120} skrev|w dniu .{4,120} napisał)",
     re.IGNORECASE,
