@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign
 from sqlalchemy import select
@@ -254,3 +255,29 @@ def test_welcome_campaign_reaches_a_new_subscriber_once_through_the_real_flow(ap
     delivery.run_worker(app, threading.Event(), once=True)
     assert len([m for m in smtp.to("neo@example.org")
                 if m.message["Subject"] == "Welcome to Club"]) == 1
+
+
+def test_admin_reschedules_and_changes_a_series_cron(app, admin_client):
+    list_id = _list(app)
+    with app.app_context():
+        news = db.session.get(MailingList, list_id)
+        one_off = new_campaign(db.session, news)
+        campaigns.schedule(one_off, datetime(2030, 1, 1, 9, tzinfo=UTC), NOW)
+        series = new_campaign(db.session, news, cron="0 9 * * 1", timezone="UTC")
+        db.session.commit()
+        one_off_id, series_id = one_off.id, series.id
+    token = csrf_token(admin_client, f"/admin/campaigns/{one_off_id}")
+    response = admin_client.post(f"/admin/campaigns/{one_off_id}/schedule", data={
+        "csrf_token": token, "send_at": "2030-02-01T08:30", "timezone": "America/New_York"})
+    assert response.status_code == 303
+    response = admin_client.post(f"/admin/campaigns/{series_id}/edit", data={
+        "csrf_token": token, "subject": "Weekly", "body": "Hi", "body_format": "markdown",
+        "lists": [str(list_id)], "cron": "30 7 * * 5", "timezone": "Europe/Berlin"})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Campaign, one_off_id).send_at == datetime(2030, 2, 1, 13, 30,
+                                                                        tzinfo=UTC)
+        series = db.session.get(Campaign, series_id)
+        assert (series.cron, series.timezone) == ("30 7 * * 5", "Europe/Berlin")
+        berlin = series.next_occurrence_at.astimezone(ZoneInfo("Europe/Berlin"))
+        assert berlin.strftime("%a %H:%M") == "Fri 07:30"

@@ -132,6 +132,9 @@ def campaign_edit(campaign_id: int):
                        body=form.get("body", ""), body_format=form.get("body_format", "markdown"),
                        list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()],
                        name=form.get("name", "").strip())
+        if item.status is CampaignStatus.recurring and form.get("cron", "").strip():
+            campaigns.make_recurring(item, form["cron"].strip(), form.get("timezone") or "UTC",
+                                     utcnow())
         db.session.commit()
     except campaigns.CampaignError as exc:
         db.session.rollback()
