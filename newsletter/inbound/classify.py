@@ -57,7 +57,7 @@ FOOTER_LINE = re.compile(r"https?://|www\.|\bclick|\bklick|\bclique|\bcliqu|haga
 ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MARKER_IN_BRACKETS = re.compile(r"[(\[]([^()\[\]]{3,60})[)\]]")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
-BULK_PRECEDENCE = ("bulk", "junk", "list")
+BULK_PRECEDENCE = ("bulk", "junk")
 # Subject prefixes of a reply or forward: such a subject is the old one, not a request.
 REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|antw|odp|r|rif|ref|fw|fwd|wg|tr|rv|enc)\s*:",
                           re.IGNORECASE)
@@ -312,13 +312,19 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"auto-reply subject ({found})")
         return True
-    # Mailman's command runner ignores bulk and list mail: no person typed it for us.
+    # Mailman's command runner ignores bulk and list mail. Old vacation programs mark their
+    # answers "Precedence: bulk/junk"; mail from a mailing list (List-Id, Precedence: list)
+    # may be a person's post, so it goes to a person, but no request in it is acted on.
     precedence = reports.header(message, "Precedence").lower()
-    if precedence in BULK_PRECEDENCE or reports.header(message, "List-Id") or reports.header(
-            message, "List-Unsubscribe"):
+    if precedence in BULK_PRECEDENCE:
         verdict.kind = Kind.auto_reply
-        verdict.reasons.append(f"bulk or list mail (Precedence: {precedence or '-'}, List-* "
-                               "headers): nobody wrote it to us")
+        verdict.reasons.append(f"Precedence: {precedence}: sent by a program")
+        return True
+    if precedence == "list" or reports.header(message, "List-Id") or reports.header(
+            message, "List-Unsubscribe"):
+        verdict.kind = Kind.human
+        verdict.reasons.append("mailing-list mail (List-* headers): no request in it is acted "
+                               "on; a person decides")
         return True
     return False
 
