@@ -9,8 +9,9 @@ from newsletter.extensions import db
 from newsletter.inbound.classify import classify
 from newsletter.inbound.handle import find
 from newsletter.inbound.poll import process
-from tests.inbound.mails import NOW
-from tests.inbound.test_fuzz import mangled
+
+from .mails import NOW
+from .test_fuzz import mangled
 
 
 @settings(max_examples=100, deadline=None, derandomize=True, database=None,

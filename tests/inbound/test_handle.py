@@ -26,8 +26,9 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.inbound import mails
-from tests.inbound.mails import NOW
+
+from . import mails
+from .mails import NOW
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Role, Subscription, SubscriptionStatus
-from tests.inbound import mails
-from tests.inbound.test_web import html_question, store
+
+from . import mails
+from .test_web import html_question, store
 
 
 @pytest.fixture

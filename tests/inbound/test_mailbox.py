@@ -10,7 +10,8 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.inbound.poll import poll
 from newsletter.models import InboundMessage, InboundStatus
-from tests.inbound import mails
+
+from . import mails
 
 OWN = Path(__file__).resolve().parent.parent / "data" / "inbound"
 

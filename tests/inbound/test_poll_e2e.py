@@ -10,7 +10,8 @@ from sqlalchemy import select
 from newsletter import suppression
 from newsletter.extensions import db
 from newsletter.models import InboundMessage, InboundStatus, Subscription, SubscriptionStatus
-from tests.inbound import mails
+
+from . import mails
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from tests.conftest import csrf_token
-from tests.inbound import mails
-from tests.inbound.mails import NOW
+
+from . import mails
+from .mails import NOW
+from conftest import csrf_token
 
 HTML_REPLY = """--ALT
 Content-Type: text/html; charset=utf-8
