@@ -159,3 +159,16 @@ def test_api_lists_inbound_items_and_privacy_requests(app, client, api_token, pe
     listed = client.get("/api/v1/privacy-requests", headers=api_token).get_json()
     assert listed[0]["kind"] == "access" and listed[0]["due_at"]
     assert client.get("/api/v1/inbound").status_code == 401
+
+
+def test_privacy_officer_opens_a_request_received_by_phone(app, client, auth, smtp):
+    auth.create(email="dpo@example.org", role=Role.privacy)
+    auth.login(email="dpo@example.org")
+    response = client.post("/admin/privacy", data={
+        "email": "Dora@Example.org", "kind": "access", "note": "phone call",
+        "csrf_token": csrf_token(client, "/admin/privacy")})
+    assert response.status_code == 303
+    assert smtp.wait_for(1)[0].rcpt_tos == ["dora@example.org"]
+    with app.app_context():
+        request = db.session.scalar(select(PrivacyRequest))
+        assert (request.source, request.note) == ("admin", "phone call")

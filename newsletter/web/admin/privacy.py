@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
+from newsletter import mailer, subscriptions
 from newsletter import privacy as privacy_domain
 from newsletter.extensions import db
-from newsletter.models import PrivacyRequest, PrivacyRequestStatus, Role, utcnow
+from newsletter.models import (
+    PrivacyRequest,
+    PrivacyRequestKind,
+    PrivacyRequestStatus,
+    Role,
+    utcnow,
+)
 from newsletter.web.admin import actor, bp, role_required
 
 
@@ -36,4 +43,27 @@ def privacy_close(request_id: int):
                          note=request.form.get("note", "")[:1000])
     db.session.commit()
     flash(f"Request {row.id} marked {status.value}.", "success")
+    return redirect(url_for("admin.privacy")), 303
+
+
+@bp.post("/privacy")
+@role_required(Role.privacy)
+def privacy_open():
+    """A request received another way (phone, letter): still proven by the mailed link."""
+    try:
+        email = subscriptions.normalise_email(request.form.get("email", ""))
+        kind = PrivacyRequestKind(request.form.get("kind", ""))
+    except (subscriptions.InvalidEmail, ValueError):
+        flash("Enter a valid address and choose access or erasure.", "error")
+        return redirect(url_for("admin.privacy")), 303
+    now = utcnow()
+    row, mail = privacy_domain.open_request(
+        db.session, kind=kind, email=email, source="admin", now=now, config=current_app.config,
+        actor=actor(), note=request.form.get("note", "")[:1000])
+    db.session.flush()
+    ids = [mail.id] if mail is not None else []
+    db.session.commit()
+    mailer.send_committed(db.session, current_app.config, ids, now)
+    flash(f"Request {row.id} opened; the verification link was "
+          f"{'sent' if mail else 'already sent recently'}.", "success")
     return redirect(url_for("admin.privacy")), 303
