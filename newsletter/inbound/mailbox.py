@@ -155,6 +155,9 @@ class MaildirSource:
 
     def __enter__(self) -> MaildirSource:
         try:
+            # People drop files into new/ by hand: make the rest of the Maildir if it is missing.
+            for sub in ("new", "cur", "tmp"):
+                (self.path / sub).mkdir(parents=True, exist_ok=True)
             self.box = mailbox.Maildir(self.path, factory=None, create=True)
         except OSError as exc:
             raise SourceError(f"Maildir {self.path}: {exc}") from None

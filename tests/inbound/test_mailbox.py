@@ -115,3 +115,13 @@ def test_the_scheduler_polls_the_mailbox(app, tmp_path):
     with app.app_context():
         assert db.session.scalar(select(InboundMessage.verdict)) == "unsubscribe"
     assert len(mailbox.Maildir(tmp_path / "inbound").get_folder("Processed")) == 1
+
+
+def test_a_hand_made_maildir_with_only_new_is_read(app, tmp_path):
+    (tmp_path / "inbound" / "new").mkdir(parents=True)
+    (tmp_path / "inbound" / "new" / "1.eml").write_bytes((OWN / "human-question.eml").read_bytes())
+    app.config["NEWSLETTER_INBOUND"] = f"maildir:{tmp_path / 'inbound'}"
+    with app.app_context():
+        result = poll(db.session, app.config)
+    assert (result.seen, result.needs_human) == (1, 1)
+    assert len(mailbox.Maildir(tmp_path / "inbound").get_folder("NeedsHuman")) == 1
