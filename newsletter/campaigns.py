@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 EDITABLE = {CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring,
             CampaignStatus.welcome}
+PARKED = datetime(9000, 1, 1, tzinfo=UTC)  # next_attempt_at of a paused campaign's rows
 # An occurrence missed by more than this (the scheduler was down) is skipped, not sent late.
 OCCURRENCE_GRACE = timedelta(hours=6)
 
@@ -170,6 +171,11 @@ def pause(session: Session, campaign: Campaign, now: datetime) -> Campaign:
                                CampaignStatus.recurring, CampaignStatus.welcome):
         raise CampaignError(f"a {campaign.status.value} campaign cannot be paused")
     campaign.status = CampaignStatus.paused
+    # Park the queued rows far in the future so the workers' claim query does not walk over
+    # them; resume() makes them due again.
+    session.execute(update(Delivery).where(
+        Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
+    ).values(next_attempt_at=PARKED))
     return campaign
 
 
@@ -183,11 +189,12 @@ def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
         campaign.status = CampaignStatus.welcome
     elif campaign.started_at is not None:
         campaign.status = CampaignStatus.sending
-        session.execute(update(Delivery).where(
-            Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
-        ).values(next_attempt_at=now))
     else:
         campaign.status = CampaignStatus.scheduled
+    session.execute(update(Delivery).where(
+        Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
+        Delivery.next_attempt_at >= PARKED,
+    ).values(next_attempt_at=now))
     return campaign
 
 

@@ -87,16 +87,30 @@ def reclaim_expired(session: Session, now: datetime) -> int:
 
 def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int,
                 limit: int) -> list[Claimed]:
-    """Claim up to `limit` due deliveries of active campaigns under a lease."""
-    # The inner SELECT walks ix_delivery_status_next (status, next_attempt_at) for due queued
-    # rows. On PostgreSQL, FOR UPDATE SKIP LOCKED lets concurrent workers take disjoint batches
-    # without waiting on each other; SQLite serialises writers, so the UPDATE alone is atomic
-    # and the lease columns are what keeps a batch to one worker.
+    """Claim up to `limit` due deliveries under a lease: welcome messages first (they must not
+    wait behind a million-recipient campaign), then campaigns oldest first."""
+    active = session.execute(
+        select(Campaign.id, Campaign.status).where(Campaign.status.in_(ACTIVE))).all()
+    order = sorted(active, key=lambda row: (row.status is not CampaignStatus.welcome, row.id))
+    claimed: list[Claimed] = []
+    for campaign_id, _status in order:
+        if len(claimed) >= limit:
+            break
+        claimed += _claim(session, worker, now, lease_seconds, limit - len(claimed), campaign_id)
+    return claimed
+
+
+def _claim(session: Session, worker: str, now: datetime, lease_seconds: int, limit: int,
+           campaign_id: int) -> list[Claimed]:
+    # The inner SELECT is a range scan of ix_delivery_campaign_status (campaign_id, status,
+    # next_attempt_at, id) in index order that stops after `limit` rows. On PostgreSQL,
+    # FOR UPDATE SKIP LOCKED lets concurrent workers take disjoint batches without waiting on
+    # each other; SQLite serialises writers, so the UPDATE alone is atomic and the lease columns
+    # are what keeps a batch to one worker.
     due = (
         select(Delivery.id)
-        .join(Campaign, Campaign.id == Delivery.campaign_id)
-        .where(Delivery.status == DeliveryStatus.queued, Delivery.next_attempt_at <= now,
-               Campaign.status.in_(ACTIVE))
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.queued,
+               Delivery.next_attempt_at <= now)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(limit)
     )
@@ -116,7 +130,7 @@ def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int
     )
     rows = session.execute(statement).all()
     session.commit()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+    return [Claimed(*row) for row in rows]
 
 
 def backoff(attempts: int, base: float) -> timedelta:

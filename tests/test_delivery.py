@@ -362,3 +362,32 @@ def test_worker_survives_the_database_dropping_its_connections(database_url, tmp
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+
+
+def test_welcome_messages_do_not_wait_behind_a_big_campaign(app, smtp):
+    start_campaign(app, 30)
+    with app.app_context():
+        from newsletter.models import MailingList
+
+        news = db.session.scalar(select(MailingList))
+        welcome = new_campaign(db.session, news, subject="Welcome")
+        campaigns.set_welcome(db.session, news, welcome)
+        newcomer = add_subscribers(db.session, news, 1, start=100, prefix="new")[0]
+        campaigns.queue_welcome(db.session, db.session.get(Subscriber, newcomer), news,
+                                NOW + timedelta(minutes=10))
+        db.session.commit()
+        claimed = claim_batch(db.session, "w", datetime.now(UTC), 60, 5)
+        assert [c.campaign_id for c in claimed][0] == welcome.id
+        assert len(claimed) == 5
+
+
+def test_pausing_parks_queued_rows_and_resuming_makes_them_due(app, smtp):
+    campaign_id = start_campaign(app, 5)
+    with app.app_context():
+        campaign = db.session.get(Campaign, campaign_id)
+        campaigns.pause(db.session, campaign, NOW)
+        db.session.commit()
+        assert claim_batch(db.session, "w", datetime.now(UTC), 60, 10) == []
+        campaigns.resume(db.session, campaign, NOW)
+        db.session.commit()
+        assert len(claim_batch(db.session, "w", datetime.now(UTC), 60, 10)) == 5

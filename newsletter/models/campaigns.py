@@ -86,10 +86,12 @@ class Delivery(db.Model):
     __tablename__ = "delivery"
     __table_args__ = (
         UniqueConstraint("campaign_id", "subscriber_id", name="uq_delivery_campaign_subscriber"),
-        # The claim query scans queued rows that are due; see delivery.claim_batch().
+        # Lease reclaim looks up rows by status (status = 'sending' AND claimed_until < now).
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
-        # The campaign page counts a campaign's deliveries by status.
-        Index("ix_delivery_campaign_status", "campaign_id", "status"),
+        # The claim walks one campaign's queued rows in (next_attempt_at, id) order and stops
+        # after one batch: no sort, however many rows are queued (delivery.claim_batch()).
+        # The campaign page counts by (campaign_id, status) on the same index.
+        Index("ix_delivery_campaign_status", "campaign_id", "status", "next_attempt_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
