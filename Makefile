@@ -36,6 +36,9 @@ run: migrate
 	else \
 	  $(RUN_ENV) $(BIN)/flask newsletter create-admin "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --if-missing; \
 	fi
+	@# A first public list, so the subscribe form at /subscribe/news works on a fresh install.
+	@$(RUN_ENV) $(BIN)/flask newsletter lists create news --name "News" --public --if-no-lists \
+	  --description "Our newsletter" --sender-name "Newsletter" --sender-address "news@example.org" >/dev/null
 	$(RUN_ENV) $(BIN)/flask newsletter serve --host $(HOST) --port $(PORT)
 
 test: install-dev

@@ -161,6 +161,10 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "RATELIMIT_HEADERS_ENABLED": True,
         "MAX_CONTENT_LENGTH": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
         "MAX_FORM_MEMORY_SIZE": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
+        "NEWSLETTER_IMPORT_MAX_BYTES": _int(env, "NEWSLETTER_IMPORT_MAX_BYTES", 512 * 1024 * 1024),
+        # How many reverse proxies set X-Forwarded-For/-Proto in front of us (0: none). Without
+        # it, behind a proxy every visitor shares the proxy's address for the rate limits.
+        "NEWSLETTER_PROXY_COUNT": _int(env, "NEWSLETTER_PROXY_COUNT", 0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": not development,

@@ -38,6 +38,11 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
     )
     app.config.update(config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    proxies = app.config["NEWSLETTER_PROXY_COUNT"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True)

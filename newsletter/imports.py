@@ -30,6 +30,7 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
     Suppression,
+    savepoint,
 )
 
 CONSENT_BASES = ("double-opt-in", "existing")
@@ -216,7 +217,7 @@ def _import_batch(session: Session, batch: list[ImportRow], mailing_list: Mailin
     if not joining:
         return
     try:
-        with subscriptions.savepoint(session):
+        with savepoint(session):
             ids = _insert_members(session, joining, rows, known, mailing_list, confirmed, wording,
                                   now, key)
     except IntegrityError:

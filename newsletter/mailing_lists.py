@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter.models import MailingList
-from newsletter.subscriptions import SubscribeError, clean_text, normalise_email, savepoint
+from newsletter.models import MailingList, savepoint
+from newsletter.subscriptions import SubscribeError, clean_text, normalise_email
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 

@@ -8,7 +8,6 @@ confirmation for double opt-in, at once when the caller states an existing conse
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from newsletter.models import (
     SubscriptionStatus,
     Suppression,
     SuppressionReason,
+    savepoint,
 )
 
 # C0 and C1 control characters (CR and LF among them): they have no place in a name, and in a
@@ -103,18 +103,6 @@ def clean_country(value: str | None) -> str | None:
     if len(value) != 2 or pycountry.countries.get(alpha_2=value) is None:
         raise SubscribeError("Choose a country from the list.", "country")
     return value
-
-
-def savepoint(session: Session):
-    """A savepoint on PostgreSQL, where concurrent inserts race; nothing on SQLite.
-
-    pysqlite opens its transaction lazily, so a SAVEPOINT issued first would start (and its
-    RELEASE commit) a transaction of its own: a later rollback could not undo it. SQLite
-    serialises writers anyway.
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        return contextlib.nullcontext()
-    return session.begin_nested()
 
 
 def find_subscriber(session: Session, email: str) -> Subscriber | None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.models import AuditEvent, Suppression, SuppressionReason
+from newsletter.models import AuditEvent, Suppression, SuppressionReason, savepoint
 
 
 def email_hash(key: str, email: str) -> str:
@@ -42,8 +42,9 @@ def suppress(session: Session, key: str, email: str, reason: SuppressionReason, 
     from sqlalchemy.exc import IntegrityError
 
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(row)
+            session.flush()
     except IntegrityError:
         return session.scalar(select(Suppression).where(Suppression.email_hash == digest))
     return row

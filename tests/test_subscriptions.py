@@ -136,6 +136,9 @@ def test_cli_creates_a_list_and_subscribes_with_a_confirmation_mail(app, runner,
     assert result.exit_code == 0 and result.output.strip().splitlines()[-1] == "weekly"
     again = runner.invoke(args=["newsletter", "lists", "create", "weekly", "--name", "Weekly"])
     assert again.exit_code != 0 and "already exists" in again.output
+    first_start = runner.invoke(args=["newsletter", "lists", "create", "news", "--name", "News",
+                                      "--if-no-lists"])
+    assert first_start.exit_code == 0 and first_start.output == ""  # `make run` seeds only once
     result = runner.invoke(args=["newsletter", "subscribe", "Ada@Example.org", "--list", "weekly",
                                  "--country", "DE"])
     assert result.exit_code == 0, result.output

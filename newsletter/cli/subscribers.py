@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 from flask import current_app
+from sqlalchemy import select
 
 from newsletter import imports, mailer, mailing_lists, subscriptions
 from newsletter.cli import newsletter_cli
 from newsletter.extensions import db
-from newsletter.models import ConsentMethod, utcnow
+from newsletter.models import ConsentMethod, MailingList, utcnow
 
 
 @newsletter_cli.group("lists")
@@ -26,9 +27,12 @@ def lists_group() -> None:
 @click.option("--sender-address", default="")
 @click.option("--no-double-opt-in", is_flag=True, help="Subscribe without a confirmation mail.")
 @click.option("--public", is_flag=True, help="Offer the list on the public pages.")
+@click.option("--if-no-lists", is_flag=True, help="Do nothing when any list exists (first start).")
 def lists_create(slug: str, name: str, description: str, sender_name: str, sender_address: str,
-                 no_double_opt_in: bool, public: bool) -> None:
+                 no_double_opt_in: bool, public: bool, if_no_lists: bool) -> None:
     """Create a list; prints its slug."""
+    if if_no_lists and db.session.scalar(select(MailingList.id).limit(1)) is not None:
+        return
     try:
         mailing_list = mailing_lists.create_list(db.session, slug, mailing_lists.ListFields(
             name=name, description=description, sender_name=sender_name,

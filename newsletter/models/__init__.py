@@ -4,7 +4,7 @@ Import models from here: `from newsletter.models import Subscriber`.
 """
 
 from newsletter.models.admin import AdminUser, ApiToken, AuditEvent, Role
-from newsletter.models.base import UTCDateTime, utcnow
+from newsletter.models.base import UTCDateTime, savepoint, utcnow
 from newsletter.models.campaigns import (
     Campaign,
     CampaignStatus,
@@ -63,5 +63,6 @@ __all__ = [
     "SuppressionReason",
     "UTCDateTime",
     "campaign_lists",
+    "savepoint",
     "utcnow",
 ]

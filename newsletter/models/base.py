@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Enum, TypeDecorator
+from sqlalchemy.orm import Session
 
 
 def utcnow() -> datetime:
@@ -42,3 +44,15 @@ def enum_column(enum_cls: type[enum.Enum]) -> Enum:
 
 
 JSONType = JSON
+
+
+def savepoint(session: Session):
+    """A savepoint on PostgreSQL, where concurrent inserts race; nothing on SQLite.
+
+    pysqlite opens its transaction lazily, so a SAVEPOINT issued first would start (and its
+    RELEASE commit) a transaction of its own: a later rollback could not undo it. SQLite
+    serialises writers anyway, so the race the savepoint guards against cannot happen there.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        return contextlib.nullcontext()
+    return session.begin_nested()
