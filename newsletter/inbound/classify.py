@@ -5,7 +5,10 @@ is never lost. Rules run in order and each appends to `Verdict.reasons` (STYLE.m
 size cap -> parse -> our address tokens -> complaint (ARF) -> failure report (DSN, then
 flufl.bounce only on what looks like one) -> mail to an unsubscribe+ address -> auto-reply
 (RFC 3834 and vendor headers) -> the new text of a human reply (phrases per language).
-When unsure, the verdict is `human`.
+When unsure, the verdict is `human`: a request that is negated ("don't unsubscribe me"),
+names another address, says to keep the newsletter, is too long, or sits in a message we
+cannot read with confidence (broken MIME, unknown charset, 8-bit headers, attachments) waits
+for a person; footer wording ("click here to unsubscribe") never counts.
 """
 
 from __future__ import annotations
@@ -32,8 +35,6 @@ SUBJECT_ALONE_MAX_TEXT = 300  # "Subject: Unsubscribe" counts when the body asks
 # reads the same headers; Return-Path is where a bounce of our mail is addressed).
 RECIPIENT_HEADERS = ("To", "Cc", "Delivered-To", "X-Original-To", "Envelope-To",
                      "X-Envelope-To", "Apparently-To", "X-Apparently-To", "Original-Recipient")
-# In the copy of our own message that a bounce or complaint returns.
-ORIGINAL_HEADERS = ("Return-Path", "Reply-To", "List-Unsubscribe", "From", "Sender")
 TOKEN_RE = re.compile(r"(?<![\w.+-])(reply|bounce|unsubscribe)\+([a-z0-9]+\.[a-z0-9]+\.[a-z0-9]+)@",
                       re.IGNORECASE)
 
