@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import create_engine, select, update
+from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -366,11 +366,26 @@ def _worker_session(app: Flask) -> Session:
     its own commit at full SMTP speed.
     """
     url = db.engine.url
-    if url.get_backend_name() != "postgresql":
-        return Session(db.engine)
-    engine = create_engine(url, pool_size=1, pool_pre_ping=True,
-                           connect_args={"options": "-c synchronous_commit=off"})
-    return Session(engine)
+    if url.get_backend_name() == "postgresql":
+        engine = create_engine(url, pool_size=1, pool_pre_ping=True,
+                               connect_args={"options": "-c synchronous_commit=off"})
+        return Session(engine)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        # SQLite's answer to the same trade-off: WAL with synchronous=NORMAL commits without an
+        # fsync (durable against a crash of any process, not against power loss), and readers
+        # (the web app) no longer block the worker's writes. WAL is a property of the file, so
+        # every process profits once a worker has started.
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return Session(engine)
+    return Session(db.engine)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def _reset_after_database_error(session: Session, worker: DeliveryWorker) -> None:
