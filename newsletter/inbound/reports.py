@@ -66,6 +66,9 @@ FAILURE_SUBJECTS = re.compile(
     r"\u4e0d\u9054|\u914d\u9001\u4e0d\u80fd|\u30a8\u30e9\u30fc",  # 不達, 配送不能, エラー
     re.I,
 )
+# The failure came after the message body, not at RCPT TO (Postfix, m-FILTER, Exim wording).
+AFTER_DATA = re.compile(r"in reply to (?:end of )?data command|smtp command:? data\b|"
+                        r"after end of data", re.IGNORECASE)
 STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d[ -](?:[#(]?([245]\.\d{1,3}\.\d{1,3}))?")
 
@@ -234,6 +237,10 @@ def is_hard(status: str | None, diagnostic: str) -> tuple[bool, str]:
     if soft:
         return False, f"diagnostic says {soft!r}"
     hard = next((p for p in HARD_PHRASES if p in text), None)
+    if hard and AFTER_DATA.search(text):
+        # The server accepted the recipient at RCPT TO and refused only the content: the
+        # address exists, whatever the words say (sisimai calls this "filtered").
+        return False, f"diagnostic says {hard!r}, but after DATA: the address was accepted"
     if hard:
         return True, f"diagnostic says {hard!r}"
     return False, "no sign that the address cannot exist"
