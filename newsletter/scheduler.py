@@ -75,9 +75,9 @@ def purge_unconfirmed(app: Flask) -> None:
 
 def purge_inbound_raw(app: Flask) -> None:
     """Forget the bytes of old inbound messages (the rows stay as the record)."""
-    from newsletter.inbound.inbox import RAW_KEEP_DAYS, purge_raw
+    from newsletter.inbound.inbox import purge_raw
 
-    purge_raw(db.session, utcnow(), app.config.get("NEWSLETTER_INBOUND_KEEP_DAYS", RAW_KEEP_DAYS))
+    purge_raw(db.session, utcnow(), app.config["NEWSLETTER_INBOUND_KEEP_DAYS"])
     db.session.commit()
 
 

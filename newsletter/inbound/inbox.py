@@ -34,7 +34,7 @@ from newsletter.models import (
 )
 
 PAGE = 50
-# app.config["NEWSLETTER_INBOUND_KEEP_DAYS"] overrides it (config.py does not read it yet).
+# How long the raw bytes are kept by default; NEWSLETTER_INBOUND_KEEP_DAYS sets it.
 RAW_KEEP_DAYS = 90
 # Tags and attributes a person needs to read a mail; everything else (img, style, script,
 # iframe, form, event handlers) is dropped. Links cannot leak the reader's address either.
