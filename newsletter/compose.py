@@ -118,6 +118,7 @@ class CampaignEnvironment(ImmutableSandboxedEnvironment):
     """
 
     def unsafe_undefined(self, obj, attribute):
+        """Refuse instead of rendering nothing."""
         raise SecurityError(f"access to {attribute!r} of {type(obj).__name__} is not allowed")
 
 

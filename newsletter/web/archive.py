@@ -28,6 +28,7 @@ def _archived_list(slug: str) -> MailingList:
 
 @bp.get("/archive/<slug>")
 def archive(slug: str):
+    """The list's sent issues."""
     mailing_list = _archived_list(slug)
     issues = db.session.scalars(
         select(Campaign).join(campaign_lists, campaign_lists.c.campaign_id == Campaign.id)
@@ -38,6 +39,7 @@ def archive(slug: str):
 
 @bp.get("/archive/<slug>/<int:campaign_id>")
 def issue(slug: str, campaign_id: int):
+    """One sent issue, without personal data."""
     mailing_list = _archived_list(slug)
     campaign = db.session.get(Campaign, campaign_id) if campaign_id < 2**31 else None
     if (campaign is None or campaign.status is not CampaignStatus.sent

@@ -69,6 +69,7 @@ def _render_form(campaign: Campaign | None, form, error: str | None):
 @bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
 @role_required(Role.marketer)
 def campaigns_index():
+    """Every campaign, newest first."""
     rows = db.session.scalars(select(Campaign).order_by(Campaign.created_at.desc(),
                                                         Campaign.id.desc()).limit(200)).all()
     return render_template("admin/campaigns.html", campaigns=rows, local=_local)
@@ -77,6 +78,7 @@ def campaigns_index():
 @bp.route("/campaigns/new", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def campaigns_new():
+    """Write a campaign: draft, scheduled in the marketer's timezone, or recurring."""
     form = request.form
     if request.method == "GET":
         return _render_form(None, {"body_format": "markdown", "timezone": "UTC"}, None)
@@ -104,6 +106,7 @@ def campaigns_new():
 @bp.get("/campaigns/<int:campaign_id>")
 @role_required(Role.marketer)
 def campaign(campaign_id: int):
+    """Figures, progress, preview and the actions a campaign allows now."""
     item = _campaign(campaign_id)
     figures = campaigns.stats(db.session, item.id, utcnow())
     children = db.session.scalars(select(Campaign).where(Campaign.parent_id == item.id)
@@ -117,6 +120,7 @@ def campaign(campaign_id: int):
 @bp.route("/campaigns/<int:campaign_id>/edit", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def campaign_edit(campaign_id: int):
+    """Change content (and a series' schedule); refused once sending started."""
     item = _campaign(campaign_id)
     if item.status not in campaigns.EDITABLE:
         flash(f"A {item.status.value} campaign cannot be edited.", "error")
@@ -146,6 +150,7 @@ def campaign_edit(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/preview")
 @role_required(Role.marketer)
 def campaign_preview(campaign_id: int):
+    """The HTML part for a sample reader, for the sandboxed iframe."""
     item = _campaign(campaign_id)
     try:
         html = campaigns.preview(item, current_app.config)
@@ -160,6 +165,7 @@ def campaign_preview(campaign_id: int):
 @bp.post("/campaigns/<int:campaign_id>/<action>")
 @role_required(Role.marketer)
 def campaign_action(campaign_id: int, action: str):
+    """send, schedule, pause, resume, cancel, test or welcome."""
     item = _campaign(campaign_id)
     now = utcnow()
     try:
