@@ -103,7 +103,7 @@ def test_admin_send_now_test_send_pause_and_watch(app, admin_client, smtp):
     page = admin_client.get(url).get_data(as_text=True)
     assert 'id="campaign-status">sent' in page and 'http-equiv="refresh"' not in page
     assert re.search(r'id="fig-sent">4<', page) and "5.1.1 no such user" in page
-    assert '<progress id="progress" max="5" value="5">' in page
+    assert '<progress class="bar" id="progress" max="5" value="5">' in page
     # A sent campaign can be neither paused nor edited.
     response = admin_client.post(f"{url}/pause", data={"csrf_token": token},
                                  follow_redirects=True)
