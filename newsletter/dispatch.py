@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from newsletter import suppression
 from newsletter.models import (
     Campaign,
+    CampaignStatus,
     Delivery,
     DeliveryStatus,
     Subscriber,
@@ -103,6 +104,12 @@ def dispatch(session: Session, campaign: Campaign, key: str, now: datetime,
             added += insert_deliveries(session, campaign_id, list_ids, start, end, now)
             session.commit()
             start = end
+            status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+            if status is CampaignStatus.cancelled:  # cancelled while we were queueing
+                session.execute(update(Delivery).where(
+                    Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.queued,
+                ).values(status=DeliveryStatus.skipped, smtp_response="campaign cancelled"))
+                break
     session.execute(update(Campaign).where(Campaign.id == campaign_id).values(dispatched_at=now))
     session.commit()
     return added
