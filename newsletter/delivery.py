@@ -2,7 +2,8 @@
 
 A worker sees storage only through the statements below and the network only through a
 `Transport` (STYLE.md example 11). The promises of DESIGN.md section 6 live here:
-- a Delivery is marked sent in its own commit right after the SMTP server accepted it, so a killed
+- a Delivery is marked sent in a commit issued right after the SMTP server accepted it (on
+  PostgreSQL in the same statement as the next recipient's check, see outbox.py), so a killed
   worker re-sends at most the message that was in flight on its connection;
 - a claimed batch carries a lease (claimed_by/claimed_until); rows of a dead worker become
   claimable again when the lease runs out, and a live worker renews its lease as it goes;
