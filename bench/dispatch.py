@@ -148,7 +148,9 @@ def child(database_url: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=1_000_000)
-    parser.add_argument("--database", default=os.environ.get("TEST_DATABASE_URL"))
+    # The project's machines run PostgreSQL on 127.0.0.1:5432 (DESIGN.md section 8).
+    parser.add_argument("--database", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     parser.add_argument("--no-hashes", action="store_true",
                         help="load without email_hash, so dispatch computes them")
     parser.add_argument("--child", help=argparse.SUPPRESS)
