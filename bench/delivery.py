@@ -10,8 +10,8 @@ sent). The same run measures Postfix's smtp-source against its own smtp-sink
 (../shared/tools/smtp-ceiling: same message size, same number of sessions, connection reuse)
 and prints our rate as a ratio of it. Goals: >= 0.50 with DKIM off, >= 0.25 with DKIM on.
 
-The database is PostgreSQL when --database (or TEST_DATABASE_URL) names a server (a fresh
-database is created and dropped), else a SQLite file.
+The database is PostgreSQL (--database, else TEST_DATABASE_URL, else the local server; a fresh
+database is created and dropped), or a SQLite file with --database sqlite.
 """
 
 from __future__ import annotations
@@ -218,7 +218,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--dkim", default="off,on")
-    parser.add_argument("--database", default=os.environ.get("TEST_DATABASE_URL"))
+    # Default: the project's local PostgreSQL (DESIGN.md section 8); `--database sqlite` for a file.
+    parser.add_argument("--database", default=os.environ.get(
+        "TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
     args = parser.parse_args()
     if not (find_tool("smtp-sink") and find_tool("smtp-source")):
         raise SystemExit("smtp-sink/smtp-source not found: apt-get install postfix "
