@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: dc67ee536938
+Revision ID: ed6e0ccc74bf
 Revises: 
-Create Date: 2026-11-25 12:11:43.983058
+Create Date: 2026-11-25 12:51:58.539387
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import newsletter.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = 'dc67ee536938'
+revision = 'ed6e0ccc74bf'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -184,7 +184,7 @@ def upgrade():
     sa.UniqueConstraint('campaign_id', 'subscriber_id', name='uq_delivery_campaign_subscriber')
     )
     with op.batch_alter_table('delivery', schema=None) as batch_op:
-        batch_op.create_index('ix_delivery_campaign_status', ['campaign_id', 'status'], unique=False)
+        batch_op.create_index('ix_delivery_campaign_status', ['campaign_id', 'status', 'next_attempt_at', 'id'], unique=False)
         batch_op.create_index('ix_delivery_status_next', ['status', 'next_attempt_at'], unique=False)
 
     op.create_table('inbound_message',
