@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: ed6e0ccc74bf
+Revision ID: 2feee1e9665f
 Revises: 
-Create Date: 2026-11-25 12:51:58.539387
+Create Date: 2026-11-25 13:09:47.036342
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import newsletter.models.base
 
 
 # revision identifiers, used by Alembic.
-revision = 'ed6e0ccc74bf'
+revision = '2feee1e9665f'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -287,7 +287,7 @@ def upgrade():
     sa.UniqueConstraint('subscriber_id', 'list_id', name='uq_subscription_subscriber_list')
     )
     with op.batch_alter_table('subscription', schema=None) as batch_op:
-        batch_op.create_index('ix_subscription_list_status', ['list_id', 'status'], unique=False)
+        batch_op.create_index('ix_subscription_list_status', ['list_id', 'status', 'subscriber_id'], unique=False)
 
     # ### end Alembic commands ###
 
