@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, render_template, request
+from werkzeug.routing import IntegerConverter
 
 from config import ConfigError, load_config
 from newsletter.extensions import api, csrf, db, limiter, login_manager, mail, migrate
@@ -26,6 +27,15 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: ids are 32-bit integer columns, so a larger number names
+    nothing and gets a 404 (PostgreSQL would refuse to compare it and answer with an error)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(test_config: dict | None = None, environ: dict | None = None) -> Flask:
     """Build the app. `test_config` overrides values read from the environment."""
     config = load_config(environ)
@@ -37,6 +47,7 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
         template_folder=str(BASE_DIR / "templates"),
     )
     app.config.update(config)
+    app.url_map.converters["int"] = IdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     proxies = app.config["NEWSLETTER_PROXY_COUNT"]
     if proxies:
@@ -77,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(admin_bp)
     api.init_app(app)
+    api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
     api_module.register(api)
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply.
     for blueprint in api_module.blueprints():

@@ -69,3 +69,9 @@ def test_create_app_reads_database_url(tmp_path):
                               "NEWSLETTER_INSTANCE_PATH": str(tmp_path),
                               "DATABASE_URL": "postgresql://u@db.example/n"})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u@db.example/n"
+
+
+def test_ids_beyond_the_integer_range_are_404_not_database_errors(client, admin_client, api_token):
+    # PostgreSQL refuses to compare an integer column with 2**40; the route must not ask it to.
+    assert client.get("/api/v1/campaigns/1099511627776", headers=api_token).status_code == 404
+    assert admin_client.get("/admin/subscribers/1099511627776").status_code == 404

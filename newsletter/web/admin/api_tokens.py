@@ -46,7 +46,7 @@ def api_tokens_create():
     return render_template("admin/api_tokens.html", tokens=_tokens(), new_token=token)
 
 
-@bp.post("/api-tokens/<int(max=2147483647):token_id>/revoke")
+@bp.post("/api-tokens/<int:token_id>/revoke")
 @role_required()
 def api_tokens_revoke(token_id: int):
     row = db.session.get(ApiToken, token_id) or abort(404)

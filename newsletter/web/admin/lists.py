@@ -49,7 +49,7 @@ def lists_new():
         400 if error else 200
 
 
-@bp.route("/lists/<int(max=2147483647):list_id>", methods=["GET", "POST"])
+@bp.route("/lists/<int:list_id>", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def lists_edit(list_id: int):
     mailing_list = db.session.get(MailingList, list_id) or abort(404)

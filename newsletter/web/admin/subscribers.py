@@ -65,7 +65,7 @@ def subscribers():
                            lists=_all_lists(), statuses=statuses)
 
 
-@bp.get("/subscribers/<int(max=2147483647):subscriber_id>")
+@bp.get("/subscribers/<int:subscriber_id>")
 @role_required(Role.marketer, Role.privacy)
 def subscribers_detail(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
@@ -115,7 +115,7 @@ def subscribers_new():
                            countries=subscriptions.country_choices()), 400 if error else 200
 
 
-@bp.route("/subscribers/<int(max=2147483647):subscriber_id>/edit", methods=["GET", "POST"])
+@bp.route("/subscribers/<int:subscriber_id>/edit", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_edit(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
@@ -137,7 +137,7 @@ def subscribers_edit(subscriber_id: int):
                            countries=subscriptions.country_choices()), 400 if error else 200
 
 
-@bp.post("/subscribers/<int(max=2147483647):subscriber_id>/unsubscribe")
+@bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
 @role_required(Role.marketer)
 def subscribers_unsubscribe(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)

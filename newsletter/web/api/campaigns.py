@@ -14,7 +14,6 @@ from newsletter.web.api import SECURITY, token_required
 
 blp = Blueprint("api_campaigns", __name__, url_prefix="/campaigns", description="Campaigns")
 
-MAX_ID = 2**31 - 1
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -67,7 +66,7 @@ class StatsSchema(Schema):
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id) if campaign_id <= MAX_ID else None
+    campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         abort(404, message="no such campaign")
     return campaign
