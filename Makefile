@@ -7,7 +7,8 @@ PORT ?= 5000
 export FLASK_APP := wsgi
 # `make run` is for a laptop: development mode (plain-HTTP cookies, a generated SECRET_KEY kept
 # in instance/, mail to the local Maildir sink unless MAIL_SERVER is set).
-RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development}
+RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development} \
+  NEWSLETTER_BASE_URL=$${NEWSLETTER_BASE_URL:-http://$(HOST):$(PORT)}
 
 .PHONY: run test lint bench install install-dev migrate clean
 
