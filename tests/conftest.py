@@ -109,6 +109,20 @@ def pg_database(pg_server_url):
 # --- the app ----------------------------------------------------------------------------------
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgresql_only` are about PostgreSQL itself (row locks, advisory locks,
+    killed server connections): their SQLite variant is not collected at all, rather than
+    reported as a skip that could be mistaken for a missing server."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_sqlite = callspec is not None and callspec.params.get("database_url") == "sqlite"
+        (drop if on_sqlite and item.get_closest_marker("postgresql_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def _db_params():
     return ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 

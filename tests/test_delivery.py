@@ -324,9 +324,8 @@ def test_email_hash_follows_the_address_on_orm_writes(app):
         assert person.email_hash == suppression.email_hash(key, "b@example.net")
 
 
+@pytest.mark.postgresql_only  # terminating server connections is a PostgreSQL test
 def test_worker_survives_the_database_dropping_its_connections(database_url, tmp_path, smtp):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("terminating server connections is a PostgreSQL test")
     from sqlalchemy import text
 
     from newsletter import delivery

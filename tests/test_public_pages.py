@@ -293,11 +293,10 @@ def test_preferences_change_lists_name_country_and_leave_all(app, client, smtp, 
 
 
 @pytest.mark.postgresql
+@pytest.mark.postgresql_only  # the race needs PostgreSQL's row locks
 def test_two_identical_requests_at_the_same_moment_on_postgresql(app, smtp, lists):
     """The second request runs while the first has inserted but not committed: its own insert
     waits on the unique index, fails, and it carries on with the first one's rows."""
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        pytest.skip("the race needs PostgreSQL's row locks")
     import time
 
     from newsletter import subscriptions

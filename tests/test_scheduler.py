@@ -105,12 +105,12 @@ def test_bad_cron_or_timezone_is_refused(app):
 
 @pytest.fixture
 def pg_app(app):
-    with app.app_context():
-        if db.engine.url.get_backend_name() != "postgresql":
-            pytest.skip("advisory locks are PostgreSQL's; on SQLite one process schedules")
+    """Advisory locks are PostgreSQL's; on SQLite one process schedules (tests using this fixture
+    are marked postgresql_only)."""
     return app
 
 
+@pytest.mark.postgresql_only
 def test_advisory_lock_admits_one_leader_and_frees_on_release(pg_app):
     with pg_app.app_context():
         url = db.engine.url
@@ -125,6 +125,7 @@ def test_advisory_lock_admits_one_leader_and_frees_on_release(pg_app):
         second.release()
 
 
+@pytest.mark.postgresql_only
 def test_standby_takes_over_when_the_active_scheduler_is_killed(pg_app, smtp, tmp_path):
     from test_worker_kill import REPO, worker_env
 
