@@ -68,6 +68,7 @@ class SMTPSink:
     # Replies to give instead of 250, consumed one per DATA (e.g. ["451 4.3.0 try later"]).
     planned_replies: list[str] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply for RCPT TO
+    data_replies: dict[str, str] = field(default_factory=dict)  # address -> reply after DATA
     delay_seconds: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -87,6 +88,9 @@ class SMTPSink:
         with self._lock:
             if self.planned_replies:
                 return self.planned_replies.pop(0)
+            for address in envelope.rcpt_tos:
+                if address.lower() in self.data_replies:
+                    return self.data_replies[address.lower()]
             raw = envelope.original_content or envelope.content
             parsed = BytesParser(policy=policy.default).parsebytes(raw)
             self.messages.append(
@@ -101,6 +105,7 @@ class SMTPSink:
             self.messages.clear()
             self.planned_replies.clear()
             self.rcpt_replies.clear()
+            self.data_replies.clear()
             self.delay_seconds = 0.0
 
     def to(self, address: str) -> list[ReceivedMessage]:

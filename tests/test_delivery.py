@@ -152,6 +152,26 @@ def test_no_such_user_suppresses_and_policy_rejection_does_not(app, smtp):
         assert any("5.7.1" in reply for _, reply in figures.failures)
 
 
+def test_refusal_after_the_message_body_lands_on_the_right_delivery(app, smtp):
+    # Pipelined workers read a message's final reply only after the next envelope went out:
+    # the refusal must still be recorded against the message it answers.
+    start_campaign(app, 3)
+    smtp.data_replies["reader1@example.net"] = "550 5.1.1 <reader1@example.net>: no such user"
+    drain(app)
+    assert sorted(m.rcpt_tos[0] for m in smtp.messages) == ["reader0@example.net",
+                                                             "reader2@example.net"]
+    with app.app_context():
+        rows = dict(db.session.execute(
+            select(Subscriber.email, Delivery.status)
+            .join(Delivery, Delivery.subscriber_id == Subscriber.id)).all())
+        assert rows == {"reader0@example.net": DeliveryStatus.sent,
+                        "reader1@example.net": DeliveryStatus.bounced,
+                        "reader2@example.net": DeliveryStatus.sent}
+        key = app.config["NEWSLETTER_SUPPRESSION_KEY"]
+        assert suppression.is_suppressed(db.session, key, "reader1@example.net")
+        assert not suppression.is_suppressed(db.session, key, "reader2@example.net")
+
+
 def test_recipient_suppressed_or_unsubscribed_after_dispatch_is_skipped(app, smtp):
     campaign_id = start_campaign(app, 4)
     with app.app_context():
