@@ -153,8 +153,6 @@ class DeliveryWorker:
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
     _outbox: CoreOutbox | PostgresOutbox | None = None
-    # The message whose body went out last and whose final reply is still unread (pipelining).
-    _inflight: tuple | None = None
 
     def __post_init__(self):
         self.signer = signer_from_config(self.config, compose.SIGNED_HEADERS)
@@ -204,7 +202,6 @@ class DeliveryWorker:
                 self.connection_faults += 1
                 break
             self.connection_faults = 0
-        self._settle(session)
         self.flush()
         return sent
 
@@ -241,56 +238,11 @@ class DeliveryWorker:
             self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}")
             return DeliveryStatus.failed
         raw = self.signer.sign(message.raw) if self.signer is not None else message.raw
-        if self._overlaps(message):
-            return self._deliver_overlapped(session, item, recipient, message, raw)
         try:
             reply = self.transport.send(message.envelope_from, message.recipient, raw)
         except TransportError as exc:
             return self._failed(session, item, recipient, exc)
         self.outbox(session).mark_sent(item.id, self.clock(), message.message_id, reply[:500])
-        return DeliveryStatus.sent
-
-    def _overlaps(self, message: compose.OutgoingMessage) -> bool:
-        can_overlap = getattr(self.transport, "can_overlap", None)
-        if can_overlap is None:
-            return False
-        try:
-            return can_overlap(message.envelope_from, message.recipient)
-        except TransportError:
-            return False  # send() meets the same fault and reports it the usual way
-
-    def _deliver_overlapped(self, session: Session, item: Claimed, recipient: compose.Recipient,
-                            message: compose.OutgoingMessage, raw: bytes) -> DeliveryStatus | None:
-        """This envelope goes out, then the previous message's final reply is read (and that
-        message marked), then this envelope's replies, then this body. Its own final reply is
-        read with the next message or by _settle(). Counted as sent optimistically: a refusal
-        after the body is recorded on its Delivery row when the reply comes."""
-        try:
-            self.transport.start_envelope(message.envelope_from, message.recipient)
-        except TransportError as exc:
-            self._settle(session)  # the previous reply went with the connection
-            return self._failed(session, item, recipient, exc)
-        if self._settle(session) is None:  # the connection died under the previous message
-            return self._failed(session, item, recipient, TransportError(0, "connection lost"))
-        try:
-            self.transport.read_envelope()
-            self.transport.send_body(raw)
-        except TransportError as exc:
-            return self._failed(session, item, recipient, exc)
-        self._inflight = (item, recipient, message.message_id)
-        return DeliveryStatus.sent
-
-    def _settle(self, session: Session) -> DeliveryStatus | None:
-        """Read the final reply of the message in flight, if any, and mark or fail its row."""
-        if self._inflight is None:
-            return DeliveryStatus.sent
-        item, recipient, message_id = self._inflight
-        self._inflight = None
-        try:
-            reply = self.transport.finish()
-        except TransportError as exc:
-            return self._failed(session, item, recipient, exc)
-        self.outbox(session).mark_sent(item.id, self.clock(), message_id, reply[:500])
         return DeliveryStatus.sent
 
     def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
@@ -376,7 +328,6 @@ class DeliveryWorker:
     def _wait_for_permit(self, session: Session, stop: threading.Event) -> bool:
         if self.limiter.unlimited:
             return True
-        self._settle(session)
         self.flush()
         while True:
             wait = self.limiter.acquire(session, self.clock())
@@ -387,7 +338,6 @@ class DeliveryWorker:
             self._renew(session, self.clock())  # a long wait must not let our lease run out
 
     def _release(self, session: Session, items: list[Claimed]) -> None:
-        self._settle(session)
         self.flush()
         if not items:
             return
