@@ -14,6 +14,7 @@ from werkzeug.routing import IntegerConverter
 
 from config import ConfigError, load_config
 from newsletter.extensions import api, csrf, db, limiter, login_manager, mail, migrate
+from newsletter.models.base import MAX_ID
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -32,7 +33,7 @@ class IdConverter(IntegerConverter):
     nothing and gets a 404 (PostgreSQL would refuse to compare it and answer with an error)."""
 
     def __init__(self, map, *args, **kwargs):
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 
@@ -88,7 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(admin_bp)
     api.init_app(app)
-    api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": 2**31 - 1})
+    api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api_module.register(api)
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply.
     for blueprint in api_module.blueprints():

@@ -105,18 +105,28 @@ def send_queued(session: Session, transport: Transport, now: datetime, limit: in
     return sent
 
 
-def send_committed(session: Session, config: Mapping, ids: list[int], now: datetime) -> int:
-    """Best effort: send just-committed mail at once; on any fault the worker retries it later."""
-    if not ids:
+def send_committed(session: Session, config: Mapping, ids: list[int] | None, now: datetime) -> int:
+    """Best effort: send committed queued mail now (only `ids` when given, else all that is
+    due); on any fault the rows stay queued and the worker retries them later."""
+    if ids is not None and not ids:
         return 0
     from newsletter.transport import transport_from_config
 
     transport = transport_from_config(config)
     try:
-        return send_queued(session, transport, now, limit=len(ids), ids=ids)
+        return send_queued(session, transport, now, limit=len(ids) if ids else 100, ids=ids)
     except Exception:  # noqa: BLE001 - the row stays queued; the worker sends it
-        log.exception("sending queued mail %s failed; the worker will retry", ids)
+        log.exception("sending queued mail %s failed; the worker will retry", ids or "(due)")
         session.rollback()
         return 0
     finally:
         transport.close()
+
+
+def commit_and_send(session: Session, config: Mapping, mails: list[OutboundMail | None],
+                    now: datetime) -> int:
+    """Commit the caller's transaction, then send the mail it queued (see send_committed)."""
+    session.flush()  # the rows get their ids
+    ids = [mail.id for mail in mails if mail is not None]
+    session.commit()
+    return send_committed(session, config, ids, now)

@@ -32,13 +32,8 @@ class Job:
 def send_transactional_mail(app: Flask) -> None:
     """Send queued confirmations and notices that the request path could not send."""
     from newsletter import mailer
-    from newsletter.transport import transport_from_config
 
-    transport = transport_from_config(app.config)
-    try:
-        mailer.send_queued(db.session, transport, utcnow())
-    finally:
-        transport.close()
+    mailer.send_committed(db.session, app.config, None, utcnow())
 
 
 def dispatch_campaigns(app: Flask) -> None:

@@ -38,15 +38,8 @@ def _send_queued_mail() -> None:
     from newsletter import mailer
     from newsletter.extensions import db
     from newsletter.models import utcnow
-    from newsletter.transport import transport_from_config
 
-    transport = transport_from_config(current_app.config)
-    try:
-        mailer.send_queued(db.session, transport, utcnow())
-    except Exception as exc:  # noqa: BLE001 - the mail stays queued for the worker
-        click.echo(f"queued mail not sent yet: {exc}", err=True)
-    finally:
-        transport.close()
+    mailer.send_committed(db.session, current_app.config, None, utcnow())
 
 
 @inbound_cli.command("classify")

@@ -68,13 +68,10 @@ def subscribe(email: str, slug: str, name: str, country: str) -> None:
         raise click.ClickException(str(exc)) from None
     if outcome.suppressed:
         raise click.ClickException("the address is on the suppression list; nothing was done")
-    db.session.flush()
-    ids = [m.id for m in outcome.mails]
     subscriber_id = outcome.subscriber.id
-    db.session.commit()
-    sent = mailer.send_committed(db.session, current_app.config, ids, utcnow())
+    sent = mailer.commit_and_send(db.session, current_app.config, outcome.mails, utcnow())
     state = "pending confirmation" if outcome.pending else "active"
-    click.echo(f"{email}: {state}; {sent} of {len(ids)} mail(s) sent now")
+    click.echo(f"{email}: {state}; {sent} of {len(outcome.mails)} mail(s) sent now")
     click.echo(subscriber_id)
 
 

@@ -4,7 +4,7 @@ Import models from here: `from newsletter.models import Subscriber`.
 """
 
 from newsletter.models.admin import AdminUser, ApiToken, AuditEvent, Role
-from newsletter.models.base import UTCDateTime, savepoint, utcnow
+from newsletter.models.base import MAX_ID, UTCDateTime, savepoint, utcnow
 from newsletter.models.campaigns import (
     Campaign,
     CampaignStatus,
@@ -35,6 +35,7 @@ from newsletter.models.subscribers import (
 )
 
 __all__ = [
+    "MAX_ID",
     "AdminUser",
     "ApiToken",
     "AuditEvent",

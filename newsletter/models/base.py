@@ -9,6 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy import JSON, DateTime, Enum, TypeDecorator
 from sqlalchemy.orm import Session
 
+# Ids are 32-bit integer columns: a larger number names nothing (and PostgreSQL refuses to
+# compare it), so routes and schemas bound ids by this.
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime (the one clock the models default to)."""

@@ -41,7 +41,7 @@ def archive(slug: str):
 def issue(slug: str, campaign_id: int):
     """One sent issue, without personal data."""
     mailing_list = _archived_list(slug)
-    campaign = db.session.get(Campaign, campaign_id) if campaign_id < 2**31 else None
+    campaign = db.session.get(Campaign, campaign_id)
     if (campaign is None or campaign.status is not CampaignStatus.sent
             or mailing_list not in campaign.lists):
         abort(404)

@@ -40,10 +40,7 @@ def request_form():
     now = utcnow()
     _, mail = privacy.open_request(db.session, kind=kind, email=email, source="form", now=now,
                                    config=current_app.config)
-    db.session.flush()
-    ids = [mail.id] if mail is not None else []
-    db.session.commit()
-    mailer.send_committed(db.session, current_app.config, ids, now)
+    mailer.commit_and_send(db.session, current_app.config, [mail], now)
     return render_template("public/privacy_requested.html", email=email)
 
 

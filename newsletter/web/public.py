@@ -41,10 +41,7 @@ def _client() -> dict:
 
 def _send(mails) -> None:
     """Send what this request queued, right after its commit (best effort; the worker retries)."""
-    db.session.flush()
-    ids = [m.id for m in mails]
-    db.session.commit()
-    mailer.send_committed(db.session, current_app.config, ids, utcnow())
+    mailer.commit_and_send(db.session, current_app.config, mails, utcnow())
 
 
 def _bad_link(error: TokenError, **extra):

@@ -215,16 +215,8 @@ def campaign_action(campaign_id: int, action: str):
 def _send_test_mail_now() -> None:
     """Hand the just-committed test copies to the transport (the worker would retry them)."""
     from newsletter import mailer
-    from newsletter.transport import transport_from_config
 
-    transport = transport_from_config(current_app.config)
-    try:
-        mailer.send_queued(db.session, transport, utcnow())
-    except Exception:  # noqa: BLE001 - the queue keeps them; the worker retries
-        current_app.logger.exception("test send: transport failed; the worker will retry")
-        db.session.rollback()
-    finally:
-        transport.close()
+    mailer.send_committed(db.session, current_app.config, None, utcnow())
 
 
 def _local(moment: datetime | None, tz_name: str) -> str:

@@ -60,10 +60,7 @@ def privacy_open():
     row, mail = privacy_domain.open_request(
         db.session, kind=kind, email=email, source="admin", now=now, config=current_app.config,
         actor=actor(), note=request.form.get("note", "")[:1000])
-    db.session.flush()
-    ids = [mail.id] if mail is not None else []
-    db.session.commit()
-    mailer.send_committed(db.session, current_app.config, ids, now)
+    mailer.commit_and_send(db.session, current_app.config, [mail], now)
     flash(f"Request {row.id} opened; the verification link was "
           f"{'sent' if mail else 'already sent recently'}.", "success")
     return redirect(url_for("admin.privacy")), 303

@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 from newsletter import imports, mailer, preferences, subscriptions
 from newsletter.extensions import db
 from newsletter.models import (
+    MAX_ID,
     AuditEvent,
     ConsentEvent,
     ConsentMethod,
@@ -28,7 +29,6 @@ from newsletter.models import (
 from newsletter.web.admin import actor, bp, role_required
 
 PAGE = 50
-MAX_ID = 2**31 - 1  # integer columns: a larger id names nothing (and PostgreSQL would error)
 
 
 def _all_lists():
@@ -101,13 +101,12 @@ def subscribers_new():
                 flash("This address is on the suppression list: nothing was done.", "error")
                 return redirect(url_for("admin.subscribers"))
             db.session.flush()
-            ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+            subscriber_id = outcome.subscriber.id
             db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscriber.add",
                                       subject_type="subscriber", subject_id=str(subscriber_id),
                                       detail={"lists": [m.slug for m in chosen],
                                               "consent_basis": form.get("consent_basis")}))
-            db.session.commit()
-            mailer.send_committed(db.session, current_app.config, ids, utcnow())
+            mailer.commit_and_send(db.session, current_app.config, outcome.mails, utcnow())
             flash("Subscriber added." + (" A confirmation mail was sent." if outcome.pending else ""),
                   "success")
             return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))

@@ -16,7 +16,7 @@ from newsletter.inbound import inbox
 from newsletter.inbound.classify import Kind
 from newsletter.models import InboundMessage, InboundStatus, utcnow
 from newsletter.web.api import SECURITY, token_required
-from newsletter.web.api.schemas import MAX_ID, PageArgs
+from newsletter.web.api.schemas import PageArgs
 
 blp = Blueprint("api_inbound", __name__, url_prefix="/inbound",
                 description="Inbound mail: replies, bounces, complaints")
@@ -52,7 +52,7 @@ class ReclassifySchema(Schema):
 
 
 def _item_or_404(item_id: int) -> InboundMessage:
-    item = db.session.get(InboundMessage, item_id) if item_id <= MAX_ID else None
+    item = db.session.get(InboundMessage, item_id)
     if item is None:
         abort(404, message="no such inbound item")
     return item

@@ -65,8 +65,5 @@ def create_request(data: dict):
     request, mail = privacy.open_request(db.session, kind=PrivacyRequestKind(data["kind"]),
                                          email=email, source="api", now=now,
                                          config=current_app.config, actor=g.api_actor)
-    db.session.flush()
-    ids = [mail.id] if mail is not None else []
-    db.session.commit()
-    mailer.send_committed(db.session, current_app.config, ids, now)
+    mailer.commit_and_send(db.session, current_app.config, [mail], now)
     return request

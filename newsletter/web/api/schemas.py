@@ -9,7 +9,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from newsletter import subscriptions
 
-MAX_ID = 2**31 - 1  # integer columns: a larger id can name nothing
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 

@@ -22,7 +22,7 @@ from newsletter.models import (
 )
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.lists import get_list_or_404
-from newsletter.web.api.schemas import MAX_ID, Country, MessageSchema, PageArgs, Slug, Text
+from newsletter.web.api.schemas import Country, MessageSchema, PageArgs, Slug, Text
 
 blp = Blueprint("api_subscribers", __name__, url_prefix="/subscribers", description="Subscribers")
 
@@ -75,7 +75,7 @@ class SearchArgs(PageArgs):
 
 
 def _subscriber_or_404(subscriber_id: int) -> Subscriber:
-    subscriber = db.session.get(Subscriber, subscriber_id) if subscriber_id <= MAX_ID else None
+    subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None:
         abort(404, message="no such subscriber")
     return subscriber
@@ -138,13 +138,12 @@ def create_subscriber(data: dict):
     if outcome.suppressed:
         abort(409, message="the address is on the suppression list")
     db.session.flush()
-    ids, subscriber_id = [m.id for m in outcome.mails], outcome.subscriber.id
+    subscriber_id = outcome.subscriber.id
     db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.add",
                               subject_type="subscriber", subject_id=str(subscriber_id),
                               detail={"lists": [m.slug for m in lists],
                                       "consent_basis": data["consent_basis"]}))
-    db.session.commit()
-    mailer.send_committed(db.session, current_app.config, ids, utcnow())
+    mailer.commit_and_send(db.session, current_app.config, outcome.mails, utcnow())
     return db.session.get(Subscriber, subscriber_id)
 
 
