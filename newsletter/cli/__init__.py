@@ -27,11 +27,11 @@ newsletter_cli = AppGroup("newsletter", help="Run and manage the newsletter serv
 @click.option("--if-missing", is_flag=True, help="Do nothing when the address already has an account.")
 def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) -> None:
     """Create an admin user; prints a generated password unless one is given."""
-    from email_validator import EmailNotValidError, validate_email
+    from newsletter.subscriptions import InvalidEmail, normalise_email
 
     try:
-        email = validate_email(email, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
+        email = normalise_email(email)
+    except InvalidEmail as exc:
         raise click.ClickException(f"not a valid email address: {exc}") from None
     existing = db.session.scalar(select(AdminUser).where(AdminUser.email == email))
     if existing is not None:

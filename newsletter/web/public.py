@@ -20,6 +20,7 @@ from newsletter.extensions import csrf, db, limiter
 from newsletter.mailing_lists import SLUG
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.tokens import TokenError
+from newsletter.web import client
 
 bp = Blueprint("public", __name__)
 
@@ -33,10 +34,6 @@ def consent_wording(lists: list[MailingList]) -> str:
     what = lists[0].name if len(lists) == 1 else "the newsletters ticked above"
     return (f"Yes, send me {what} by email. I can unsubscribe at any time with the link "
             f"in every mail.")
-
-
-def _client() -> dict:
-    return {"ip": request.remote_addr, "user_agent": request.headers.get("User-Agent", "")[:512]}
 
 
 def _send(mails) -> None:
@@ -91,7 +88,7 @@ def subscribe(slug: str):
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
             name=form.get("name", ""), country=form.get("country") or None,
-            wording=consent_wording(lists), **_client(),
+            wording=consent_wording(lists), **client(),
         ), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
@@ -136,7 +133,7 @@ def confirm(token: str):
         return render_template("public/subscribed.html", resent=True)
     try:
         outcome = confirmation.confirm(db.session, subscriber_id, list_ids, now=now, config=config,
-                                        **_client())
+                                        **client())
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
         return render_template("error.html", code=400, title="Nothing to confirm",
@@ -192,7 +189,7 @@ def unsubscribe(token: str):
     if request.form.get("List-Unsubscribe") == "One-Click":
         # RFC 8058: act at once, answer 200, whatever the state (a repeat is a success too).
         subscriptions.leave_list(db.session, subscriber_id, list_id, method=ConsentMethod.one_click,
-                                 now=now, wording="List-Unsubscribe=One-Click", **_client())
+                                 now=now, wording="List-Unsubscribe=One-Click", **client())
         db.session.commit()
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     subscriber, mailing_list = _unsubscribe_target(token)
@@ -202,7 +199,7 @@ def unsubscribe(token: str):
     if action == "resubscribe" and mailing_list is not None:
         outcome = subscriptions.resubscribe(
             db.session, subscriber, mailing_list, now=now, config=config,
-            wording=f"Subscribe me to {mailing_list.name} again.", **_client())
+            wording=f"Subscribe me to {mailing_list.name} again.", **client())
         _send(outcome.mails)
         return _unsubscribe_render(token, subscriber, mailing_list, done="resubscribe")
     everything = request.form.get("scope") == "all" or mailing_list is None
@@ -210,7 +207,7 @@ def unsubscribe(token: str):
         db.session, subscriber, list_ids=None if everything else [mailing_list.id],
         method=ConsentMethod.link, now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
         wording="Unsubscribe from everything" if everything else f"Unsubscribe from {mailing_list.name}",
-        **_client(),
+        **client(),
     )
     db.session.commit()
     return _unsubscribe_render(token, subscriber, mailing_list,
@@ -234,14 +231,14 @@ def preferences_page(token: str):
                 subscriptions.unsubscribe(
                     db.session, subscriber, list_ids=None, method=ConsentMethod.preferences,
                     now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-                    wording="Leave all: unsubscribe from every list.", **_client())
+                    wording="Leave all: unsubscribe from every list.", **client())
                 done = "left"
             else:
                 wanted = {int(i) for i in request.form.getlist("list") if i.isdigit()}
                 change = preferences.update_preferences(
                     db.session, subscriber, name=request.form.get("name", ""),
                     country=request.form.get("country") or None, wanted_list_ids=wanted,
-                    now=now, config=config, **_client())
+                    now=now, config=config, **client())
                 _send(change.mails)
                 done = "saved"
             db.session.commit()

@@ -3,7 +3,7 @@ unsubscribe)."""
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import current_app, g
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, or_, select
@@ -20,6 +20,7 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletter.web import client
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.lists import get_list_or_404
 from newsletter.web.api.schemas import Country, MessageSchema, PageArgs, Slug, Text
@@ -130,7 +131,7 @@ def create_subscriber(data: dict):
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=data["email"], lists=lists, method=ConsentMethod.api, name=data["name"],
             country=data["country"], existing_consent=existing, wording=wording,
-            ip=request.remote_addr, user_agent=request.headers.get("User-Agent"),
+            **client(),
         ), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
@@ -186,7 +187,7 @@ def unsubscribe_subscriber(data: dict, subscriber_id: int):
         db.session, subscriber, list_ids=list_ids, method=ConsentMethod.api, now=utcnow(),
         suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
         wording=f"Unsubscribed through the API by {g.api_actor}",
-        ip=request.remote_addr, user_agent=request.headers.get("User-Agent"))
+        **client())
     db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.unsubscribe",
                               subject_type="subscriber", subject_id=str(subscriber.id),
                               detail={"lists": data.get("lists") or "all"}))
