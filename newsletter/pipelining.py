@@ -12,7 +12,13 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Mapping
 
-from newsletter.transport import SMTPTransport, Transport, TransportError, transport_from_config
+from newsletter.transport import (
+    SMTPTransport,
+    Transport,
+    TransportError,
+    reply_text,
+    transport_from_config,
+)
 
 ACCEPTED = (250, 251)
 
@@ -64,7 +70,7 @@ class PipeliningSMTPTransport(SMTPTransport):
                     (reply for reply in replies[:2] if reply[0] not in ACCEPTED),
                     (data_code, data_msg))
                 self._after_refusal(code)
-                raise TransportError(code, _text(message))
+                raise TransportError(code, reply_text(message))
             conn.send(dot_stuff(raw))
             code, message = conn.getreply()
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -72,8 +78,8 @@ class PipeliningSMTPTransport(SMTPTransport):
             raise TransportError(0, f"connection lost: {exc}") from None
         if code not in ACCEPTED:
             self._after_refusal(code)
-            raise TransportError(code, _text(message))
-        return f"{code} {_text(message)}"
+            raise TransportError(code, reply_text(message))
+        return f"{code} {reply_text(message)}"
 
     def _after_refusal(self, code: int) -> None:
         # 421 ends the session; anything else leaves it usable after RSET.
@@ -94,6 +100,3 @@ def campaign_transport(config: Mapping) -> Transport:
         timeout=transport.timeout, local_hostname=transport.local_hostname,
     )
 
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)

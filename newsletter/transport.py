@@ -75,7 +75,7 @@ class SMTPTransport:
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPResponseException as exc:
-            raise TransportError(exc.smtp_code, _text(exc.smtp_error)) from None
+            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error)) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise TransportError(0, f"cannot connect to {self.host}:{self.port}: {exc}") from None
         return conn
@@ -89,20 +89,20 @@ class SMTPTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             code, msg = next(iter(exc.recipients.values()))
             self._reset()
-            raise TransportError(code, _text(msg)) from None
+            raise TransportError(code, reply_text(msg)) from None
         except smtplib.SMTPResponseException as exc:
             # 421 and friends close the session; anything else leaves it usable after RSET.
             if exc.smtp_code == 421:
                 self.close()
             else:
                 self._reset()
-            raise TransportError(exc.smtp_code, _text(exc.smtp_error)) from None
+            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error)) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
             raise TransportError(0, f"connection lost: {exc}") from None
         if refused:
             code, msg = next(iter(refused.values()))
-            raise TransportError(code, _text(msg))
+            raise TransportError(code, reply_text(msg))
         return "250 accepted"
 
     def _reset(self) -> None:
@@ -163,5 +163,6 @@ def new_message_id(domain: str) -> str:
     return make_msgid(domain=domain)
 
 
-def _text(value: bytes | str) -> str:
+def reply_text(value: bytes | str) -> str:
+    """An SMTP reply's text as str (servers may send 8-bit bytes)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
