@@ -77,9 +77,12 @@ def _lists(session: Session, list_ids: list[int]) -> list[MailingList]:
     return lists
 
 
-def _check_content(subject: str, body: str, body_format: str, lists: list[MailingList]) -> None:
+def _check_content(subject: str, body: str, body_format: str, lists: list[MailingList],
+                   name: str) -> None:
+    """Refuse at save time what would fail (or inject a header) at send time."""
     try:
         compose.validate(subject, body, body_format)
+        compose.refuse_header_breaks("name", name)
         for mailing_list in lists:
             if mailing_list.layout:
                 compose.check_template(f"layout of list {mailing_list.slug}", mailing_list.layout)
@@ -92,12 +95,7 @@ def create(session: Session, *, subject: str, body: str, list_ids: list[int], no
            cron: str | None = None, timezone: str = "UTC", created_by: str = "") -> Campaign:
     """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone)."""
     lists = _lists(session, list_ids)
-    _check_content(subject, body, body_format, lists)
-    if name:
-        try:
-            compose.refuse_header_breaks("name", name)
-        except compose.TemplateProblem as exc:
-            raise CampaignError(str(exc)) from None
+    _check_content(subject, body, body_format, lists, name)
     campaign = Campaign(name=name or subject[:200], subject=subject, body=body,
                         body_format=body_format, created_at=now, created_by=created_by,
                         timezone=timezone, status=CampaignStatus.draft)
@@ -117,12 +115,7 @@ def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_
     if campaign.status not in EDITABLE:
         raise CampaignError(f"a {campaign.status.value} campaign cannot be edited")
     lists = _lists(session, list_ids)
-    _check_content(subject, body, body_format, lists)
-    if name:
-        try:
-            compose.refuse_header_breaks("name", name)
-        except compose.TemplateProblem as exc:
-            raise CampaignError(str(exc)) from None
+    _check_content(subject, body, body_format, lists, name)
     campaign.subject, campaign.body, campaign.body_format = subject, body, body_format
     campaign.name = name or subject[:200]
     campaign.lists = lists
