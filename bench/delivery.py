@@ -155,8 +155,8 @@ def populate(app, count: int) -> int:
 
 
 def queue_campaign(app, list_id: int, body: str) -> int:
-    from newsletter import campaigns
     from newsletter.extensions import db
+    from newsletter.sending import campaigns
 
     now = datetime.now(UTC)
     with app.app_context():
@@ -188,7 +188,7 @@ def measure(app, campaign_id: int) -> tuple[int, float]:
 
 def message_size(app, body: str) -> int:
     """Bytes on the wire of one of our messages (HTML + text part + headers), unsigned."""
-    from newsletter import compose
+    from newsletter.sending import compose
 
     content = compose.CampaignContent(1, "Bench issue for {{ subscriber.name }}", body, "html", 1,
                                       "bench", "Bench Weekly", "Bench", "bench@example.org")

@@ -64,9 +64,10 @@ def load(database_url: str, count: int, with_hashes: bool) -> None:
     import psycopg
     from sqlalchemy.engine import make_url
 
-    from newsletter import create_app, suppression
+    from newsletter import create_app
     from newsletter.extensions import db
     from newsletter.models import Subscriber, Subscription
+    from newsletter.subscribers import suppression
 
     app = create_app({}, environ=environment(database_url))
     key = app.config["NEWSLETTER_SUPPRESSION_KEY"]
@@ -121,9 +122,10 @@ def child(database_url: str) -> None:
     """Run in a fresh process: dispatch, then report seconds, rows and peak RSS."""
     from sqlalchemy import func, select
 
-    from newsletter import campaigns, create_app
+    from newsletter import create_app
     from newsletter.extensions import db
     from newsletter.models import Delivery
+    from newsletter.sending import campaigns
 
     app = create_app({}, environ=environment(database_url))
     with app.app_context():

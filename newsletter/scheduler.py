@@ -31,21 +31,21 @@ class Job:
 
 def send_transactional_mail(app: Flask) -> None:
     """Send queued confirmations and notices that the request path could not send."""
-    from newsletter import mailer
+    from newsletter.sending import mailer
 
     mailer.send_committed(db.session, app.config, None, utcnow())
 
 
 def dispatch_campaigns(app: Flask) -> None:
     """Spawn recurring occurrences, queue due campaigns, close the finished ones."""
-    from newsletter import campaigns
+    from newsletter.sending import campaigns
 
     campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], utcnow())
 
 
 def purge_send_windows(app: Flask) -> None:
     """Forget the rate limiter's finished windows."""
-    from newsletter import ratelimit
+    from newsletter.sending import ratelimit
 
     ratelimit.purge_windows(db.session, utcnow())
 
@@ -61,7 +61,7 @@ def poll_inbound(app: Flask) -> None:
 
 def purge_unconfirmed(app: Flask) -> None:
     """Forget subscription requests nobody confirmed within NEWSLETTER_PENDING_PURGE_DAYS."""
-    from newsletter import subscriptions
+    from newsletter.subscribers import subscriptions
 
     subscriptions.purge_unconfirmed(
         db.session, now=utcnow(), max_age_days=app.config["NEWSLETTER_PENDING_PURGE_DAYS"])

@@ -12,8 +12,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import insert, select
 
-from newsletter import campaigns, suppression
-from newsletter.delivery import DeliveryWorker
 from newsletter.extensions import db
 from newsletter.models import (
     Campaign,
@@ -23,7 +21,10 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from newsletter.pipelining import campaign_transport
+from newsletter.sending import campaigns
+from newsletter.sending.pipelining import campaign_transport
+from newsletter.sending.worker import DeliveryWorker
+from newsletter.subscribers import suppression
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 SELECTOR = "test"

@@ -23,7 +23,7 @@ from newsletter.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletter.suppression import is_suppressed, suppress
+from newsletter.subscribers.suppression import is_suppressed, suppress
 
 from conftest import csrf_token
 
@@ -198,7 +198,7 @@ def test_confirm_token_is_refused_as_an_unsubscribe_token(app, client, smtp, lis
 
 
 def active_subscriber(app, email="ada@example.org", slug="news") -> tuple[int, int]:
-    from newsletter import subscriptions
+    from newsletter.subscribers import subscriptions
 
     with app.app_context():
         mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
@@ -299,7 +299,7 @@ def test_two_identical_requests_at_the_same_moment_on_postgresql(app, smtp, list
     waits on the unique index, fails, and it carries on with the first one's rows."""
     import time
 
-    from newsletter import subscriptions
+    from newsletter.subscribers import subscriptions
 
     inserted = threading.Event()
     errors = []

@@ -14,10 +14,11 @@ import pytest
 from campaign_support import make_list, new_campaign
 from sqlalchemy import select
 
-from newsletter import campaigns, scheduler
+from newsletter import scheduler
 from newsletter.extensions import db
 from newsletter.leader import LeaderLock
 from newsletter.models import Campaign, CampaignStatus
+from newsletter.sending import campaigns
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

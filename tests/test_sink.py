@@ -2,9 +2,9 @@
 
 import pytest
 
-from newsletter import mailer
 from newsletter.models import utcnow
-from newsletter.transport import MaildirTransport, transport_from_config
+from newsletter.sending import mailer
+from newsletter.sending.transport import MaildirTransport, transport_from_config
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ newsletter_cli = AppGroup("newsletter", help="Run and manage the newsletter serv
 @click.option("--if-missing", is_flag=True, help="Do nothing when the address already has an account.")
 def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) -> None:
     """Create an admin user; prints a generated password unless one is given."""
-    from newsletter.subscriptions import InvalidEmail, normalise_email
+    from newsletter.subscribers.subscriptions import InvalidEmail, normalise_email
 
     try:
         email = normalise_email(email)
@@ -63,13 +63,14 @@ def serve(host: str, port: int, threads: int) -> None:
 
     from waitress import serve as waitress_serve
 
-    from newsletter import delivery, scheduler
+    from newsletter import scheduler
+    from newsletter.sending.worker import run_worker
 
     app = current_app._get_current_object()
     stop = threading.Event()
     sched = scheduler.start(app, blocking=False)
     worker = threading.Thread(
-        target=delivery.run_worker, args=(app, stop), name="delivery-worker", daemon=True
+        target=run_worker, args=(app, stop), name="delivery-worker", daemon=True
     )
     worker.start()
     click.echo(f"newsletter serving on http://{host}:{port} (scheduler and worker running)")
@@ -88,12 +89,12 @@ def worker(once: bool) -> None:
     import signal
     import threading
 
-    from newsletter import delivery
+    from newsletter.sending import worker
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     app = current_app._get_current_object()
-    sent = delivery.run_worker(app, stop, once=once)
+    sent = worker.run_worker(app, stop, once=once)
     if once:
         click.echo(f"sent {sent}")
 

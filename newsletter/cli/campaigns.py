@@ -9,10 +9,10 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from newsletter import campaigns, recurrence
 from newsletter.cli import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
+from newsletter.sending import campaigns, recurrence
 
 
 @newsletter_cli.group("campaign")

@@ -35,9 +35,9 @@ def poll_command() -> None:
 
 def _send_queued_mail() -> None:
     """Confirmations and verification links go out now; the worker retries what fails."""
-    from newsletter import mailer
     from newsletter.extensions import db
     from newsletter.models import utcnow
+    from newsletter.sending import mailer
 
     mailer.send_committed(db.session, current_app.config, None, utcnow())
 

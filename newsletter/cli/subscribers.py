@@ -8,10 +8,11 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from newsletter import imports, mailer, mailing_lists, subscriptions
 from newsletter.cli import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import ConsentMethod, MailingList, utcnow
+from newsletter.sending import mailer
+from newsletter.subscribers import imports, lists, subscriptions
 
 
 @newsletter_cli.group("lists")
@@ -34,18 +35,18 @@ def lists_create(slug: str, name: str, description: str, sender_name: str, sende
     if if_no_lists and db.session.scalar(select(MailingList.id).limit(1)) is not None:
         return
     try:
-        mailing_list = mailing_lists.create_list(db.session, slug, mailing_lists.ListFields(
+        mailing_list = lists.create_list(db.session, slug, lists.ListFields(
             name=name, description=description, sender_name=sender_name,
             sender_address=sender_address, public=public, double_opt_in=not no_double_opt_in,
         ), now=utcnow())
-    except mailing_lists.ListError as exc:
+    except lists.ListError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(mailing_list.slug)
 
 
 def _list_or_fail(slug: str):
-    mailing_list = mailing_lists.find_list(db.session, slug)
+    mailing_list = lists.find_list(db.session, slug)
     if mailing_list is None:
         raise click.ClickException(f"no list with the slug {slug!r}")
     return mailing_list

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter import links, mailer, privacy, subscriber_mail, subscriptions, tokens
+from newsletter import links, tokens
 from newsletter.inbound.classify import Kind, Verdict
 from newsletter.models import (
     Campaign,
@@ -31,6 +31,9 @@ from newsletter.models import (
     SubscriptionStatus,
     SuppressionReason,
 )
+from newsletter.privacy import data_requests
+from newsletter.sending import mailer
+from newsletter.subscribers import messages, subscriptions
 
 NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 SOFT_BOUNCE_COUNTED = "soft-bounce-counted"
@@ -204,7 +207,7 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
                   for m in lists],
     }
     message = mailer.build_message(
-        sender=subscriber_mail.sender(config, lists[0]), to=subscriber.email,
+        sender=messages.sender(config, lists[0]), to=subscriber.email,
         subject=f"You are unsubscribed from {context['names']}",
         text=render_template("email/reply_unsubscribed.txt", **context),
         domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
@@ -287,7 +290,7 @@ def _privacy_request(kind: PrivacyRequestKind):
             row.status = InboundStatus.needs_human
             return "no-valid-address: a person decides" + left
         session.flush()
-        request, _ = privacy.open_request(
+        request, _ = data_requests.open_request(
             session, kind=kind, email=email, source="reply", now=now, config=config,
             subscriber=who.subscriber, inbound_message_id=row.id,
         )

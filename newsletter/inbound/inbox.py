@@ -20,7 +20,6 @@ import nh3
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from newsletter import subscriptions
 from newsletter.inbound.classify import Kind, classify
 from newsletter.inbound.handle import ACTIONS, Who, identify
 from newsletter.inbound.reply_text import decoded_text
@@ -32,6 +31,7 @@ from newsletter.models import (
     Subscriber,
     SubscriptionStatus,
 )
+from newsletter.subscribers import subscriptions
 
 PAGE = 50
 # How long the raw bytes are kept by default; NEWSLETTER_INBOUND_KEEP_DAYS sets it.

@@ -99,7 +99,7 @@ def _fill_email_hash(mapper, connection, target: Subscriber) -> None:
     from flask import current_app, has_app_context
 
     if target.email_hash is None and target.email and has_app_context():
-        from newsletter.suppression import email_hash
+        from newsletter.subscribers.suppression import email_hash
 
         key = current_app.config.get("NEWSLETTER_SUPPRESSION_KEY")
         if key:

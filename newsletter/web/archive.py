@@ -6,9 +6,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, make_response, render_template
 from sqlalchemy import select
 
-from newsletter import campaigns, compose
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, campaign_lists
+from newsletter.sending import campaigns, compose
 
 bp = Blueprint("archive", __name__)
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
-from newsletter import mailer, privacy, subscriptions
 from newsletter.extensions import db, limiter
 from newsletter.models import PrivacyRequestKind, utcnow
+from newsletter.privacy import data_requests
+from newsletter.sending import mailer
+from newsletter.subscribers import subscriptions
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -38,7 +40,7 @@ def request_form():
         return render_template("public/privacy_request.html", form=form,
                                error="Choose what you would like us to do."), 400
     now = utcnow()
-    _, mail = privacy.open_request(db.session, kind=kind, email=email, source="form", now=now,
+    _, mail = data_requests.open_request(db.session, kind=kind, email=email, source="form", now=now,
                                    config=current_app.config)
     mailer.commit_and_send(db.session, current_app.config, [mail], now)
     return render_template("public/privacy_requested.html", email=email)
@@ -47,8 +49,8 @@ def request_form():
 @bp.get("/verify/<token>")
 def verify_page(token: str):
     try:
-        found = privacy.read_verification(current_app.config, db.session, token)
-    except privacy.PrivacyError as exc:
+        found = data_requests.read_verification(current_app.config, db.session, token)
+    except data_requests.PrivacyError as exc:
         return render_template("error.html", code=400, title="This link does not work",
                                message=str(exc)), 400
     return render_template("public/privacy_verify.html", request_=found, done=False)
@@ -57,8 +59,8 @@ def verify_page(token: str):
 @bp.post("/verify/<token>")
 def verify(token: str):
     try:
-        found = privacy.verify(db.session, current_app.config, token, utcnow())
-    except privacy.PrivacyError as exc:
+        found = data_requests.verify(db.session, current_app.config, token, utcnow())
+    except data_requests.PrivacyError as exc:
         db.session.rollback()
         return render_template("error.html", code=400, title="This link does not work",
                                message=str(exc)), 400

@@ -15,10 +15,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, render_template, request
 from sqlalchemy import select
 
-from newsletter import confirmation, links, mailer, preferences, subscriptions
+from newsletter import links
 from newsletter.extensions import csrf, db, limiter
-from newsletter.mailing_lists import SLUG
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
+from newsletter.sending import mailer
+from newsletter.subscribers import confirmation, preferences, subscriptions
+from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
 from newsletter.web import client
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from newsletter import suppression
 from newsletter.extensions import db
 from newsletter.inbound import handle as handle_module
 from newsletter.inbound.handle import policy_rejections
@@ -26,6 +25,7 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
+from newsletter.subscribers import suppression
 
 from . import mails
 from .mails import NOW

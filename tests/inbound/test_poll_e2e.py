@@ -7,9 +7,9 @@ import pytest
 from imapclient import IMAPClient
 from sqlalchemy import select
 
-from newsletter import suppression
 from newsletter.extensions import db
 from newsletter.models import InboundMessage, InboundStatus, Subscription, SubscriptionStatus
+from newsletter.subscribers import suppression
 
 from . import mails
 

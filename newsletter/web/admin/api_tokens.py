@@ -7,9 +7,9 @@ import secrets
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from newsletter import subscriptions
 from newsletter.extensions import db
 from newsletter.models import ApiToken, AuditEvent, utcnow
+from newsletter.subscribers import subscriptions
 from newsletter.web.admin import actor, bp, role_required
 from newsletter.web.api import hash_token
 

@@ -1,6 +1,6 @@
 """Admin: campaigns (list, write, preview, test, schedule, send, pause, resume, cancel, watch).
 
-Routes at the top; each parses the form, calls one function of newsletter.campaigns and renders.
+Routes at the top; each parses the form, calls one function of newsletter.sending.campaigns and renders.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from flask import (
 )
 from sqlalchemy import select
 
-from newsletter import campaigns, recurrence
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
+from newsletter.sending import campaigns, recurrence
 from newsletter.web.admin import actor, bp, role_required
 
 # GET  /admin/campaigns                 list
@@ -214,7 +214,7 @@ def campaign_action(campaign_id: int, action: str):
 
 def _send_test_mail_now() -> None:
     """Hand the just-committed test copies to the transport (the worker would retry them)."""
-    from newsletter import mailer
+    from newsletter.sending import mailer
 
     mailer.send_committed(db.session, current_app.config, None, utcnow())
 

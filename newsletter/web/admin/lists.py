@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from newsletter import mailing_lists
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Role, Subscription, SubscriptionStatus, utcnow
+from newsletter.subscribers import lists as mailing_lists
 from newsletter.web.admin import bp, role_required
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
-from newsletter import mailer, subscriptions
-from newsletter import privacy as privacy_domain
 from newsletter.extensions import db
 from newsletter.models import (
     PrivacyRequest,
@@ -14,6 +12,9 @@ from newsletter.models import (
     Role,
     utcnow,
 )
+from newsletter.privacy import data_requests as privacy_domain
+from newsletter.sending import mailer
+from newsletter.subscribers import subscriptions
 from newsletter.web.admin import actor, bp, role_required
 
 

@@ -11,7 +11,6 @@ from flask_login import current_user
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from newsletter import imports, mailer, preferences, subscriptions
 from newsletter.extensions import db
 from newsletter.models import (
     MAX_ID,
@@ -26,6 +25,8 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletter.sending import mailer
+from newsletter.subscribers import imports, preferences, subscriptions
 from newsletter.web.admin import actor, bp, role_required
 
 PAGE = 50

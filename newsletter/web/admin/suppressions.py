@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from newsletter import subscriptions, suppression
 from newsletter.extensions import db
 from newsletter.models import AuditEvent, Role, Suppression, SuppressionReason, utcnow
+from newsletter.subscribers import subscriptions, suppression
 from newsletter.web.admin import actor, bp, role_required
 
 PAGE = 100

@@ -7,9 +7,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from newsletter import campaigns
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
+from newsletter.sending import campaigns
 from newsletter.web.api import SECURITY, token_required
 
 blp = Blueprint("api_campaigns", __name__, url_prefix="/campaigns", description="Campaigns")

@@ -6,9 +6,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields
 from sqlalchemy import select
 
-from newsletter import mailing_lists
 from newsletter.extensions import db
 from newsletter.models import MailingList, utcnow
+from newsletter.subscribers import lists
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.schemas import SLUG_PATTERN, Slug, Text
 
@@ -35,15 +35,15 @@ class ListUpdateSchema(ListSchema):
     double_opt_in = fields.Bool()
 
 
-def _fields(data: dict) -> mailing_lists.ListFields:
-    return mailing_lists.ListFields(**{k: v for k, v in data.items() if k != "slug"})
+def _fields(data: dict) -> lists.ListFields:
+    return lists.ListFields(**{k: v for k, v in data.items() if k != "slug"})
 
 
 def get_list_or_404(slug: str) -> MailingList:
     """The list with this slug, or a 404 (also for strings that cannot be a slug)."""
     mailing_list = None
     if SLUG_PATTERN.match(slug):
-        mailing_list = mailing_lists.find_list(db.session, slug)
+        mailing_list = lists.find_list(db.session, slug)
     if mailing_list is None:
         abort(404, message=f"no list {slug!r}")
     return mailing_list
@@ -67,8 +67,8 @@ def list_lists():
 def create_list(data: dict):
     """Create a list (double opt-in unless `double_opt_in` is false)."""
     try:
-        mailing_list = mailing_lists.create_list(db.session, data["slug"], _fields(data), now=utcnow())
-    except mailing_lists.ListError as exc:
+        mailing_list = lists.create_list(db.session, data["slug"], _fields(data), now=utcnow())
+    except lists.ListError as exc:
         db.session.rollback()
         abort(409 if "already exists" in str(exc) else 422, message=str(exc))
     db.session.commit()
@@ -93,8 +93,8 @@ def update_list(data: dict, slug: str):
     """Change a list's fields (the slug stays: it is in every link ever mailed)."""
     mailing_list = get_list_or_404(slug)
     try:
-        mailing_lists.update_list(db.session, mailing_list, _fields(data))
-    except mailing_lists.ListError as exc:
+        lists.update_list(db.session, mailing_list, _fields(data))
+    except lists.ListError as exc:
         db.session.rollback()
         abort(422, message=str(exc))
     db.session.commit()

@@ -6,9 +6,11 @@ from flask import current_app, g
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 
-from newsletter import mailer, privacy, subscriptions
 from newsletter.extensions import db
 from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, utcnow
+from newsletter.privacy import data_requests
+from newsletter.sending import mailer
+from newsletter.subscribers import subscriptions
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.schemas import Text
 
@@ -44,7 +46,7 @@ class PrivacyCreateSchema(Schema):
 @token_required
 def list_requests(args: dict):
     """Requests, the nearest legal deadline first."""
-    rows = privacy.list_requests(db.session)
+    rows = data_requests.list_requests(db.session)
     if args.get("status"):
         rows = [r for r in rows if r.status.value == args["status"]]
     return rows
@@ -62,7 +64,7 @@ def create_request(data: dict):
     except subscriptions.InvalidEmail as exc:
         abort(422, message=str(exc))
     now = utcnow()
-    request, mail = privacy.open_request(db.session, kind=PrivacyRequestKind(data["kind"]),
+    request, mail = data_requests.open_request(db.session, kind=PrivacyRequestKind(data["kind"]),
                                          email=email, source="api", now=now,
                                          config=current_app.config, actor=g.api_actor)
     mailer.commit_and_send(db.session, current_app.config, [mail], now)

@@ -9,7 +9,6 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
-from newsletter import mailer, preferences, subscriptions
 from newsletter.extensions import db, limiter
 from newsletter.models import (
     AuditEvent,
@@ -20,6 +19,8 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletter.sending import mailer
+from newsletter.subscribers import preferences, subscriptions
 from newsletter.web import client
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.lists import get_list_or_404

@@ -7,9 +7,9 @@ from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from newsletter import subscriptions, suppression
 from newsletter.extensions import db
 from newsletter.models import AuditEvent, Suppression, SuppressionReason, utcnow
+from newsletter.subscribers import subscriptions, suppression
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.schemas import PageArgs, Text
 

@@ -8,7 +8,6 @@ import io
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import imports
 from newsletter.extensions import db
 from newsletter.models import (
     ConsentEvent,
@@ -20,7 +19,8 @@ from newsletter.models import (
     SuppressionReason,
     utcnow,
 )
-from newsletter.suppression import suppress
+from newsletter.subscribers import imports
+from newsletter.subscribers.suppression import suppress
 
 from conftest import csrf_token
 

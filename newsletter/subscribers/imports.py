@@ -19,7 +19,6 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from newsletter import consent, subscriber_mail, subscriptions, suppression
 from newsletter.models import (
     ConsentEvent,
     ConsentMethod,
@@ -32,6 +31,8 @@ from newsletter.models import (
     Suppression,
     savepoint,
 )
+from newsletter.privacy import consent
+from newsletter.subscribers import messages, subscriptions, suppression
 
 CONSENT_BASES = ("double-opt-in", "existing")
 _IMPORTED = (Subscriber, Subscription, ConsentEvent, OutboundMail, MailingList, Suppression)
@@ -233,7 +234,7 @@ def _import_batch(session: Session, batch: list[ImportRow], mailing_list: Mailin
         Subscription.list_id == mailing_list.id, Subscription.subscriber_id.in_(ids))
         .options(joinedload(Subscription.subscriber)))
     for subscription in pending:
-        subscriber_mail.queue_confirmation(session, config, subscription.subscriber, [subscription],
+        messages.queue_confirmation(session, config, subscription.subscriber, [subscription],
                                            now)
         report.mails_queued += 1
 

@@ -20,11 +20,11 @@ from campaign_support import (
 )
 from sqlalchemy import select
 
-from newsletter import campaigns
-from newsletter.delivery import DeliveryWorker
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
-from newsletter.pipelining import campaign_transport
+from newsletter.sending import campaigns
+from newsletter.sending.pipelining import campaign_transport
+from newsletter.sending.worker import DeliveryWorker
 
 from conftest import make_app
 

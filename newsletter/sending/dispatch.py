@@ -19,7 +19,6 @@ from sqlalchemy import and_, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from newsletter import suppression
 from newsletter.models import (
     Campaign,
     CampaignStatus,
@@ -33,6 +32,7 @@ from newsletter.models import (
     UTCDateTime,
     campaign_lists,
 )
+from newsletter.subscribers import suppression
 
 BATCH = 50_000  # subscriber ids per INSERT ... SELECT
 

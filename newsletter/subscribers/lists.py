@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.models import MailingList, savepoint
-from newsletter.subscriptions import SubscribeError, clean_text, normalise_email
+from newsletter.subscribers.subscriptions import SubscribeError, clean_text, normalise_email
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 

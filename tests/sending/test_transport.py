@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from newsletter import mailer
-from newsletter.transport import MaildirTransport, SMTPTransport, TransportError
+from newsletter.sending import mailer
+from newsletter.sending.transport import MaildirTransport, SMTPTransport, TransportError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

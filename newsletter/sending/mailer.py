@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import OutboundMail
-from newsletter.transport import Transport, TransportError, new_message_id
+from newsletter.sending.transport import Transport, TransportError, new_message_id
 
 MAX_ATTEMPTS = 8
 log = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def send_committed(session: Session, config: Mapping, ids: list[int] | None, now
     due); on any fault the rows stay queued and the worker retries them later."""
     if ids is not None and not ids:
         return 0
-    from newsletter.transport import transport_from_config
+    from newsletter.sending.transport import transport_from_config
 
     transport = transport_from_config(config)
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import smtplib
 from collections.abc import Mapping
 
-from newsletter.transport import (
+from newsletter.sending.transport import (
     SMTPTransport,
     Transport,
     TransportError,

@@ -30,10 +30,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from newsletter import links
-from newsletter.htmltext import html_to_text
-from newsletter.transport import new_message_id
+from newsletter.sending.htmltext import html_to_text
+from newsletter.sending.transport import new_message_id
 
-DEFAULT_LAYOUT = Path(__file__).resolve().parent.parent / "templates" / "email" / "newsletter.html"
+DEFAULT_LAYOUT = Path(__file__).resolve().parents[2] / "templates" / "email" / "newsletter.html"
 # The names a campaign template may use; anything else is refused at save time.
 VARIABLES = frozenset({"subscriber", "unsubscribe_url", "preferences_url", "archive_url",
                        "campaign", "list", "policy_notice"})

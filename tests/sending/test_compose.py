@@ -11,8 +11,8 @@ from html import unescape
 import pytest
 from campaign_support import SELECTOR, dkim_valid, write_dkim_key
 
-from newsletter import compose
-from newsletter.signing import DkimSigner
+from newsletter.sending import compose
+from newsletter.sending.dkim import DkimSigner
 
 CONFIG = {
     "SECRET_KEY": "compose-test-secret-0123456789abcdef",
@@ -187,8 +187,8 @@ def test_archive_pages_list_sent_issues_of_archived_lists(app, client, smtp):
     from campaign_support import NOW as T
     from campaign_support import add_subscribers, drain, make_list, new_campaign
 
-    from newsletter import campaigns
     from newsletter.extensions import db
+    from newsletter.sending import campaigns
 
     with app.app_context():
         public = make_list(db.session, "public-news", archive=True)

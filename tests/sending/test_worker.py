@@ -13,8 +13,6 @@ from aiosmtpd.controller import Controller
 from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign, suppress
 from sqlalchemy import func, select
 
-from newsletter import campaigns, suppression
-from newsletter.delivery import DeliveryWorker, claim_batch
 from newsletter.extensions import db
 from newsletter.models import (
     Campaign,
@@ -25,7 +23,10 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.transport import transport_from_config
+from newsletter.sending import campaigns
+from newsletter.sending.transport import transport_from_config
+from newsletter.sending.worker import DeliveryWorker, claim_batch
+from newsletter.subscribers import suppression
 
 import servers
 from conftest import make_app
@@ -290,7 +291,7 @@ def test_welcome_message_goes_once_to_each_confirmed_subscriber(app, smtp):
 
 
 def test_transactional_queue_still_flows_through_the_worker(app, smtp):
-    from newsletter import delivery, mailer
+    from newsletter.sending import mailer, worker
 
     with app.app_context():
         message = mailer.build_message(sender="n@example.org", to="x@example.net", subject="Hi",
@@ -299,7 +300,7 @@ def test_transactional_queue_still_flows_through_the_worker(app, smtp):
                      now=NOW)
         db.session.commit()
         db.session.remove()
-    assert delivery.run_worker(app, threading.Event(), once=True) == 1
+    assert worker.run_worker(app, threading.Event(), once=True) == 1
     assert smtp.to("x@example.net")
 
 
@@ -348,12 +349,12 @@ def test_email_hash_follows_the_address_on_orm_writes(app):
 def test_worker_survives_the_database_dropping_its_connections(database_url, tmp_path, smtp):
     from sqlalchemy import text
 
-    from newsletter import delivery
+    from newsletter.sending import worker
 
     app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_LEASE_SECONDS=2,
                    NEWSLETTER_BATCH_SIZE=10, NEWSLETTER_RETRY_BASE_SECONDS=0)
     stop = threading.Event()
-    thread = threading.Thread(target=delivery.run_worker, args=(app, stop))
+    thread = threading.Thread(target=worker.run_worker, args=(app, stop))
     try:
         campaign_id = start_campaign(app, 40)
         smtp.delay_seconds = 0.02

@@ -8,7 +8,6 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from newsletter import confirmation, subscriptions
 from newsletter.extensions import db
 from newsletter.models import (
     ApiToken,
@@ -25,7 +24,8 @@ from newsletter.models import (
     Suppression,
     utcnow,
 )
-from newsletter.suppression import is_suppressed
+from newsletter.subscribers import confirmation, subscriptions
+from newsletter.subscribers.suppression import is_suppressed
 
 from conftest import csrf_token
 

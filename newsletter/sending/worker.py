@@ -31,7 +31,6 @@ from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from newsletter import campaigns, compose, mailer, suppression
 from newsletter.extensions import db
 from newsletter.models import (
     Campaign,
@@ -45,11 +44,13 @@ from newsletter.models import (
     campaign_lists,
     utcnow,
 )
-from newsletter.outbox import CoreOutbox, PostgresOutbox, outbox_for
-from newsletter.pipelining import campaign_transport
-from newsletter.ratelimit import SendRateLimiter
-from newsletter.signing import signer_from_config
-from newsletter.transport import Transport, TransportError
+from newsletter.sending import campaigns, compose, mailer
+from newsletter.sending.dkim import signer_from_config
+from newsletter.sending.pipelining import campaign_transport
+from newsletter.sending.ratelimit import SendRateLimiter
+from newsletter.sending.store import CoreOutbox, PostgresOutbox, outbox_for
+from newsletter.sending.transport import Transport, TransportError
+from newsletter.subscribers import suppression
 
 log = logging.getLogger(__name__)
 

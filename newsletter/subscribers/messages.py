@@ -14,8 +14,9 @@ from email.headerregistry import Address
 from flask import render_template
 from sqlalchemy.orm import Session
 
-from newsletter import links, mailer
+from newsletter import links
 from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription
+from newsletter.sending import mailer
 
 
 def sender(config: Mapping, mailing_list: MailingList) -> Address | str:

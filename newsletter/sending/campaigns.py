@@ -15,7 +15,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from newsletter import compose, dispatch, recurrence
 from newsletter.models import (
     Campaign,
     CampaignStatus,
@@ -25,6 +24,7 @@ from newsletter.models import (
     OutboundMail,
     Subscriber,
 )
+from newsletter.sending import compose, dispatch, recurrence
 
 log = logging.getLogger(__name__)
 

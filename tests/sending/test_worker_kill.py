@@ -15,13 +15,13 @@ import pytest
 from campaign_support import NOW, add_subscribers, make_list, new_campaign
 from sqlalchemy import select
 
-from newsletter import campaigns
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus, Subscriber
+from newsletter.sending import campaigns
 
 from conftest import TEST_SECRET
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 COUNT = 200
 # One SMTP connection per worker, one message at a time on it: at most one in flight.
 IN_FLIGHT_PER_CONNECTION = 1

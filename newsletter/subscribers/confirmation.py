@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import suppression, tokens
+from newsletter import tokens
 from newsletter.models import (
     ConsentMethod,
     OutboundMail,
@@ -24,7 +24,8 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from newsletter.subscriptions import SubscribeError, activate, send_confirmation
+from newsletter.subscribers import suppression
+from newsletter.subscribers.subscriptions import SubscribeError, activate, send_confirmation
 
 
 class NotPending(SubscribeError):

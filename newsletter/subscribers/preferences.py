@@ -13,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import consent, tokens
-from newsletter.confirmation import lift_own_unsubscribe
+from newsletter import tokens
 from newsletter.models import (
     ConsentMethod,
     MailingList,
@@ -23,7 +22,9 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from newsletter.subscriptions import (
+from newsletter.privacy import consent
+from newsletter.subscribers.confirmation import lift_own_unsubscribe
+from newsletter.subscribers.subscriptions import (
     SubscribeRequest,
     activate,
     clean_country,

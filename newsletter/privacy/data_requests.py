@@ -17,7 +17,7 @@ from flask import render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter import mailer, suppression, tokens
+from newsletter import tokens
 from newsletter.models import (
     AuditEvent,
     OutboundMail,
@@ -26,6 +26,8 @@ from newsletter.models import (
     PrivacyRequestStatus,
     Subscriber,
 )
+from newsletter.sending import mailer
+from newsletter.subscribers import suppression
 
 OPEN_STATUSES = (PrivacyRequestStatus.unverified, PrivacyRequestStatus.verified)
 RESEND_AFTER = timedelta(minutes=10)  # a repeated request re-sends the link at most this often

@@ -21,9 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:
-    from newsletter import confirmation
+    from newsletter.subscribers import confirmation
 
-from newsletter import campaigns, consent, subscriber_mail, suppression, tokens
+from newsletter import tokens
 from newsletter.models import (
     ConsentEvent,
     ConsentMethod,
@@ -38,6 +38,9 @@ from newsletter.models import (
     SuppressionReason,
     savepoint,
 )
+from newsletter.privacy import consent
+from newsletter.sending import campaigns
+from newsletter.subscribers import messages, suppression
 
 # C0 and C1 control characters (CR and LF among them): they have no place in a name, and in a
 # header they would start a new one.
@@ -278,7 +281,7 @@ def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list
     due = [s for s in to_confirm if _claim_confirmation(session, s, now, cutoff)]
     if not due:
         return []
-    return [subscriber_mail.queue_confirmation(session, config, subscriber, due, now)]
+    return [messages.queue_confirmation(session, config, subscriber, due, now)]
 
 
 def _claim_confirmation(session: Session, subscription: Subscription, now: datetime,
@@ -318,7 +321,7 @@ def activate(session: Session, subscription: Subscription, *, now: datetime, con
     if mailing_list.welcome_campaign_id is not None:
         campaigns.queue_welcome(session, subscriber, mailing_list, now)
     else:
-        mail = subscriber_mail.queue_subscribed(session, config, subscriber, mailing_list, now)
+        mail = messages.queue_subscribed(session, config, subscriber, mailing_list, now)
         if outcome is not None:
             outcome.mails.append(mail)
 

@@ -1,0 +1,1 @@
+"""Privacy: consent records, data-subject requests (and next: policy, export, erasure, audit)."""

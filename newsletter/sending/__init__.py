@@ -1,0 +1,1 @@
+"""Sending mail: campaigns, dispatch, the delivery worker and its store, compose, DKIM, transports."""

@@ -1,0 +1,1 @@
+"""Subscribers and their lists: subscribe, confirm, preferences, leave, suppression, import."""
