@@ -257,8 +257,8 @@ def api_token(app):
     """A live API token; returns the Authorization header value."""
     import secrets
 
+    from newsletter.api_tokens import hash_token
     from newsletter.models import ApiToken
-    from newsletter.web.api import hash_token
 
     token = secrets.token_urlsafe(24)
     with app.app_context():

@@ -128,7 +128,7 @@ def test_advisory_lock_admits_one_leader_and_frees_on_release(pg_app):
 
 @pytest.mark.postgresql_only
 def test_standby_takes_over_when_the_active_scheduler_is_killed(pg_app, smtp, tmp_path):
-    from test_worker_kill import REPO, worker_env
+    from sending.test_worker_kill import REPO, worker_env
 
     with pg_app.app_context():
         url = db.engine.url

@@ -64,7 +64,7 @@ def serve(host: str, port: int, threads: int) -> None:
     from waitress import serve as waitress_serve
 
     from newsletter import scheduler
-    from newsletter.sending.worker import run_worker
+    from newsletter.sending.process import run_worker
 
     app = current_app._get_current_object()
     stop = threading.Event()
@@ -89,12 +89,12 @@ def worker(once: bool) -> None:
     import signal
     import threading
 
-    from newsletter.sending import worker
+    from newsletter.sending import process
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     app = current_app._get_current_object()
-    sent = worker.run_worker(app, stop, once=once)
+    sent = process.run_worker(app, stop, once=once)
     if once:
         click.echo(f"sent {sent}")
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
-
 import click
 
+from newsletter import api_tokens
 from newsletter.cli import newsletter_cli
 from newsletter.extensions import db
-from newsletter.models import ApiToken
-from newsletter.web.api import hash_token
+from newsletter.models import utcnow
 
 
 @newsletter_cli.group("api-token")
@@ -21,9 +19,7 @@ def api_token() -> None:
 @click.argument("name")
 def api_token_create(name: str) -> None:
     """Create a token; prints it once, then its id."""
-    token = secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=hash_token(token))
-    db.session.add(row)
+    row, token = api_tokens.create(db.session, name, actor="cli", now=utcnow())
     db.session.commit()
     click.echo(f"token (shown once): {token}")
     click.echo(row.id)

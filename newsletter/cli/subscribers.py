@@ -64,7 +64,7 @@ def subscribe(email: str, slug: str, name: str, country: str) -> None:
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=email, lists=[mailing_list], method=ConsentMethod.cli, name=name,
             country=country or None, wording="Subscribed by an operator on the command line.",
-        ), now=utcnow(), config=current_app.config)
+            actor="cli"), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         raise click.ClickException(str(exc)) from None
     if outcome.suppressed:
@@ -95,9 +95,10 @@ def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, bat
             report = imports.import_csv(
                 db.session, stream, mailing_list.id, consent_basis=consent_basis, now=utcnow(),
                 config=current_app.config, dry_run=dry_run, batch_size=batch_size,
-                source=file.name, on_error=on_error)
+                source=file.name, on_error=on_error, actor="cli")
         except imports.ImportFormatError as exc:
             raise click.ClickException(str(exc)) from None
+    db.session.commit()  # the audit row of the import
     verb = "would be" if dry_run else "were"
     click.echo(f"{report.rows} rows: {report.subscribed} {verb} subscribed, {report.pending} "
                f"{verb} asked to confirm, {report.unchanged} unchanged, {report.suppressed} "

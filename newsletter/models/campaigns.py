@@ -89,7 +89,7 @@ class Delivery(db.Model):
         # Lease reclaim looks up rows by status (status = 'sending' AND claimed_until < now).
         Index("ix_delivery_status_next", "status", "next_attempt_at"),
         # The claim walks one campaign's queued rows in (next_attempt_at, id) order and stops
-        # after one batch: no sort, however many rows are queued (delivery.claim_batch()).
+        # after one batch: no sort, however many rows are queued (store.claim_batch()).
         # The campaign page counts by (campaign_id, status) on the same index.
         Index("ix_delivery_campaign_status", "campaign_id", "status", "next_attempt_at", "id"),
     )

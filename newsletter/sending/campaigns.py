@@ -1,7 +1,7 @@
 """Campaign lifecycle: draft, schedule, recurring, dispatch -> queue, pause/resume/cancel.
 
 Domain code: a session, plain values and `now` in; CampaignError out when an action is refused.
-The outbox itself (claiming, sending) lives in delivery.py; the SQL of dispatch in dispatch.py.
+Claiming and sending live in worker.py and store.py; the SQL of dispatch in dispatch.py.
 """
 
 from __future__ import annotations

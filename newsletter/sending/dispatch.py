@@ -1,6 +1,6 @@
 """Dispatch: turn a due campaign into one queued Delivery per eligible subscriber, in SQL.
 
-Eligible = active subscriber, confirmed on one of the campaign's lists, address not suppressed.
+Who is eligible is sending/eligibility.py, the rule the worker applies again at send time.
 The work is one `INSERT ... SELECT` per range of subscriber ids (never all subscribers in Python
 memory), with ON CONFLICT DO NOTHING on the unique (campaign, subscriber) pair, so a dispatch that
 runs twice, or is resumed after a crash, adds nothing.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -25,13 +25,10 @@ from newsletter.models import (
     Delivery,
     DeliveryStatus,
     Subscriber,
-    SubscriberStatus,
-    Subscription,
-    SubscriptionStatus,
-    Suppression,
     UTCDateTime,
     campaign_lists,
 )
+from newsletter.sending import eligibility
 from newsletter.subscribers import suppression
 
 BATCH = 50_000  # subscriber ids per INSERT ... SELECT
@@ -56,17 +53,6 @@ def fill_email_hashes(session: Session, key: str, low: int, high: int) -> int:
     return len(rows)
 
 
-def eligible_subscribers(list_ids: list[int]):
-    """The WHERE clause of "may receive a newsletter of these lists" (used again at send time)."""
-    confirmed = exists().where(
-        Subscription.subscriber_id == Subscriber.id,
-        Subscription.list_id.in_(list_ids),
-        Subscription.status == SubscriptionStatus.confirmed,
-    )
-    suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
-    return and_(Subscriber.status == SubscriberStatus.active, confirmed, ~suppressed)
-
-
 def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], low: int,
                       high: int, now: datetime) -> int:
     """One INSERT ... SELECT for subscribers with low < id <= high; returns rows added."""
@@ -76,7 +62,7 @@ def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], l
     chosen = select(
         literal(campaign_id), Subscriber.id, literal(DeliveryStatus.queued, status_type),
         literal(0), literal(now, UTCDateTime()),
-    ).where(Subscriber.id > low, Subscriber.id <= high, eligible_subscribers(list_ids))
+    ).where(Subscriber.id > low, Subscriber.id <= high, eligibility.eligible(list_ids))
     statement = _insert(session).from_select(
         ["campaign_id", "subscriber_id", "status", "attempts", "next_attempt_at"], chosen
     ).on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])

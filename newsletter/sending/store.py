@@ -1,76 +1,152 @@
-"""The two statements a delivery worker runs for every message: "is this recipient still
-eligible?" right before building the message, and "mark it sent" right after the server said 250.
+"""The delivery store: everything the send loop asks of the database, behind one narrow interface
+(STYLE.md example 11, after listmonk's `Store`).
 
-`CoreOutbox` runs them through the worker's session (any database). `PostgresOutbox` folds both
-into ONE autocommitted statement: the "sent" mark of the message the server just accepted rides
-in a data-modifying CTE on the check of the next recipient, which is issued immediately after
-the send returns. That is one round trip per message instead of six (BEGIN, SELECT, UPDATE,
-COMMIT ...), which is most of the difference between a few hundred and a few thousand messages
-per second. Whenever the worker is about to do anything else (wait for a rate permit, give a
-batch back, handle a failure) it flushes a pending mark on its own first.
+claim -> recipient (eligibility check) -> mark_sent | finish | retry -> release / renew / reclaim.
+
+`PortableStore` runs each step through the worker's session (any database). `PostgresStore` is
+the same but for the two steps that happen once per message: the "sent" mark of the message the
+server just accepted rides in a data-modifying CTE on the eligibility check of the next
+recipient, one autocommitted statement issued right after the send returns. That is one round
+trip per message instead of six (BEGIN, SELECT, UPDATE, COMMIT ...), which is most of the
+difference between a few hundred and a few thousand messages per second. Whenever the worker is
+about to do anything else (wait for a rate permit, give a batch back, handle a failure) the
+store commits a pending mark on its own first. Both return the same types.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from newsletter.models import (
-    Delivery,
-    DeliveryStatus,
-    Subscriber,
-    Subscription,
-    SubscriptionStatus,
-    Suppression,
+from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.sending import eligibility
+
+# Campaigns whose deliveries workers send.
+ACTIVE = (CampaignStatus.sending, CampaignStatus.welcome)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds under its lease."""
+
+    id: int
+    campaign_id: int
+    subscriber_id: int
+
+
+@dataclass(frozen=True)
+class Eligible:
+    """A recipient who may receive the message now, as the store read them."""
+
+    email: str
+    name: str
+    attributes: dict
+    token_version: int
+    email_hash: str | None
+    list_id: int
+
+
+def _eligible(row) -> Eligible | None:
+    if row is None:
+        return None
+    return Eligible(row.email, row.name or "", row.attributes or {}, row.token_version,
+                    row.email_hash, row.list_id)
+
+
+# Built once: constructing a statement per message costs about as much as running it. Bind
+# names carry a p_ prefix: an UPDATE executed with a parameter named like one of its columns
+# (message_id, sent_at ...) would SET that column too, also inside the CTE below.
+MARK_SENT = (
+    update(Delivery).where(Delivery.id == bindparam("p_delivery_id")).values(
+        status=DeliveryStatus.sent,
+        sent_at=bindparam("p_sent_at"), message_id=bindparam("p_message_id"),
+        smtp_response=bindparam("p_reply"), claimed_until=None)
+    .execution_options(synchronize_session=False)
 )
 
-# The recipient as of now: status, the first campaign list they are confirmed on, suppression.
-RECIPIENT_SQL = """
-SELECT s.email, s.name, s.attributes, s.token_version, s.status, s.email_hash,
-       (SELECT min(sub.list_id) FROM subscription sub
-         WHERE sub.subscriber_id = s.id AND sub.status = 'confirmed'
-           AND sub.list_id = ANY(%(list_ids)s)) AS list_id,
-       EXISTS (SELECT 1 FROM suppression x WHERE x.email_hash = s.email_hash) AS suppressed
-  FROM subscriber s WHERE s.id = %(subscriber_id)s
-"""
-MARK_SQL = """
-UPDATE delivery SET status = 'sent', sent_at = %(sent_at)s, message_id = %(message_id)s,
-       smtp_response = %(reply)s, claimed_until = NULL
- WHERE id = %(delivery_id)s
-"""
-MARK_AND_CHECK_SQL = f"WITH marked AS ({MARK_SQL})\n{RECIPIENT_SQL}"
 
-
-class CoreOutbox:
-    """Portable: one SELECT per check, one UPDATE + COMMIT per mark."""
+class PortableStore:
+    """Every step through the worker's session: one statement and one commit each."""
 
     def __init__(self, session: Session):
         self.session = session
+        self._queries: dict[tuple[int, ...], object] = {}
 
-    def recipient(self, subscriber_id: int, list_ids: list[int]) -> Any:
-        """The recipient's current row (see RECIPIENT_SQL), or None."""
-        on_list = (select(func.min(Subscription.list_id)).where(
-            Subscription.subscriber_id == Subscriber.id, Subscription.list_id.in_(list_ids),
-            Subscription.status == SubscriptionStatus.confirmed).scalar_subquery())
-        suppressed = select(Suppression.id).where(
-            Suppression.email_hash == Subscriber.email_hash).exists()
-        row = self.session.execute(select(
-            Subscriber.email, Subscriber.name, Subscriber.attributes, Subscriber.token_version,
-            Subscriber.status, Subscriber.email_hash, on_list.label("list_id"),
-            suppressed.label("suppressed"),
-        ).where(Subscriber.id == subscriber_id)).first()
-        return row
+    # --- batches ----------------------------------------------------------------------------
+
+    def reclaim_expired(self, now: datetime) -> int:
+        """Rows whose worker died (lease over) become queued again."""
+        self.flush()
+        return reclaim_expired(self.session, now)
+
+    def claim(self, worker: str, now: datetime, lease_seconds: int, limit: int) -> list[Claimed]:
+        """Claim up to `limit` due deliveries under a lease (see `claim_batch`)."""
+        self.flush()
+        return claim_batch(self.session, worker, now, lease_seconds, limit)
+
+    def release(self, worker: str, ids: Sequence[int]) -> None:
+        """Give claimed rows back unsent; the attempt they were claimed for does not count."""
+        self.flush()
+        if ids:
+            self.session.execute(update(Delivery).where(
+                Delivery.id.in_(list(ids)), Delivery.claimed_by == worker,
+                Delivery.status == DeliveryStatus.sending,
+            ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+                     attempts=Delivery.attempts - 1))
+            self.session.commit()
+
+    def renew(self, worker: str, until: datetime) -> None:
+        """Extend this worker's lease on everything it holds."""
+        self.flush()
+        self.session.execute(update(Delivery).where(
+            Delivery.claimed_by == worker, Delivery.status == DeliveryStatus.sending,
+        ).values(claimed_until=until))
+        self.session.commit()
+
+    # --- one message ------------------------------------------------------------------------
+
+    def recipient(self, subscriber_id: int, list_ids: Sequence[int]) -> Eligible | None:
+        """The recipient as of now if still eligible (sending/eligibility.py), else None."""
+        row = self.session.execute(self._query(list_ids), {"p_subscriber": subscriber_id}).first()
+        return _eligible(row)
 
     def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str) -> None:
-        """Mark and commit at once."""
-        self.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
-            status=DeliveryStatus.sent, sent_at=sent_at, message_id=message_id,
-            smtp_response=reply, claimed_until=None))
+        """The server accepted the message: mark and commit at once."""
+        self.session.execute(MARK_SENT, {"p_delivery_id": delivery_id, "p_sent_at": sent_at,
+                                            "p_message_id": message_id, "p_reply": reply})
         self.session.commit()
+
+    def finish(self, delivery_id: int, status: DeliveryStatus, reply: str) -> None:
+        """A final state other than sent: failed, bounced or skipped."""
+        self.flush()
+        self.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
+            status=status, smtp_response=reply, claimed_until=None))
+        self.session.commit()
+
+    def retry(self, delivery_id: int, at: datetime, reply: str, *, count_attempt: bool = True) -> None:
+        """Back to the queue, due at `at`. A fault that is not about this recipient (the server
+        is down, refuses our sender) does not use up one of the recipient's attempts."""
+        self.flush()
+        values = dict(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+                      smtp_response=reply, next_attempt_at=at)
+        if not count_attempt:
+            values["attempts"] = Delivery.attempts - 1
+        self.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+        self.session.commit()
+
+    def attempts(self, delivery_id: int) -> int:
+        """How many times this delivery has been claimed for sending."""
+        self.flush()
+        return self.session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 1
+
+    def campaign_status(self, campaign_id: int) -> CampaignStatus | None:
+        """The campaign's status now (a pause or cancel stops the loop)."""
+        self.flush()
+        return self.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
 
     def flush(self) -> None:
         """Nothing is ever pending here."""
@@ -78,37 +154,46 @@ class CoreOutbox:
     def close(self) -> None:
         """Nothing to close."""
 
+    def _query(self, list_ids: Sequence[int]):
+        key = tuple(list_ids)
+        if key not in self._queries:
+            self._queries[key] = eligibility.recipient_query(key)
+        return self._queries[key]
 
-class PostgresOutbox:
+
+class PostgresStore(PortableStore):
     """One autocommitted statement per message (see the module docstring)."""
 
-    def __init__(self, engine: Engine):
-        self.connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    def __init__(self, session: Session):
+        super().__init__(session)
+        self.connection = session.get_bind().connect().execution_options(
+            isolation_level="AUTOCOMMIT")
         self.pending: dict | None = None
+        self._marking: dict[tuple[int, ...], object] = {}
 
-    def recipient(self, subscriber_id: int, list_ids: list[int]) -> Any:
+    def recipient(self, subscriber_id: int, list_ids: Sequence[int]) -> Eligible | None:
         """Check the next recipient, committing the pending "sent" mark in the same statement."""
-        params = {"subscriber_id": subscriber_id, "list_ids": list_ids}
-        if self.pending is not None:
-            params.update(self.pending)
-            sql = MARK_AND_CHECK_SQL
+        params = {"p_subscriber": subscriber_id}
+        if self.pending is None:
+            statement = self._query(list_ids)
         else:
-            sql = RECIPIENT_SQL
-        row = self.connection.exec_driver_sql(sql, params).first()
+            params.update(self.pending)
+            statement = self._mark_and_check(list_ids)
+        row = self.connection.execute(statement, params).first()
         self.pending = None
-        return row
+        return _eligible(row)
 
     def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str) -> None:
         """Defer the mark to the next statement, which the worker issues right away."""
         self.flush()
-        self.pending = {"delivery_id": delivery_id, "sent_at": sent_at,
-                        "message_id": message_id, "reply": reply}
+        self.pending = {"p_delivery_id": delivery_id, "p_sent_at": sent_at,
+                        "p_message_id": message_id, "p_reply": reply}
 
     def flush(self) -> None:
         """Commit a pending mark on its own."""
         if self.pending is not None:
-            self.connection.exec_driver_sql(MARK_SQL, self.pending)
-            self.pending = None
+            pending, self.pending = self.pending, None
+            self.connection.execute(MARK_SENT, pending)
 
     def close(self) -> None:
         """Commit what is pending and hand the connection back."""
@@ -117,10 +202,76 @@ class PostgresOutbox:
         finally:
             self.connection.close()
 
+    def _mark_and_check(self, list_ids: Sequence[int]):
+        key = tuple(list_ids)
+        if key not in self._marking:
+            self._marking[key] = self._query(key).add_cte(MARK_SENT.cte("marked"))
+        return self._marking[key]
 
-def outbox_for(session: Session) -> CoreOutbox | PostgresOutbox:
+
+def store_for(session: Session) -> PortableStore:
     """The fast path on PostgreSQL, the portable one elsewhere."""
-    engine = session.get_bind()
-    if engine.dialect.name == "postgresql":
-        return PostgresOutbox(engine)
-    return CoreOutbox(session)
+    if session.get_bind().dialect.name == "postgresql":
+        return PostgresStore(session)
+    return PortableStore(session)
+
+
+# --- the set-based statements behind claim and reclaim ----------------------------------------
+
+
+def reclaim_expired(session: Session, now: datetime) -> int:
+    """Rows whose worker died (lease over) become queued again."""
+    count = session.execute(update(Delivery).where(
+        Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now,
+    ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
+             next_attempt_at=now)).rowcount
+    session.commit()
+    return count or 0
+
+
+def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int,
+                limit: int) -> list[Claimed]:
+    """Claim up to `limit` due deliveries under a lease: welcome messages first (they must not
+    wait behind a million-recipient campaign), then campaigns oldest first."""
+    active = session.execute(
+        select(Campaign.id, Campaign.status).where(Campaign.status.in_(ACTIVE))).all()
+    order = sorted(active, key=lambda row: (row.status is not CampaignStatus.welcome, row.id))
+    claimed: list[Claimed] = []
+    for campaign_id, _status in order:
+        if len(claimed) >= limit:
+            break
+        claimed += _claim(session, worker, now, lease_seconds, limit - len(claimed), campaign_id)
+    return claimed
+
+
+def _claim(session: Session, worker: str, now: datetime, lease_seconds: int, limit: int,
+           campaign_id: int) -> list[Claimed]:
+    # The inner SELECT is a range scan of ix_delivery_campaign_status (campaign_id, status,
+    # next_attempt_at, id) in index order that stops after `limit` rows. On PostgreSQL,
+    # FOR UPDATE SKIP LOCKED lets concurrent workers take disjoint batches without waiting on
+    # each other; SQLite serialises writers, so the UPDATE alone is atomic and the lease columns
+    # are what keeps a batch to one worker.
+    due = (
+        select(Delivery.id)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.queued,
+               Delivery.next_attempt_at <= now)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(of=Delivery, skip_locked=True)
+    # MATERIALIZED: the LIMIT must be evaluated once. Inlined as `id IN (subquery)`, PostgreSQL
+    # may re-run the subquery and claim more than `limit` rows.
+    due = due.cte("due").prefix_with("MATERIALIZED")
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == due.c.id, Delivery.status == DeliveryStatus.queued)
+        .values(status=DeliveryStatus.sending, claimed_by=worker,
+                claimed_until=now + timedelta(seconds=lease_seconds),
+                attempts=Delivery.attempts + 1)
+        .returning(Delivery.id, Delivery.campaign_id, Delivery.subscriber_id)
+        .execution_options(synchronize_session=False)
+    )
+    rows = session.execute(statement).all()
+    session.commit()
+    return [Claimed(*row) for row in rows]

@@ -1,16 +1,17 @@
-"""The outbox: delivery workers claim batches of Delivery rows, send them, mark them sent.
+"""The delivery worker: claims batches of Delivery rows, sends them, marks them sent.
 
-A worker sees storage only through the statements below and the network only through a
-`Transport` (STYLE.md example 11). The promises of DESIGN.md section 6 live here:
+A worker sees storage only through a `DeliveryStore` (sending/store.py) and the network only
+through a `Transport` (STYLE.md example 11). The promises of DESIGN.md section 6 live here:
 - a Delivery is marked sent in a commit issued right after the SMTP server accepted it (on
-  PostgreSQL in the same statement as the next recipient's check, see outbox.py), so a killed
+  PostgreSQL in the same statement as the next recipient's check, see store.py), so a killed
   worker re-sends at most the message that was in flight on its connection;
 - a claimed batch carries a lease (claimed_by/claimed_until); rows of a dead worker become
   claimable again when the lease runs out, and a live worker renews its lease as it goes;
-- each recipient is checked again (status, list, suppression) right before its message is built,
+- each recipient is checked again (sending/eligibility.py) right before its message is built,
   so an unsubscribe that committed before that moment is honoured;
 - 4xx replies and connection faults retry with exponential backoff; 5xx fails; 5.1.x ("no such
   user") also suppresses the address; 5.7.x (policy, reputation) suppresses nobody.
+The process around a worker (its own database session, the run loop) is sending/process.py.
 """
 
 from __future__ import annotations
@@ -26,16 +27,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import Flask
-from sqlalchemy import create_engine, event, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from newsletter.extensions import db
 from newsletter.models import (
     Campaign,
-    CampaignStatus,
-    Delivery,
     DeliveryStatus,
     MailingList,
     Subscriber,
@@ -44,11 +40,10 @@ from newsletter.models import (
     campaign_lists,
     utcnow,
 )
-from newsletter.sending import campaigns, compose, mailer
+from newsletter.sending import campaigns, compose, eligibility
 from newsletter.sending.dkim import signer_from_config
-from newsletter.sending.pipelining import campaign_transport
 from newsletter.sending.ratelimit import SendRateLimiter
-from newsletter.sending.store import CoreOutbox, PostgresOutbox, outbox_for
+from newsletter.sending.store import ACTIVE, Claimed, PortableStore, store_for
 from newsletter.sending.transport import Transport, TransportError
 from newsletter.subscribers import suppression
 
@@ -56,83 +51,15 @@ log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 2.0
 MAX_ATTEMPTS = 8
-ACTIVE = (CampaignStatus.sending, CampaignStatus.welcome)
 # RFC 3463 enhanced status codes: 5.1.x is a bad destination mailbox (the address is dead);
 # 5.7.x is a policy or reputation refusal (the address is fine, our mail was not).
 HARD_BOUNCE = re.compile(r"^\s*5\.1\.\d")
 UNKNOWN_USER = re.compile(r"user unknown|unknown user|no such user|does not exist", re.I)
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery this worker holds under its lease."""
-
-    id: int
-    campaign_id: int
-    subscriber_id: int
-
-
 def worker_name() -> str:
     """host:pid:random, unique per worker process."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-def reclaim_expired(session: Session, now: datetime) -> int:
-    """Rows whose worker died (lease over) become queued again."""
-    count = session.execute(update(Delivery).where(
-        Delivery.status == DeliveryStatus.sending, Delivery.claimed_until < now,
-    ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
-             next_attempt_at=now)).rowcount
-    session.commit()
-    return count or 0
-
-
-def claim_batch(session: Session, worker: str, now: datetime, lease_seconds: int,
-                limit: int) -> list[Claimed]:
-    """Claim up to `limit` due deliveries under a lease: welcome messages first (they must not
-    wait behind a million-recipient campaign), then campaigns oldest first."""
-    active = session.execute(
-        select(Campaign.id, Campaign.status).where(Campaign.status.in_(ACTIVE))).all()
-    order = sorted(active, key=lambda row: (row.status is not CampaignStatus.welcome, row.id))
-    claimed: list[Claimed] = []
-    for campaign_id, _status in order:
-        if len(claimed) >= limit:
-            break
-        claimed += _claim(session, worker, now, lease_seconds, limit - len(claimed), campaign_id)
-    return claimed
-
-
-def _claim(session: Session, worker: str, now: datetime, lease_seconds: int, limit: int,
-           campaign_id: int) -> list[Claimed]:
-    # The inner SELECT is a range scan of ix_delivery_campaign_status (campaign_id, status,
-    # next_attempt_at, id) in index order that stops after `limit` rows. On PostgreSQL,
-    # FOR UPDATE SKIP LOCKED lets concurrent workers take disjoint batches without waiting on
-    # each other; SQLite serialises writers, so the UPDATE alone is atomic and the lease columns
-    # are what keeps a batch to one worker.
-    due = (
-        select(Delivery.id)
-        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.queued,
-               Delivery.next_attempt_at <= now)
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(of=Delivery, skip_locked=True)
-    # MATERIALIZED: the LIMIT must be evaluated once. Inlined as `id IN (subquery)`, PostgreSQL
-    # may re-run the subquery and claim more than `limit` rows.
-    due = due.cte("due").prefix_with("MATERIALIZED")
-    statement = (
-        update(Delivery)
-        .where(Delivery.id == due.c.id, Delivery.status == DeliveryStatus.queued)
-        .values(status=DeliveryStatus.sending, claimed_by=worker,
-                claimed_until=now + timedelta(seconds=lease_seconds),
-                attempts=Delivery.attempts + 1)
-        .returning(Delivery.id, Delivery.campaign_id, Delivery.subscriber_id)
-        .execution_options(synchronize_session=False)
-    )
-    rows = session.execute(statement).all()
-    session.commit()
-    return [Claimed(*row) for row in rows]
 
 
 def backoff(attempts: int, base: float) -> timedelta:
@@ -153,7 +80,7 @@ class DeliveryWorker:
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
-    _outbox: CoreOutbox | PostgresOutbox | None = None
+    _store: PortableStore | None = None
 
     def __post_init__(self):
         self.signer = signer_from_config(self.config, compose.SIGNED_HEADERS)
@@ -172,8 +99,9 @@ class DeliveryWorker:
     def run_once(self, session: Session, stop: threading.Event | None = None) -> int:
         """Reclaim dead leases, claim one batch and send it; returns how many were sent."""
         stop = stop or threading.Event()
-        reclaim_expired(session, self.clock())
-        claimed = claim_batch(session, self.name, self.clock(), self.lease, self.batch_size)
+        store = self.store(session)
+        store.reclaim_expired(self.clock())
+        claimed = store.claim(self.name, self.clock(), self.lease, self.batch_size)
         self.last_claimed = len(claimed)
         return self.send_batch(session, claimed, stop)
 
@@ -206,22 +134,22 @@ class DeliveryWorker:
         self.flush()
         return sent
 
-    def outbox(self, session: Session) -> CoreOutbox | PostgresOutbox:
-        """The per-message statements (one round trip per message on PostgreSQL)."""
-        if self._outbox is None:
-            self._outbox = outbox_for(session)
-        return self._outbox
+    def store(self, session: Session) -> PortableStore:
+        """The delivery store (one round trip per message on PostgreSQL)."""
+        if self._store is None:
+            self._store = store_for(session)
+        return self._store
 
     def flush(self) -> None:
-        """Commit a deferred "sent" mark now (see outbox.py)."""
-        if self._outbox is not None:
-            self._outbox.flush()
+        """Commit a deferred "sent" mark now (see store.py)."""
+        if self._store is not None:
+            self._store.flush()
 
     def close(self) -> None:
-        """Flush and release the outbox connection."""
-        if self._outbox is not None:
-            self._outbox.close()
-            self._outbox = None
+        """Flush and release the store's connection."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     # --- one message ----------------------------------------------------------------------------
 
@@ -243,23 +171,20 @@ class DeliveryWorker:
             reply = self.transport.send(message.envelope_from, message.recipient, raw)
         except TransportError as exc:
             return self._failed(session, item, recipient, exc)
-        self.outbox(session).mark_sent(item.id, self.clock(), message.message_id, reply[:500])
+        self.store(session).mark_sent(item.id, self.clock(), message.message_id, reply[:500])
         return DeliveryStatus.sent
 
     def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
                 exc: TransportError) -> DeliveryStatus | None:
         self.flush()
         reply = str(exc)[:500]
-        attempts = session.scalar(select(Delivery.attempts).where(Delivery.id == item.id)) or 1
+        store = self.store(session)
+        attempts = store.attempts(item.id)
         if not exc.permanent:
             if attempts >= MAX_ATTEMPTS:
                 self._finish(session, item.id, DeliveryStatus.failed, reply)
                 return DeliveryStatus.failed
-            session.execute(update(Delivery).where(Delivery.id == item.id).values(
-                status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
-                smtp_response=reply,
-                next_attempt_at=self.clock() + backoff(attempts, self.retry_base)))
-            session.commit()
+            store.retry(item.id, self.clock() + backoff(attempts, self.retry_base), reply)
             return None if exc.code == 0 else DeliveryStatus.queued
         if HARD_BOUNCE.match(exc.message) or (exc.code == 550 and UNKNOWN_USER.search(exc.message)):
             now = self.clock()
@@ -274,26 +199,19 @@ class DeliveryWorker:
 
     def _finish(self, session: Session, delivery_id: int, status: DeliveryStatus,
                 reply: str) -> None:
-        self.flush()
-        session.execute(update(Delivery).where(Delivery.id == delivery_id).values(
-            status=status, smtp_response=reply, claimed_until=None))
-        session.commit()
+        self.store(session).finish(delivery_id, status, reply)
 
     # --- checks and caches ----------------------------------------------------------------------
 
     def _recipient(self, session: Session, item: Claimed) -> compose.Recipient | None:
         """The subscriber as of now, or None if they must not get this message any more."""
         list_ids = self._list_ids(session, item.campaign_id)
-        row = self.outbox(session).recipient(item.subscriber_id, list_ids)
-        status = getattr(row, "status", None)
-        status = getattr(status, "value", status)  # an Enum through the ORM, text through SQL
-        if row is None or status != SubscriberStatus.active.value or row.list_id is None:
+        row = self.store(session).recipient(item.subscriber_id, list_ids)
+        if row is None or eligibility.suppressed_without_hash(session, self.key, row.email,
+                                                              row.email_hash):
             return None
-        if row.suppressed or (row.email_hash is None
-                              and suppression.is_suppressed(session, self.key, row.email)):
-            return None
-        return compose.Recipient(item.subscriber_id, row.email, row.name or "",
-                                 row.attributes or {}, row.token_version, row.list_id)
+        return compose.Recipient(item.subscriber_id, row.email, row.name, row.attributes,
+                                 row.token_version, row.list_id)
 
     def _list_ids(self, session: Session, campaign_id: int) -> list[int]:
         if campaign_id not in self._lists:
@@ -320,9 +238,7 @@ class DeliveryWorker:
         cached = self._active.get(campaign_id)
         if cached is not None and time.monotonic() - cached[1] < 1.0:
             return cached[0]
-        self.flush()
-        status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
-        active = status in ACTIVE
+        active = self.store(session).campaign_status(campaign_id) in ACTIVE
         self._active[campaign_id] = (active, time.monotonic())
         return active
 
@@ -339,102 +255,9 @@ class DeliveryWorker:
             self._renew(session, self.clock())  # a long wait must not let our lease run out
 
     def _release(self, session: Session, items: list[Claimed]) -> None:
-        self.flush()
-        if not items:
-            return
-        session.execute(update(Delivery).where(
-            Delivery.id.in_([c.id for c in items]), Delivery.claimed_by == self.name,
-            Delivery.status == DeliveryStatus.sending,
-        ).values(status=DeliveryStatus.queued, claimed_by=None, claimed_until=None,
-                 attempts=Delivery.attempts - 1))
-        session.commit()
+        self.store(session).release(self.name, [c.id for c in items])
 
     def _renew(self, session: Session, now: datetime) -> None:
-        self.flush()
-        session.execute(update(Delivery).where(
-            Delivery.claimed_by == self.name, Delivery.status == DeliveryStatus.sending,
-        ).values(claimed_until=now + timedelta(seconds=self.lease)))
-        session.commit()
+        self.store(session).renew(self.name, now + timedelta(seconds=self.lease))
 
-
-def _worker_session(app: Flask) -> Session:
-    """The worker's own session; on PostgreSQL its commits do not wait for the WAL flush.
-
-    synchronous_commit=off: a commit returns before the WAL reaches disk. A crash of the
-    *worker* loses nothing (the server has the commit); a crash of the *database server* may
-    forget the last fraction of a second of "sent" marks, and those messages are sent again.
-    That keeps DESIGN.md's promise (at most the in-flight messages are repeated) at the cost of
-    a few more in the rare server crash, and it is what lets a worker mark each message sent in
-    its own commit at full SMTP speed.
-    """
-    url = db.engine.url
-    if url.get_backend_name() == "postgresql":
-        engine = create_engine(url, pool_size=1, pool_pre_ping=True,
-                               connect_args={"options": "-c synchronous_commit=off"})
-        return Session(engine)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        # SQLite's answer to the same trade-off: WAL with synchronous=NORMAL commits without an
-        # fsync (durable against a crash of any process, not against power loss), and readers
-        # (the web app) no longer block the worker's writes. WAL is a property of the file, so
-        # every process profits once a worker has started.
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return Session(engine)
-    return Session(db.engine)
-
-
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-
-
-def _reset_after_database_error(session: Session, worker: DeliveryWorker) -> None:
-    try:
-        session.rollback()
-    except SQLAlchemyError:
-        pass
-    try:
-        worker.close()
-    except SQLAlchemyError:
-        worker._outbox = None
-
-
-def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
-    """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent."""
-    total = 0
-    with app.app_context():
-        transport = campaign_transport(app.config)
-        session = _worker_session(app)
-        worker = DeliveryWorker(app.config, transport)
-        try:
-            while not stop.is_set():
-                try:
-                    sent = mailer.send_queued(session, transport, utcnow())
-                    sent += worker.run_once(session, stop)
-                    if not worker.last_claimed:  # idle: close campaigns with an empty outbox
-                        campaigns.finish_sent(session, utcnow())
-                except SQLAlchemyError:
-                    if once:
-                        raise
-                    # The database went away (restart, failover): what this worker held comes
-                    # back when its lease ends; start over with fresh connections.
-                    log.exception("delivery worker: database error; retrying")
-                    _reset_after_database_error(session, worker)
-                    stop.wait(IDLE_SECONDS)
-                    continue
-                total += sent
-                if once and not sent and not worker.last_claimed:
-                    break
-                if not sent and not worker.last_claimed:
-                    stop.wait(IDLE_SECONDS)
-        finally:
-            worker.close()
-            transport.close()
-            session.close()
-            if session.bind is not db.engine:
-                session.bind.dispose()
-            db.session.remove()
-    return total
 

@@ -31,7 +31,7 @@ from newsletter.models import (
     Suppression,
     savepoint,
 )
-from newsletter.privacy import consent
+from newsletter.privacy import audit, consent
 from newsletter.subscribers import messages, subscriptions, suppression
 
 CONSENT_BASES = ("double-opt-in", "existing")
@@ -60,8 +60,10 @@ class ImportReport:
 
 def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis: str, now: datetime,
                config: Mapping, dry_run: bool = False, batch_size: int = 500, source: str = "",
-               on_error: Callable[[int, str], None] | None = None) -> ImportReport:
-    """Import rows with an `email` column (optional `name`, `country`) into the list."""
+               on_error: Callable[[int, str], None] | None = None,
+               actor: str = "system") -> ImportReport:
+    """Import rows with an `email` column (optional `name`, `country`) into the list; the
+    import is audited in the caller's transaction."""
     if consent_basis not in CONSENT_BASES:
         raise ImportFormatError(f"consent basis must be one of {', '.join(CONSENT_BASES)}")
     report = ImportReport(dry_run=dry_run)
@@ -114,6 +116,9 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
         if len(batch) >= batch_size:
             end_batch()
     end_batch()
+    audit.record(session, actor=actor, action="subscribers.import", subject_type="list",
+                 subject_id=list_id, now=now,
+                 detail={"rows": report.rows, "dry_run": report.dry_run, "source": source})
     return report
 
 

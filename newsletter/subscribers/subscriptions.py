@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,11 +25,9 @@ if TYPE_CHECKING:
 
 from newsletter import tokens
 from newsletter.models import (
-    ConsentEvent,
     ConsentMethod,
     MailingList,
     OutboundMail,
-    PolicyVersion,
     Subscriber,
     SubscriberStatus,
     Subscription,
@@ -38,7 +36,7 @@ from newsletter.models import (
     SuppressionReason,
     savepoint,
 )
-from newsletter.privacy import consent
+from newsletter.privacy import audit, consent
 from newsletter.sending import campaigns
 from newsletter.subscribers import messages, suppression
 
@@ -133,6 +131,8 @@ class SubscribeRequest:
     # A subscriber resubscribing through their own link may lift their own unsubscribe-all.
     lifts_own_unsubscribe: bool = False
     send_welcome: bool = True
+    # Who acted for the person (an admin, an API token, the CLI): audited. None: the person.
+    actor: str | None = None
 
 
 @dataclass
@@ -158,7 +158,21 @@ def subscribe(session: Session, request: SubscribeRequest, *, now: datetime,
     subscriber = _step_find_or_create_subscriber(session, request, now, outcome)
     to_confirm = _step_subscribe_to_lists(session, subscriber, request, now, config, outcome)
     _step_send_confirmation(session, subscriber, to_confirm, now, config, outcome)
+    _step_audit(session, subscriber, request, now)
     return outcome
+
+
+def _step_audit(session: Session, subscriber: Subscriber, request: SubscribeRequest,
+                now: datetime) -> None:
+    # A person's own subscription is proven by its ConsentEvent; somebody acting for them is
+    # audited as well.
+    if request.actor is not None:
+        session.flush()
+        audit.record(session, actor=request.actor, action="subscriber.add",
+                     subject_type="subscriber", subject_id=subscriber.id, now=now,
+                     detail={"lists": [m.slug for m in request.lists],
+                             "consent_basis": "existing" if request.existing_consent
+                             else "double-opt-in", "method": request.method.value})
 
 
 def _step_sanity_checks(request: SubscribeRequest) -> SubscribeRequest:
@@ -341,12 +355,14 @@ def unsubscribe(
     ip: str | None = None,
     user_agent: str | None = None,
     wording: str = "",
+    actor: str | None = None,
 ) -> list[Subscription]:
     """Leave the given lists (None: every list). Returns the subscriptions that changed.
 
     Leaving every list, or leaving with a `suppress_reason` (complaint, hard bounce), also puts
     the address on the suppression list, so no later subscribe or import can mail it again.
-    Idempotent: leaving a list one has already left records nothing.
+    Idempotent: leaving a list one has already left records nothing. Somebody acting for the
+    person (`actor`: an admin, an API token) is audited as well.
     """
     changed = []
     for subscription in subscriber.subscriptions:
@@ -374,43 +390,12 @@ def unsubscribe(
                 SuppressionReason.complaint: SubscriberStatus.complained,
                 SuppressionReason.bounce: SubscriberStatus.bounced,
             }.get(suppress_reason, SubscriberStatus.unsubscribed)
+    if actor is not None:
+        audit.record(session, actor=actor, action="subscriber.unsubscribe",
+                     subject_type="subscriber", subject_id=subscriber.id, now=now,
+                     detail={"list_ids": list_ids if list_ids is not None else "all"})
     return changed
 
-
-def _leave_list_statements():
-    """Built once: constructing these per request cost as much as running them."""
-    sub, mlist, subscriber = Subscription.__table__, MailingList.__table__, Subscriber.__table__
-    policy, event = PolicyVersion.__table__, ConsentEvent.__table__
-    leave = (
-        sub.update()
-        .where(sub.c.subscriber_id == bindparam("p_subscriber"), sub.c.list_id == bindparam("p_list"),
-               sub.c.status != SubscriptionStatus.unsubscribed)
-        .values(status=SubscriptionStatus.unsubscribed, unsubscribed_at=bindparam("p_now"))
-        .returning(select(mlist.c.slug).where(mlist.c.id == sub.c.list_id).scalar_subquery())
-    )
-    # The row consent.record() would add, with the policy in force, in one INSERT.
-    policy_in_force = (select(policy.c.id).where(policy.c.effective_at <= bindparam("p_now"))
-                       .order_by(policy.c.effective_at.desc(), policy.c.id.desc()).limit(1))
-    record = event.insert().values(
-        subscriber_id=bindparam("p_subscriber"), purpose=bindparam("p_purpose"), granted=False,
-        at=bindparam("p_now"), method=bindparam("p_method"), ip=bindparam("p_ip"),
-        user_agent=bindparam("p_user_agent"), wording=bindparam("p_wording"),
-        policy_version_id=policy_in_force.scalar_subquery(),
-    )
-    still_on_a_list = select(sub.c.id).where(
-        sub.c.subscriber_id == bindparam("p_subscriber"),
-        sub.c.status != SubscriptionStatus.unsubscribed).exists()
-    left_everything = (
-        subscriber.update()
-        .where(subscriber.c.id == bindparam("p_subscriber"),
-               subscriber.c.status.in_([SubscriberStatus.active, SubscriberStatus.pending]),
-               ~still_on_a_list)
-        .values(status=SubscriberStatus.unsubscribed, updated_at=bindparam("p_now"))
-    )
-    return leave, record, left_everything
-
-
-_LEAVE, _RECORD_LEAVE, _LEFT_EVERYTHING = _leave_list_statements()
 
 # -- name: leave-list (PostgreSQL): the same three steps in one round trip. All parts of a statement
 # see one snapshot, so "still on another list" must leave out the row this statement changes.
@@ -443,26 +428,24 @@ SELECT count(*) FROM recorded
 def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: ConsentMethod,
                now: datetime, ip: str | None = None, user_agent: str | None = None,
                wording: str = "") -> bool:
-    """Leave one list in three set-based statements: the RFC 8058 one-click hot path.
+    """Leave one list: the RFC 8058 one-click hot path. True if the subscription changed.
 
-    Same effect as `unsubscribe(session, subscriber, list_ids=[list_id], ...)` without loading
-    the subscriber and their subscriptions: mailbox providers POST these in bulk and the answer
-    must be quick. True if the subscription changed (a repeat finds nothing to do).
+    `unsubscribe()` is the definition. On PostgreSQL the same three steps (leave, record the
+    withdrawal, mark the subscriber unsubscribed when no list is left) run as one statement
+    without loading the subscriber, because mailbox providers POST these in bulk and the answer
+    must be quick; tests/subscribers/test_subscriptions.py holds the two paths to the same rows.
     """
+    user_agent = (user_agent or "")[:512] or None
     if session.get_bind().dialect.name == "postgresql":
         return session.execute(_LEAVE_LIST_PG, {
             "subscriber": subscriber_id, "list": list_id, "now": now, "method": method.value,
-            "ip": ip, "user_agent": (user_agent or "")[:512] or None, "wording": wording,
+            "ip": ip, "user_agent": user_agent, "wording": wording,
         }).scalar() > 0
-    params = {"p_subscriber": subscriber_id, "p_list": list_id, "p_now": now}
-    slug = session.execute(_LEAVE, params).scalar()
-    if slug is None:
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
         return False
-    session.execute(_RECORD_LEAVE, {
-        **params, "p_purpose": consent.newsletter_purpose(slug), "p_method": method, "p_ip": ip,
-        "p_user_agent": (user_agent or "")[:512] or None, "p_wording": wording})
-    session.execute(_LEFT_EVERYTHING, params)
-    return True
+    return bool(unsubscribe(session, subscriber, list_ids=[list_id], method=method, now=now,
+                            ip=ip, user_agent=user_agent, wording=wording))
 
 
 def read_unsubscribe_token(config: Mapping, token: str) -> tuple[int, int]:

@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.models import AuditEvent, Suppression, SuppressionReason, savepoint
+from newsletter.models import Suppression, SuppressionReason, savepoint
+from newsletter.privacy import audit
 
 
 def email_hash(key: str, email: str) -> str:
@@ -31,8 +32,9 @@ def is_suppressed(session: Session, key: str, email: str) -> bool:
 
 
 def suppress(session: Session, key: str, email: str, reason: SuppressionReason, now: datetime,
-             note: str = "") -> Suppression:
-    """Put an address on the list (idempotent: an existing entry is kept as it is)."""
+             note: str = "", actor: str = "system") -> Suppression:
+    """Put an address on the list (idempotent: an existing entry is kept as it is, and only a
+    new entry is audited)."""
     digest = email_hash(key, email)
     existing = session.scalar(select(Suppression).where(Suppression.email_hash == digest))
     if existing is not None:
@@ -47,6 +49,8 @@ def suppress(session: Session, key: str, email: str, reason: SuppressionReason, 
             session.flush()
     except IntegrityError:
         return session.scalar(select(Suppression).where(Suppression.email_hash == digest))
+    audit.record(session, actor=actor, action="suppression.add", subject_type="suppression",
+                 subject_id=digest[:16], now=now, detail={"reason": reason.value}, note=note or None)
     return row
 
 
@@ -58,8 +62,8 @@ def lift(session: Session, key: str, email: str, *, actor: str, reason: str,
     row = session.scalar(select(Suppression).where(Suppression.email_hash == email_hash(key, email)))
     if row is None:
         return False
-    session.add(AuditEvent(at=now, actor=actor, action="suppression.lift", subject_type="suppression",
-                           subject_id=row.email_hash[:16],
-                           detail={"was": row.reason.value}, note=reason))
+    audit.record(session, actor=actor, action="suppression.lift", subject_type="suppression",
+                 subject_id=row.email_hash[:16], now=now, detail={"was": row.reason.value},
+                 note=reason)
     session.delete(row)
     return True

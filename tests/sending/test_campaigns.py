@@ -230,7 +230,7 @@ def test_welcome_campaign_reaches_a_new_subscriber_once_through_the_real_flow(ap
                                                                             tmp_path):
     import threading
 
-    from newsletter.sending import worker
+    from newsletter.sending import process
 
     assert runner.invoke(args=["newsletter", "lists", "create", "club", "--name", "Club",
                                "--no-double-opt-in"]).exit_code == 0
@@ -245,14 +245,14 @@ def test_welcome_campaign_reaches_a_new_subscriber_once_through_the_real_flow(ap
     result = runner.invoke(args=["newsletter", "subscribe", "neo@example.org", "--list", "club",
                                  "--name", "Neo"])
     assert result.exit_code == 0, result.output
-    worker.run_worker(app, threading.Event(), once=True)
+    process.run_worker(app, threading.Event(), once=True)
     welcome = [m for m in smtp.to("neo@example.org") if m.message["Subject"] == "Welcome to Club"]
     assert len(welcome) == 1
     assert "Welcome aboard, Neo!" in welcome[0].message.get_body(("plain",)).get_content()
     assert welcome[0].message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     # Subscribing again (already confirmed) does not send it twice.
     runner.invoke(args=["newsletter", "subscribe", "neo@example.org", "--list", "club"])
-    worker.run_worker(app, threading.Event(), once=True)
+    process.run_worker(app, threading.Event(), once=True)
     assert len([m for m in smtp.to("neo@example.org")
                 if m.message["Subject"] == "Welcome to Club"]) == 1
 

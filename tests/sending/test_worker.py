@@ -24,8 +24,9 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.sending import campaigns
+from newsletter.sending.store import claim_batch
 from newsletter.sending.transport import transport_from_config
-from newsletter.sending.worker import DeliveryWorker, claim_batch
+from newsletter.sending.worker import DeliveryWorker
 from newsletter.subscribers import suppression
 
 import servers
@@ -291,7 +292,7 @@ def test_welcome_message_goes_once_to_each_confirmed_subscriber(app, smtp):
 
 
 def test_transactional_queue_still_flows_through_the_worker(app, smtp):
-    from newsletter.sending import mailer, worker
+    from newsletter.sending import mailer, process
 
     with app.app_context():
         message = mailer.build_message(sender="n@example.org", to="x@example.net", subject="Hi",
@@ -300,7 +301,7 @@ def test_transactional_queue_still_flows_through_the_worker(app, smtp):
                      now=NOW)
         db.session.commit()
         db.session.remove()
-    assert worker.run_worker(app, threading.Event(), once=True) == 1
+    assert process.run_worker(app, threading.Event(), once=True) == 1
     assert smtp.to("x@example.net")
 
 
@@ -349,12 +350,12 @@ def test_email_hash_follows_the_address_on_orm_writes(app):
 def test_worker_survives_the_database_dropping_its_connections(database_url, tmp_path, smtp):
     from sqlalchemy import text
 
-    from newsletter.sending import worker
+    from newsletter.sending import process
 
     app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_LEASE_SECONDS=2,
                    NEWSLETTER_BATCH_SIZE=10, NEWSLETTER_RETRY_BASE_SECONDS=0)
     stop = threading.Event()
-    thread = threading.Thread(target=worker.run_worker, args=(app, stop))
+    thread = threading.Thread(target=process.run_worker, args=(app, stop))
     try:
         campaign_id = start_campaign(app, 40)
         smtp.delay_seconds = 0.02

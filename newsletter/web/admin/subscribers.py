@@ -90,7 +90,7 @@ def subscribers_new():
             outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
                 email=form.get("email", ""), lists=chosen, method=ConsentMethod.admin,
                 name=form.get("name", ""), country=form.get("country") or None,
-                existing_consent=existing,
+                existing_consent=existing, actor=actor(),
                 wording=f"Added by {actor()}: "
                         + ("consent given before (existing)" if existing else "double opt-in"),
             ), now=utcnow(), config=current_app.config)
@@ -103,10 +103,6 @@ def subscribers_new():
                 return redirect(url_for("admin.subscribers"))
             db.session.flush()
             subscriber_id = outcome.subscriber.id
-            db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscriber.add",
-                                      subject_type="subscriber", subject_id=str(subscriber_id),
-                                      detail={"lists": [m.slug for m in chosen],
-                                              "consent_basis": form.get("consent_basis")}))
             mailer.commit_and_send(db.session, current_app.config, outcome.mails, utcnow())
             flash("Subscriber added." + (" A confirmation mail was sent." if outcome.pending else ""),
                   "success")
@@ -146,10 +142,8 @@ def subscribers_unsubscribe(subscriber_id: int):
         db.session, subscriber, list_ids=[list_id] if list_id else None,
         method=ConsentMethod.admin, now=utcnow(),
         suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
-        wording=f"Unsubscribed by {actor()}" + ("" if list_id else " from everything"))
-    db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscriber.unsubscribe",
-                              subject_type="subscriber", subject_id=str(subscriber.id),
-                              detail={"list_id": list_id}))
+        wording=f"Unsubscribed by {actor()}" + ("" if list_id else " from everything"),
+        actor=actor())
     db.session.commit()
     flash("Unsubscribed.", "success")
     return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
@@ -185,10 +179,7 @@ def subscribers_import():
                 report = imports.import_csv(
                     db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
                     now=utcnow(), config=current_app.config, dry_run="dry_run" in request.form,
-                    source=upload.filename)
-                db.session.add(AuditEvent(at=utcnow(), actor=actor(), action="subscribers.import",
-                                          subject_type="list", subject_id=str(list_id),
-                                          detail={"rows": report.rows, "dry_run": report.dry_run}))
+                    source=upload.filename, actor=actor())
                 db.session.commit()
             except imports.ImportFormatError as exc:
                 db.session.rollback()

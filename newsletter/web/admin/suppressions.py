@@ -6,7 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, url_fo
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import AuditEvent, Role, Suppression, SuppressionReason, utcnow
+from newsletter.models import Role, Suppression, SuppressionReason, utcnow
 from newsletter.subscribers import subscriptions, suppression
 from newsletter.web.admin import actor, bp, role_required
 
@@ -42,11 +42,8 @@ def suppressions_add():
     except (subscriptions.SubscribeError, ValueError) as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.suppressions")), 303
-    row = suppression.suppress(db.session, config["NEWSLETTER_SUPPRESSION_KEY"], email, reason, now,
-                               note=note)
-    db.session.add(AuditEvent(at=now, actor=actor(), action="suppression.add",
-                              subject_type="suppression", subject_id=row.email_hash[:16],
-                              detail={"reason": reason.value}, note=note))
+    suppression.suppress(db.session, config["NEWSLETTER_SUPPRESSION_KEY"], email, reason, now,
+                         note=note, actor=actor())
     db.session.commit()
     flash("The address is suppressed: it will never be mailed.", "success")
     return redirect(url_for("admin.suppressions"))

@@ -6,22 +6,16 @@ Authentication: `Authorization: Bearer <token>`; tokens are created in the admin
 
 from __future__ import annotations
 
-import hashlib
 from functools import wraps
 
 from flask import abort, g, request
 from flask_smorest import Api, Blueprint
-from sqlalchemy import select
 
+from newsletter import api_tokens
 from newsletter.extensions import db
-from newsletter.models import ApiToken, utcnow
+from newsletter.models import utcnow
 
 SECURITY = [{"bearerAuth": []}]
-
-
-def hash_token(token: str) -> str:
-    """The stored form of an API token."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def token_required(view):
@@ -33,11 +27,7 @@ def token_required(view):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             abort(401, description="Bearer token required")
-        row = db.session.scalar(
-            select(ApiToken).where(
-                ApiToken.token_hash == hash_token(token.strip()), ApiToken.revoked_at.is_(None)
-            )
-        )
+        row = api_tokens.find_live(db.session, token)
         if row is None:
             abort(401, description="Invalid or revoked token")
         row.last_used_at = utcnow()

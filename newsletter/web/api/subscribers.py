@@ -11,7 +11,6 @@ from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db, limiter
 from newsletter.models import (
-    AuditEvent,
     ConsentMethod,
     Subscriber,
     SubscriberStatus,
@@ -132,7 +131,7 @@ def create_subscriber(data: dict):
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=data["email"], lists=lists, method=ConsentMethod.api, name=data["name"],
             country=data["country"], existing_consent=existing, wording=wording,
-            **client(),
+            actor=g.api_actor, **client(),
         ), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
@@ -141,10 +140,6 @@ def create_subscriber(data: dict):
         abort(409, message="the address is on the suppression list")
     db.session.flush()
     subscriber_id = outcome.subscriber.id
-    db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.add",
-                              subject_type="subscriber", subject_id=str(subscriber_id),
-                              detail={"lists": [m.slug for m in lists],
-                                      "consent_basis": data["consent_basis"]}))
     mailer.commit_and_send(db.session, current_app.config, outcome.mails, utcnow())
     return db.session.get(Subscriber, subscriber_id)
 
@@ -187,10 +182,7 @@ def unsubscribe_subscriber(data: dict, subscriber_id: int):
     subscriptions.unsubscribe(
         db.session, subscriber, list_ids=list_ids, method=ConsentMethod.api, now=utcnow(),
         suppression_key=current_app.config["NEWSLETTER_SUPPRESSION_KEY"],
-        wording=f"Unsubscribed through the API by {g.api_actor}",
+        wording=f"Unsubscribed through the API by {g.api_actor}", actor=g.api_actor,
         **client())
-    db.session.add(AuditEvent(at=utcnow(), actor=g.api_actor, action="subscriber.unsubscribe",
-                              subject_type="subscriber", subject_id=str(subscriber.id),
-                              detail={"lists": data.get("lists") or "all"}))
     db.session.commit()
     return subscriber

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import AuditEvent, Suppression, SuppressionReason, utcnow
+from newsletter.models import Suppression, SuppressionReason, utcnow
 from newsletter.subscribers import subscriptions, suppression
 from newsletter.web.api import SECURITY, token_required
 from newsletter.web.api.schemas import PageArgs, Text
@@ -85,10 +85,8 @@ def add_suppression(data: dict):
     """Suppress an address (idempotent)."""
     email, now = _email(data["email"]), utcnow()
     row = suppression.suppress(db.session, current_app.config["NEWSLETTER_SUPPRESSION_KEY"], email,
-                               SuppressionReason(data["reason"]), now, note=data["note"])
-    db.session.add(AuditEvent(at=now, actor=g.api_actor, action="suppression.add",
-                              subject_type="suppression", subject_id=row.email_hash[:16],
-                              detail={"reason": data["reason"]}, note=data["note"]))
+                               SuppressionReason(data["reason"]), now, note=data["note"],
+                               actor=g.api_actor)
     db.session.commit()
     return row
 
