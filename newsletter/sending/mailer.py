@@ -27,6 +27,7 @@ from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.transport import Transport, TransportError, new_message_id
 
 MAX_ATTEMPTS = 8
+BODY_POLICY = policy.SMTP.clone(cte_type="7bit")
 log = logging.getLogger(__name__)
 
 
@@ -86,9 +87,11 @@ def build_message(
 def _body(text: str, html: str | None) -> bytes:
     """MIME-Version, Content-Type and the parts (text, or text and HTML), CRLF line ends.
 
-    Only the body is left to the email package: its headers here are short and ASCII.
+    Only the body is left to the email package: its headers here are short and ASCII. 7bit
+    transfer encodings only (quoted-printable or base64 for non-ASCII text), so the message
+    needs no 8BITMIME from any server on its way.
     """
-    body = EmailMessage(policy=policy.SMTP)
+    body = EmailMessage(policy=BODY_POLICY)
     body.set_content(text)
     if html:
         body.add_alternative(html, subtype="html")
