@@ -59,12 +59,3 @@ def unsubscribe_mailto(config: Mapping, subscriber_id: int, list_id: int) -> str
     """The mailto of List-Unsubscribe: any mail to it unsubscribes from that list."""
     token = tokens.address_token(config["SECRET_KEY"], "unsubscribe", subscriber_id, list_id)
     return f"mailto:unsubscribe+{token}@{config['NEWSLETTER_REPLY_DOMAIN']}?subject=unsubscribe"
-
-
-def list_unsubscribe_headers(config: Mapping, subscriber_id: int, list_id: int) -> dict[str, str]:
-    """RFC 2369 List-Unsubscribe with the RFC 8058 one-click companion."""
-    return {
-        "List-Unsubscribe": f"<{unsubscribe_url(config, subscriber_id, list_id)}>, "
-        f"<{unsubscribe_mailto(config, subscriber_id, list_id)}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }

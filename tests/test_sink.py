@@ -20,11 +20,9 @@ def test_no_mail_server_means_the_maildir_sink(sink_app):
 
 def test_admin_lists_and_shows_what_the_sink_holds(sink_app, admin_client, smtp):
     transport = transport_from_config(sink_app.config)
-    message = mailer.build_message(sender="news@example.org", to="reader@example.com",
-                                   subject="Welcome aboard", text="Hello reader",
-                                   html="<p>Hello reader</p>", domain="example.org",
-                                   now=utcnow())
-    transport.send("bounce@example.org", "reader@example.com", message.as_bytes())
+    mail = mailer.build_message(sink_app.config, to="reader@example.com", subject="Welcome aboard",
+                                text="Hello reader", html="<p>Hello reader</p>", now=utcnow())
+    transport.send("bounce@example.org", "reader@example.com", mail.raw)
     page = admin_client.get("/admin/sink").get_data(as_text=True)
     assert "Welcome aboard" in page and "reader@example.com" in page
     key = page.split('/admin/sink/')[1].split('"')[0]

@@ -33,7 +33,7 @@ from newsletter.models import (
 )
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
-from newsletter.subscribers import messages, subscriptions
+from newsletter.subscribers import subscriptions
 
 NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 SOFT_BOUNCE_COUNTED = "soft-bounce-counted"
@@ -206,14 +206,13 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
         "lists": [{"name": m.name, "url": links.unsubscribe_url(config, subscriber.id, m.id)}
                   for m in lists],
     }
-    message = mailer.build_message(
-        sender=messages.sender(config, lists[0]), to=subscriber.email,
+    mail = mailer.build_message(
+        config, to=subscriber.email,
         subject=f"You are unsubscribed from {context['names']}",
         text=render_template("email/reply_unsubscribed.txt", **context),
-        domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
+        now=now, mailing_list=lists[0], subscriber_id=subscriber.id,
     )
-    mailer.queue(session, kind="reply-unsubscribed", message=message,
-                 envelope_from=links.bounce_address(config, subscriber.id), now=now)
+    mailer.queue(session, kind="reply-unsubscribed", mail=mail, now=now)
 
 
 def _bounce_hard(session, row, verdict, who, config, now) -> str:

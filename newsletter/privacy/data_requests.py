@@ -115,14 +115,13 @@ def queue_verification(session: Session, config: Mapping, request: PrivacyReques
                "verify_url": verification_url(config, request),
                "max_age_days": VERIFY_MAX_AGE_DAYS}
     what = "see your data" if request.kind is PrivacyRequestKind.access else "delete your data"
+    # System mail: from MAIL_DEFAULT_SENDER, no list headers (the request is about a person,
+    # who may be on no list at all).
     message = mailer.build_message(
-        sender=config["MAIL_DEFAULT_SENDER"], to=email,
-        subject=f"Please confirm your request to {what}",
-        text=render_template("email/privacy_verify.txt", **context),
-        domain=config["NEWSLETTER_MAIL_DOMAIN"], now=now,
+        config, to=email, subject=f"Please confirm your request to {what}",
+        text=render_template("email/privacy_verify.txt", **context), now=now,
     )
-    mail = mailer.queue(session, kind="privacy-verify", message=message,
-                        envelope_from=config["MAIL_DEFAULT_SENDER"], now=now)
+    mail = mailer.queue(session, kind="privacy-verify", mail=message, now=now)
     request.detail = {**request.detail, "verification_sent_at": now.isoformat()}
     return mail
 

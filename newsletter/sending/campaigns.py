@@ -21,10 +21,9 @@ from newsletter.models import (
     Delivery,
     DeliveryStatus,
     MailingList,
-    OutboundMail,
     Subscriber,
 )
-from newsletter.sending import compose, dispatch, recurrence
+from newsletter.sending import compose, dispatch, mailer, recurrence
 
 log = logging.getLogger(__name__)
 
@@ -374,13 +373,7 @@ def test_send(session: Session, campaign: Campaign, addresses: list[str], config
             name=known.name if known else "", attributes=known.attributes if known else {},
             token_version=known.token_version if known else 1)
         message = compiled.render(recipient, now)
-        session.add(mailer_row(message, now))
+        # Signed like the campaign itself: a test copy shows what readers will get.
+        mailer.queue(session, kind="campaign-test", now=now, mail=mailer.Mail(
+            message.recipient, message.envelope_from, mailer.sign(config, message.raw)))
     return len(addresses)
-
-
-def mailer_row(message: compose.OutgoingMessage, now: datetime) -> OutboundMail:
-    """An OutboundMail row for a rendered message (test sends go through the transactional queue)."""
-    return OutboundMail(kind="campaign-test", to_address=message.recipient,
-                        envelope_from=message.envelope_from, raw=message.raw,
-                        next_attempt_at=now, created_at=now)
-

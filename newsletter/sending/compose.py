@@ -18,8 +18,6 @@ import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from email.header import Header
-from email.utils import format_datetime, formataddr
 from pathlib import Path
 
 import css_inline
@@ -30,6 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import Markup
 
 from newsletter import links
+from newsletter.sending import headers
 from newsletter.sending.htmltext import html_to_text
 from newsletter.sending.transport import new_message_id
 
@@ -51,8 +50,7 @@ ALLOWED_ATTRIBUTES = {
     "th": {"width", "colspan", "rowspan", "valign", "bgcolor"},
     "font": {"color", "face", "size"},
 }
-SIGNED_HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "Reply-To", "List-Id",
-                  "List-Unsubscribe", "List-Unsubscribe-Post", "MIME-Version", "Content-Type")
+SIGNED_HEADERS = headers.SIGNED_HEADERS  # the worker and the tests name it here
 
 
 class TemplateProblem(ValueError):
@@ -300,24 +298,6 @@ def _wrap_text(text: str) -> str:
         for line in text.split("\n"))
 
 
-def _header(name: str, value: str) -> bytes:
-    """One header line, RFC 2047-encoded when it is not plain ASCII, folded with CRLF."""
-    value = value.replace("\r", " ").replace("\n", " ")
-    if value.isascii() and len(name) + len(value) < 900:
-        return f"{name}: {value}\r\n".encode()
-    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n")
-    return f"{name}: {encoded}\r\n".encode()
-
-
-def _address(name: str, address: str) -> str:
-    return formataddr((name.replace("\r", " ").replace("\n", " "), address), charset="utf-8")
-
-
-def _phrase(name: str) -> str:
-    name = name.replace("\r", " ").replace("\n", " ").replace('"', "'")
-    return f'"{name}"' if name.isascii() else Header(name, "utf-8").encode()
-
-
 MAX_LINE = 990  # RFC 5322 allows 998 octets per line
 
 
@@ -356,13 +336,12 @@ class CompiledCampaign:
         self.archive = links.archive_url(config, content.list_slug)
         # "=_" cannot occur in base64, and 24 random hex digits will not occur in the 7bit text.
         self.boundary = f"=_nl_{secrets.token_hex(12)}"
-        sender = content.sender_address or config.get("MAIL_DEFAULT_SENDER", f"news@{self.domain}")
-        list_id = f"{content.list_slug}.{self.domain}"
         self.static_headers = (
-            _header("From", _address(content.sender_name, sender))
-            + (b"" if self.subject is not None else _header("Subject", content.subject))
-            + _header("List-Id", f"{_phrase(content.list_name)} <{list_id}>")
-            + b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"
+            headers.from_header(config, content.sender_name, content.sender_address,
+                                content.list_name)
+            + (b"" if self.subject is not None else headers.header("Subject", content.subject))
+            + headers.list_id_header(config, content.list_slug, content.list_name)
+            + headers.LIST_UNSUBSCRIBE_POST
             + b"Precedence: bulk\r\nMIME-Version: 1.0\r\n"
             + f'Content-Type: multipart/alternative; boundary="{self.boundary}"\r\n'.encode()
         )
@@ -384,21 +363,20 @@ class CompiledCampaign:
         html = self.html.render(_context(*args, True))
         text = self.text.render(_context(*args, False))
         message_id = new_message_id(self.domain)
-        unsubscribe_header = (f"<{unsubscribe}>,\r\n <"
-                              f"{links.unsubscribe_mailto(config, sid, list_id)}>")
-        headers = (
+        reply_to = links.reply_address(config, sid, self.content.campaign_id)
+        head = (
             self.static_headers
-            + _header("To", _address(recipient.name, recipient.email))
-            + (_header("Subject", self.subject.render(_context(*args, False)))
+            + headers.address_header("To", recipient.name, recipient.email)
+            + (headers.header("Subject", self.subject.render(_context(*args, False)))
                if self.subject is not None else b"")
-            + _header("Date", format_datetime(now))
-            + _header("Message-ID", message_id)
-            + _header("Reply-To", links.reply_address(config, sid, self.content.campaign_id))
-            + f"List-Unsubscribe: {unsubscribe_header}\r\n".encode()
+            + headers.date_header(now)
+            + headers.message_id_header(message_id)
+            + headers.address_header("Reply-To", "", reply_to)
+            + headers.list_unsubscribe_header(config, sid, list_id)
         )
         text_cte, text_body = _encode_part(text, html=False)
         html_cte, html_body = _encode_part(html, html=True)
-        raw = b"".join((headers, b"\r\n", self.text_head, text_cte, b"\r\n\r\n", text_body,
+        raw = b"".join((head, b"\r\n", self.text_head, text_cte, b"\r\n\r\n", text_body,
                         b"\r\n", self.html_head, html_cte, b"\r\n\r\n", html_body, b"\r\n",
                         self.tail))
         envelope = links.bounce_address(config, sid, self.content.campaign_id)

@@ -1,65 +1,116 @@
 """Transactional mail (confirmations, notices, verification links) through a durable queue.
 
-`queue()` writes an OutboundMail row in the caller's transaction, so the mail exists exactly when
-the change that needs it was committed. `send_queued()` hands due rows to a transport; it runs
-right after a request commits and from the worker, which retries with backoff.
+`build_message()` is the one builder of this mail: the header lines come from `headers.py`, as
+for campaign mail, and the DKIM signature is added before the bytes are queued, so the queued
+`raw` is exactly what goes on the wire. `queue()` writes an OutboundMail row in the caller's
+transaction, so the mail exists exactly when the change that needs it was committed.
+`send_queued()` hands due rows to a transport; it runs right after a request commits and from the
+worker, which retries with backoff.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.models import OutboundMail
+from newsletter import links
+from newsletter.models import MailingList, OutboundMail
+from newsletter.sending import headers
+from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.transport import Transport, TransportError, new_message_id
 
 MAX_ATTEMPTS = 8
+BODY_POLICY = policy.SMTP.clone(cte_type="7bit")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Mail:
+    """A message ready for the queue; `raw` (signed when a key is configured) goes on the wire."""
+
+    to: str
+    envelope_from: str
+    raw: bytes
+
+
 def build_message(
+    config: Mapping,
     *,
-    sender: Address | str,
     to: str,
     subject: str,
     text: str,
     html: str | None = None,
-    domain: str,
     now: datetime,
-    headers: dict[str, str] | None = None,
-) -> EmailMessage:
-    """A multipart/alternative message with the usual headers (policy.SMTP: CRLF line ends)."""
-    msg = EmailMessage(policy=policy.SMTP)
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject  # the header registry refuses CR/LF in a header value
-    msg["Date"] = format_datetime(now)
-    msg["Message-ID"] = new_message_id(domain)
-    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: auto-responders must not answer
-    for name, value in (headers or {}).items():
-        msg[name] = value
-    msg.set_content(text)
+    mailing_list: MailingList | None = None,
+    subscriber_id: int | None = None,
+) -> Mail:
+    """The one builder of transactional mail (confirmations, notices, verification links).
+
+    With a list, From follows the list's sender and List-Id is set; with a subscriber too,
+    Reply-To, List-Unsubscribe and List-Unsubscribe-Post are set exactly as in that list's
+    campaign mail, and bounces come back to the subscriber's VERP address. Without a list it is
+    system mail from MAIL_DEFAULT_SENDER. Every message is marked Auto-Submitted.
+    """
+    for label, value in (("to", to), ("subject", subject)):
+        if "\r" in value or "\n" in value or "\x00" in value:
+            # A line break would start a header of the caller's choosing (Bcc: ...).
+            raise ValueError(f"{label}: line breaks and NUL are not allowed in a header")
+    if mailing_list is not None:
+        head = headers.from_header(config, mailing_list.sender_name, mailing_list.sender_address,
+                                   mailing_list.name)
+    else:
+        head = headers.from_header(config)
+    head += (headers.address_header("To", "", to) + headers.header("Subject", subject)
+             + headers.date_header(now)
+             + headers.message_id_header(new_message_id(config["NEWSLETTER_MAIL_DOMAIN"]))
+             + headers.AUTO_SUBMITTED)
+    if subscriber_id is not None:
+        head += headers.address_header("Reply-To", "", links.reply_address(config, subscriber_id))
+        envelope_from = links.bounce_address(config, subscriber_id)
+    else:
+        envelope_from = headers.sender(config)[1]
+    if mailing_list is not None and subscriber_id is not None:
+        head += headers.list_headers(config, subscriber_id, mailing_list.id, mailing_list.slug,
+                                     mailing_list.name)
+    elif mailing_list is not None:
+        head += headers.list_id_header(config, mailing_list.slug, mailing_list.name)
+    return Mail(to, envelope_from, sign(config, head + _body(text, html)))
+
+
+def _body(text: str, html: str | None) -> bytes:
+    """MIME-Version, Content-Type and the parts (text, or text and HTML), CRLF line ends.
+
+    Only the body is left to the email package: its headers here are short and ASCII. 7bit
+    transfer encodings only (quoted-printable or base64 for non-ASCII text), so the message
+    needs no 8BITMIME from any server on its way.
+    """
+    body = EmailMessage(policy=BODY_POLICY)
+    body.set_content(text)
     if html:
-        msg.add_alternative(html, subtype="html")
-    return msg
+        body.add_alternative(html, subtype="html")
+    return body.as_bytes()
 
 
-def queue(session: Session, *, kind: str, message: EmailMessage, envelope_from: str,
-          now: datetime) -> OutboundMail:
+def sign(config: Mapping, raw: bytes) -> bytes:
+    """The message DKIM-signed like campaign mail when a key is configured, else as it is."""
+    signer = signer_from_config(config, headers.SIGNED_HEADERS)
+    return signer.sign(raw) if signer is not None else raw
+
+
+def queue(session: Session, *, kind: str, mail: Mail, now: datetime) -> OutboundMail:
     """Add a message to the queue inside the caller's transaction."""
     row = OutboundMail(
         kind=kind,
-        to_address=str(message["To"]),
-        envelope_from=envelope_from,
-        raw=message.as_bytes(policy=policy.SMTP),
+        to_address=mail.to,
+        envelope_from=mail.envelope_from,
+        raw=mail.raw,
         next_attempt_at=now,
         created_at=now,
     )

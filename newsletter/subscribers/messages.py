@@ -1,15 +1,15 @@
 """The mail a subscriber gets from subscribing and leaving: confirmation and "you're subscribed".
 
-Each message is built here (text + HTML from templates/email/), carries the list's unsubscribe link
-and List-Unsubscribe / List-Unsubscribe-Post headers (RFC 8058), and is queued with
-`mailer.queue` in the caller's transaction. Rendering needs an app context (templates), nothing else.
+Each message is rendered here (text + HTML from templates/email/) with the list's unsubscribe
+link, built by `mailer.build_message` (the list's From, List-Id, List-Unsubscribe and
+List-Unsubscribe-Post as in its campaigns, DKIM) and queued with `mailer.queue` in the caller's
+transaction. Rendering needs an app context (templates), nothing else.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from email.headerregistry import Address
 
 from flask import render_template
 from sqlalchemy.orm import Session
@@ -17,15 +17,6 @@ from sqlalchemy.orm import Session
 from newsletter import links
 from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription
 from newsletter.sending import mailer
-
-
-def sender(config: Mapping, mailing_list: MailingList) -> Address | str:
-    """The list's From: its sender name and address, else the service's default sender."""
-    if mailing_list.sender_address:
-        username, _, domain = mailing_list.sender_address.partition("@")
-        return Address(display_name=mailing_list.sender_name or mailing_list.name,
-                       username=username, domain=domain)
-    return config["MAIL_DEFAULT_SENDER"]
 
 
 def queue_confirmation(session: Session, config: Mapping, subscriber: Subscriber,
@@ -62,20 +53,14 @@ def _queue(session: Session, config: Mapping, subscriber: Subscriber, mailing_li
         preferences_url=links.preferences_url(config, subscriber.id, subscriber.token_version),
         base_url=config["NEWSLETTER_BASE_URL"],
     )
-    headers = {
-        "Reply-To": links.reply_address(config, subscriber.id),
-        "List-Id": f"{mailing_list.name} <{mailing_list.slug}.{config['NEWSLETTER_MAIL_DOMAIN']}>",
-        **links.list_unsubscribe_headers(config, subscriber.id, mailing_list.id),
-    }
-    message = mailer.build_message(
-        sender=sender(config, mailing_list),
+    mail = mailer.build_message(
+        config,
         to=subscriber.email,
         subject=subject,
         text=render_template(f"email/{template}.txt", **context),
         html=render_template(f"email/{template}.html", **context),
-        domain=config["NEWSLETTER_MAIL_DOMAIN"],
         now=now,
-        headers=headers,
+        mailing_list=mailing_list,
+        subscriber_id=subscriber.id,
     )
-    return mailer.queue(session, kind=kind, message=message,
-                        envelope_from=links.bounce_address(config, subscriber.id), now=now)
+    return mailer.queue(session, kind=kind, mail=mail, now=now)

@@ -9,18 +9,18 @@ from newsletter.sending import mailer
 from newsletter.sending.transport import MaildirTransport, SMTPTransport, TransportError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+CONFIG = {"MAIL_DEFAULT_SENDER": "News <news@example.org>", "NEWSLETTER_MAIL_DOMAIN": "example.org"}
 
 
 def _message(to="reader@example.com", subject="Hello"):
-    return mailer.build_message(sender="News <news@example.org>", to=to, subject=subject,
-                                text="Hi there", html="<p>Hi there</p>",
-                                domain="example.org", now=NOW)
+    return mailer.build_message(CONFIG, to=to, subject=subject, text="Hi there",
+                                html="<p>Hi there</p>", now=NOW)
 
 
 def test_smtp_transport_reuses_one_connection(smtp):
     transport = SMTPTransport("127.0.0.1", smtp.port)
     for i in range(3):
-        transport.send("bounce@example.org", f"r{i}@example.com", _message(f"r{i}@example.com").as_bytes())
+        transport.send("bounce@example.org", f"r{i}@example.com", _message(f"r{i}@example.com").raw)
     connection = transport._conn
     transport.close()
     assert connection is not None
@@ -34,14 +34,14 @@ def test_smtp_transport_reports_temporary_and_permanent_failures(smtp):
     transport = SMTPTransport("127.0.0.1", smtp.port)
     smtp.planned_replies.append("451 4.3.0 try again later")
     with pytest.raises(TransportError) as temporary:
-        transport.send("b@example.org", "x@example.com", _message().as_bytes())
+        transport.send("b@example.org", "x@example.com", _message().raw)
     assert temporary.value.code == 451 and not temporary.value.permanent
     smtp.rcpt_replies["gone@example.com"] = "550 5.1.1 no such user"
     with pytest.raises(TransportError) as permanent:
-        transport.send("b@example.org", "gone@example.com", _message().as_bytes())
+        transport.send("b@example.org", "gone@example.com", _message().raw)
     assert permanent.value.code == 550 and permanent.value.permanent
     # The connection is still usable after both.
-    transport.send("b@example.org", "ok@example.com", _message().as_bytes())
+    transport.send("b@example.org", "ok@example.com", _message().raw)
     transport.close()
     assert [m.rcpt_tos for m in smtp.messages] == [["ok@example.com"]]
 
@@ -62,7 +62,7 @@ def test_header_injection_in_subject_is_refused():
 
 def test_maildir_sink_keeps_the_message(tmp_path):
     sink = MaildirTransport(tmp_path / "outbox")
-    sink.send("b@example.org", "reader@example.com", _message().as_bytes())
+    sink.send("b@example.org", "reader@example.com", _message().raw)
     stored = list(mailbox.Maildir(tmp_path / "outbox"))
     assert len(stored) == 1 and stored[0]["Subject"] == "Hello"
     assert stored[0]["Delivered-To"] == "reader@example.com"
@@ -73,7 +73,7 @@ def test_queued_mail_is_sent_once_and_retried_after_a_fault(app, smtp):
     from newsletter.models import OutboundMail
 
     with app.app_context():
-        mailer.queue(db.session, kind="test", message=_message(), envelope_from="b@example.org", now=NOW)
+        mailer.queue(db.session, kind="test", mail=_message(), now=NOW)
         db.session.commit()
         smtp.planned_replies.append("421 4.3.2 shutting down")
         transport = SMTPTransport("127.0.0.1", smtp.port)

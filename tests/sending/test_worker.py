@@ -295,10 +295,9 @@ def test_transactional_queue_still_flows_through_the_worker(app, smtp):
     from newsletter.sending import mailer, process
 
     with app.app_context():
-        message = mailer.build_message(sender="n@example.org", to="x@example.net", subject="Hi",
-                                       text="hello", domain="example.org", now=NOW)
-        mailer.queue(db.session, kind="test", message=message, envelope_from="n@example.org",
-                     now=NOW)
+        mail = mailer.build_message(app.config, to="x@example.net", subject="Hi", text="hello",
+                                    now=NOW)
+        mailer.queue(db.session, kind="test", mail=mail, now=NOW)
         db.session.commit()
         db.session.remove()
     assert process.run_worker(app, threading.Event(), once=True) == 1
