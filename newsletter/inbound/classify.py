@@ -25,6 +25,8 @@ from email.utils import getaddresses
 
 from newsletter.inbound import phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
+from newsletter.subscribers import bounces
+from newsletter.subscribers.bounces import Decision
 
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 MAX_HEADER_BYTES = 256 * 1024  # a huge message is read no further than its headers
@@ -69,8 +71,8 @@ class Kind(enum.StrEnum):
 
     unsubscribe = "unsubscribe"  # a person asks to stop receiving mail
     auto_reply = "auto_reply"  # out-of-office and other automatic answers: ignored
-    bounce_hard = "bounce_hard"  # the address can never receive (5.1.x): suppress
-    bounce_soft = "bounce_soft"  # any other failure, incl. 4.x.x and 5.7.x policy: count
+    bounce_hard = "bounce_hard"  # the address can never receive (bounces.Decision.hard)
+    bounce_soft = "bounce_soft"  # any other failure: Verdict.bounce says soft, delayed, ...
     complaint = "complaint"  # marked as spam (ARF, RFC 5965): unsubscribe all, suppress
     access_request = "access_request"  # wants to see their data
     erasure_request = "erasure_request"  # wants their data deleted
@@ -90,6 +92,7 @@ class Verdict:
     unsubscribe_token: str | None = None  # the message was sent to unsubscribe+TOKEN@
     failed_recipient: str | None = None  # the address a bounce or complaint is about
     status: str | None = None  # enhanced status code of a bounce
+    bounce: str | None = None  # of a bounce: the bounces.Decision value (hard, soft, ...)
     policy: bool = False  # a 5.7.x policy/reputation rejection: says nothing about the address
     language: str | None = None  # of the request phrase that matched
     mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
@@ -237,14 +240,11 @@ def _rule_failure(message: Message, verdict: Verdict) -> bool:
             return False
     verdict.failed_recipient = report.recipients[0] if report.recipients else None
     verdict.status = report.status
-    if report.delayed and not (report.status or "").startswith("5"):
-        verdict.kind = Kind.bounce_soft
-        verdict.reasons.append(f"delayed or temporary failure ({report.status or 'no status'})")
-    else:
-        hard, why = reports.is_hard(report.status, report.diagnostic)
-        verdict.kind = Kind.bounce_hard if hard else Kind.bounce_soft
-        verdict.policy = bool(report.status and report.status.startswith("5.7."))
-        verdict.reasons.append(why)
+    judgement = bounces.judge(report.status, report.reply_code, report.diagnostic, report.action)
+    verdict.bounce = judgement.decision.value
+    verdict.kind = Kind.bounce_hard if judgement.decision is Decision.hard else Kind.bounce_soft
+    verdict.policy = bool(report.status and report.status.startswith("5.7."))
+    verdict.reasons.append(judgement.why)
     _original_tokens(message, verdict)
     return True
 
@@ -269,7 +269,7 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
     report = reports.read_failure_text(detail)
     found = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
              for a in list(permanent) + list(temporary)]
-    phrase = reports.find_phrase(report.diagnostic, reports.HARD_PHRASES + reports.SOFT_PHRASES)
+    phrase = reports.find_phrase(report.diagnostic, bounces.PHRASES)
     daemon = bool(reports.FAILURE_SENDERS.search(reports.header(message, "From")))
     subject = bool(reports.FAILURE_SUBJECTS.search(verdict.subject))
     # A person's mail whose subject happens to say "rejected" is no bounce: without a mail
@@ -280,7 +280,7 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
         return None
     report.recipients = found
     if temporary and not permanent and not (report.status or "").startswith("5"):
-        report.delayed = True
+        report.action = "delayed"  # flufl.bounce read it as a warning: still being tried
     verdict.reasons.append(f"non-standard failure report (flufl.bounce: {len(found)} recipient(s))")
     return report
 

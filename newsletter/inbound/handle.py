@@ -5,14 +5,15 @@
 from one of our address tokens first (verified with the secret here), and only for requests
 from the bare From address, which is easy to forge: an unsubscribe by From is done and
 confirmed to that address with an undo link; access and erasure always need the mailed link.
-Bounces and complaints without a token act on nobody: forged bounces are cheap.
+Bounces and complaints without a token act on nobody: forged bounces are cheap. A bounce is
+recorded and scored by subscribers/bounces.py (not a withdrawal of consent); a complaint is one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from flask import render_template
 from sqlalchemy import func, select
@@ -33,10 +34,10 @@ from newsletter.models import (
 )
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
-from newsletter.subscribers import subscriptions
+from newsletter.subscribers import bounces, subscriptions
+from newsletter.subscribers.bounces import Decision
 
 NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
-SOFT_BOUNCE_COUNTED = "soft-bounce-counted"
 POLICY_REJECTION = "policy-rejection-counted"
 HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
 
@@ -215,48 +216,28 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
     mailer.queue(session, kind="reply-unsubscribed", mail=mail, now=now)
 
 
-def _bounce_hard(session, row, verdict, who, config, now) -> str:
+def _bounce(session, row, verdict, who, config, now) -> str:
+    """Both bounce verdicts: the decision of subscribers/bounces.py, applied by its record()."""
+    decision = Decision(verdict.bounce) if verdict.bounce else (
+        Decision.hard if verdict.kind is Kind.bounce_hard else Decision.soft)
     if who.by != "token":
-        return "no-token: nobody suppressed"
+        # Forged bounces are cheap: without our token a bounce acts on nobody.
+        return POLICY_REJECTION if verdict.policy else "no-token: nobody counted or suppressed"
     failed = (verdict.failed_recipient or "").strip().lower()
-    if failed and "@" in failed and failed != who.subscriber.email:
+    if decision is Decision.hard and failed and "@" in failed and failed != who.subscriber.email:
         # The subscriber forwards to another mailbox and that one is gone (Mailman checks the
         # same): the subscriber's own address may still work, so count it as a soft bounce.
-        verdict.reasons.append(f"the failed address {failed} is not the subscriber's: counted")
-        return _bounce_soft(session, row, verdict, who, config, now)
-    subscriptions.unsubscribe(
-        session, who.subscriber, list_ids=None, method=ConsentMethod.bounce, now=now,
-        suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-        suppress_reason=SuppressionReason.bounce, wording=f"hard bounce {verdict.status or ''}",
+        verdict.reasons.append(f"the failed address {failed} is not the subscriber's: soft")
+        decision = Decision.soft
+    applied = bounces.record(
+        session, who.subscriber, decision, source="dsn", status=verdict.status,
+        detail="; ".join(verdict.reasons[-2:]), campaign_id=who.campaign_id, now=now,
+        config=config,
     )
-    return "suppressed-hard-bounce"
-
-
-def _bounce_soft(session, row, verdict, who, config, now) -> str:
-    if verdict.policy:
-        # 5.7.x says something about us (content, reputation, authentication), nothing about
-        # the address: counted per campaign and recipient domain, never suppressed.
-        return POLICY_REJECTION
-    if who.by != "token":
-        return "no-token: not counted"
-    row.action = SOFT_BOUNCE_COUNTED
-    session.flush()
-    window_start = now - timedelta(days=config["NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS"])
-    count = session.scalar(select(func.count(InboundMessage.id)).where(
-        InboundMessage.subscriber_id == who.subscriber.id,
-        InboundMessage.action == SOFT_BOUNCE_COUNTED,
-        InboundMessage.received_at >= window_start,
-    ))
-    verdict.reasons.append(f"{count} soft bounce(s) in {config['NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS']}"
-                           " days")
-    if count >= config["NEWSLETTER_SOFT_BOUNCE_LIMIT"]:
-        subscriptions.unsubscribe(
-            session, who.subscriber, list_ids=None, method=ConsentMethod.bounce, now=now,
-            suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-            suppress_reason=SuppressionReason.bounce, wording=f"{count} soft bounces",
-        )
-        verdict.reasons.append("soft bounce limit reached: suppressed")
-    return SOFT_BOUNCE_COUNTED
+    verdict.reasons.append(applied.summary)
+    # 5.7.x says something about us (content, reputation, authentication), nothing about the
+    # address: counted per campaign and recipient domain for the inbox page.
+    return POLICY_REJECTION if verdict.policy else applied.summary
 
 
 def _complaint(session, row, verdict, who, config, now) -> str:
@@ -309,8 +290,8 @@ def _human(session, row, verdict, who, config, now) -> str:
 
 ACTIONS = {
     Kind.unsubscribe: _unsubscribe,
-    Kind.bounce_hard: _bounce_hard,
-    Kind.bounce_soft: _bounce_soft,
+    Kind.bounce_hard: _bounce,
+    Kind.bounce_soft: _bounce,
     Kind.complaint: _complaint,
     Kind.access_request: _privacy_request(PrivacyRequestKind.access),
     Kind.erasure_request: _privacy_request(PrivacyRequestKind.erasure),

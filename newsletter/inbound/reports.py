@@ -1,8 +1,8 @@
 """Machine reports: delivery failures (RFC 3464 DSNs and the rest) and complaints (RFC 5965 ARF).
 
-Pure functions over a parsed `email.message.EmailMessage`. Which failures are "hard" is data:
-enhanced status codes (RFC 3463) first, then MTA phrases where a report gives only a generic
-code (sisimai's reason tables are the model: lib/sisimai/reason/*.rb).
+Pure functions over a parsed `email.message.EmailMessage`: they read what a report says (who
+failed, the enhanced status, the SMTP reply, the DSN action). What that means for the address
+is decided in one place, newsletter/subscribers/bounces.py.
 """
 
 from __future__ import annotations
@@ -13,48 +13,6 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import Message
 
-# RFC 3463 codes that say the address itself can never receive: bad mailbox (5.1.1), bad
-# system/host (5.1.2), bad address syntax (5.1.3), moved (5.1.6), null MX (5.1.10, RFC 7505),
-# and "mailbox disabled/not accepting" (5.2.1 is "disabled", often permanent; sisimai: suspend,
-# which it treats as soft, so it is not listed).
-HARD_STATUS = ("5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10")
-# Enhanced codes that are about policy or reputation, never about the address (5.7.x).
-POLICY_STATUS_PREFIX = "5.7."
-# Codes about the mailbox's state or the message, not the address's existence: full (5.2.2),
-# too big (5.2.3, 5.3.4), system and content errors (5.3.x, 5.6.x). Other codes (5.0.0,
-# 5.2.1 "disabled" or "unknown", 5.4.x routing, 5.5.x) are read with the diagnostic phrases.
-SOFT_STATUS_PREFIXES = ("5.2.2", "5.2.3", "5.3.", "5.6.", "5.1.7", "5.1.8")  # 5.1.7/8: our sender
-
-# Phrases in diagnostic text that mean "no such mailbox/host" (sisimai userunknown, hostunknown,
-# hasmoved). Lower-case substrings.
-HARD_PHRASES = (
-    "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
-    "no such person", "unknown recipient", "recipient unknown", "mailbox unavailable",
-    "mailbox not found", "mailbox does not exist", "does not exist", "doesn't exist",
-    "not a valid mailbox", "invalid recipient", "invalid mailbox",
-    "recipient address rejected: user unknown", "recipient address rejected: unknown user",
-    "user not found", "unknown address", "unknown or illegal alias", "is not a known user",
-    "account does not exist", "no mailbox here", "not our customer", "user doesn't have",
-    "recipient not found", "address unknown", "unrouteable address", "host unknown",
-    "host not found", "domain not found", "no mx record", "name or service not known",
-    "domain does not exist", "nxdomain", "unknown host", "has moved", "no longer available",
-    "no valid recipients", "bad destination mailbox", "unknown local part",
-    "this user doesn't have a", "unknown mailbox", "no such domain", "not listed in public name",
-    "invalid user address", "recipient address rejected: access denied", "name service error",
-    "host or domain name not found", "delivery to the following recipient failed permanently",
-)
-# Phrases that make a failure soft whatever else it says (sisimai mailboxfull, mesgtoobig,
-# blocked, spamdetected, policyviolation, expired, toomanyconn...).
-SOFT_PHRASES = (
-    "mailbox full", "mailbox is full", "full mailbox", "quota", "sender address rejected",
-    "disabled", "suspended", "inactive", "deactivated", "over quota", "exceeded storage",
-    "insufficient storage", "too large", "too big", "size limit", "message size", "spam",
-    "blocked", "blacklist", "blocklist", "policy", "reputation", "dmarc", "spf", "dkim",
-    "not authorized", "relay", "relaying denied", "try again later", "temporarily",
-    "deferred", "delayed", "timeout", "timed out", "too many", "rate limit", "virus",
-    "content rejected", "rejected for policy", "ptr", "reverse dns", "greylist", "greylisted",
-    "retry timeout exceeded", "unable to deliver for", "could not be delivered for",
-)
 # What a failure report looks like before we spend flufl.bounce's time on it.
 FAILURE_SENDERS = re.compile(r"mailer-daemon|post_?master|mail delivery|mail.delivery|"
                              r"mailerdaemon|bounce|noreply-dmarc|mmdf|daemon@", re.I)
@@ -66,10 +24,9 @@ FAILURE_SUBJECTS = re.compile(
     r"\u4e0d\u9054|\u914d\u9001\u4e0d\u80fd|\u30a8\u30e9\u30fc",  # 不達, 配送不能, エラー
     re.I,
 )
-# The failure came after the message body, not at RCPT TO (Postfix, m-FILTER, Exim wording).
-AFTER_DATA = re.compile(r"in reply to (?:end of )?data command|smtp command:? data\b|"
-                        r"after end of data", re.IGNORECASE)
 STATUS_CODE = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+# The SMTP reply code a diagnostic starts with ("smtp; 550 5.1.1 ...", RFC 3464 2.3.6).
+REPLY_CODE = re.compile(r"^(?:smtp;\s*)?([245]\d\d)(?![\d.])", re.IGNORECASE)
 SMTP_REPLY = re.compile(r"(?<![\d.])([45])\d\d[ -](?:[#(]?([245]\.\d{1,3}\.\d{1,3}))?")
 
 
@@ -80,7 +37,8 @@ class FailureReport:
     recipients: list[str] = field(default_factory=list)
     status: str | None = None
     diagnostic: str = ""
-    delayed: bool = False
+    reply_code: int | None = None  # of the diagnostic, when it quotes an SMTP reply
+    action: str | None = None  # RFC 3464 Action of the reported recipient (failed, delayed)
 
 
 @dataclass
@@ -163,11 +121,12 @@ def read_dsn(message: Message) -> FailureReport | None:
         if recipient:
             report.recipients.append(recipient)
         rank = 2 if code.startswith("5") else 1
-        if action == "delayed" or code.startswith("4"):
-            report.delayed = True
         if worst is None or rank > worst[0]:
             worst = (rank, code)
             report.diagnostic = diagnostic
+            report.action = action or None
+            reply = REPLY_CODE.match(diagnostic)
+            report.reply_code = int(reply.group(1)) if reply else None
     if worst is None:
         return None  # a delivery-status part that reports nothing: read it as plain text
     report.status = worst[1] or None
@@ -216,34 +175,7 @@ def read_failure_text(text: str) -> FailureReport:
         report.status = (specific or five)[0]
     elif codes:
         report.status = codes[0]
-        report.delayed = report.status.startswith("4")
     return report
-
-
-def is_hard(status: str | None, diagnostic: str) -> tuple[bool, str]:
-    """(hard?, why) for one failure: status code first, phrases when the code is generic."""
-    text = diagnostic.lower()
-    if status and status.startswith(POLICY_STATUS_PREFIX):
-        return False, f"status {status} is a policy or reputation rejection"
-    if status and status.startswith("4"):
-        return False, f"status {status} is temporary"
-    soft = next((p for p in SOFT_PHRASES if p in text), None)
-    if status in HARD_STATUS:
-        if soft in ("mailbox full", "mailbox is full", "quota", "over quota"):
-            return False, f"status {status} but the text says {soft!r}"
-        return True, f"status {status}: the address does not exist"
-    if status and status.startswith(SOFT_STATUS_PREFIXES):
-        return False, f"status {status} is not about the address"
-    if soft:
-        return False, f"diagnostic says {soft!r}"
-    hard = next((p for p in HARD_PHRASES if p in text), None)
-    if hard and AFTER_DATA.search(text):
-        # The server accepted the recipient at RCPT TO and refused only the content: the
-        # address exists, whatever the words say (sisimai calls this "filtered").
-        return False, f"diagnostic says {hard!r}, but after DATA: the address was accepted"
-    if hard:
-        return True, f"diagnostic says {hard!r}"
-    return False, "no sign that the address cannot exist"
 
 
 def read_arf(message: Message) -> ComplaintReport | None:

@@ -5,6 +5,7 @@ Import models from here: `from newsletter.models import Subscriber`.
 
 from newsletter.models.admin import AdminUser, ApiToken, AuditEvent, Role
 from newsletter.models.base import MAX_ID, UTCDateTime, savepoint, utcnow
+from newsletter.models.bounces import BounceDecision, BounceEvent
 from newsletter.models.campaigns import (
     Campaign,
     CampaignStatus,
@@ -39,6 +40,8 @@ __all__ = [
     "AdminUser",
     "ApiToken",
     "AuditEvent",
+    "BounceDecision",
+    "BounceEvent",
     "Campaign",
     "CampaignStatus",
     "ConsentEvent",

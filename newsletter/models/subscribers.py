@@ -78,6 +78,10 @@ class Subscriber(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Bumped to revoke every preference-centre link ever mailed (unsubscribe links stay valid).
     token_version: Mapped[int] = mapped_column(default=1)
+    # Soft bounces counted, at most one per UTC day; starts again after a quiet window
+    # (subscribers/bounces.py). last_bounce_at is the time of the last counted bounce.
+    bounce_score: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_bounce_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan"

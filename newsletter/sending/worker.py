@@ -9,8 +9,9 @@ through a `Transport` (STYLE.md example 11). The promises of DESIGN.md section 6
   claimable again when the lease runs out, and a live worker renews its lease as it goes;
 - each recipient is checked again (sending/eligibility.py) right before its message is built,
   so an unsubscribe that committed before that moment is honoured;
-- 4xx replies and connection faults retry with exponential backoff; 5xx fails; 5.1.x ("no such
-  user") also suppresses the address; 5.7.x (policy, reputation) suppresses nobody.
+- a refusal is judged by subscribers/bounces.py, the same rule as a bounce in the reply mailbox:
+  a hard bounce (5.1.1 "no such user") suppresses the address; faults that are not the
+  recipient's (connection, 421, 5.1.8 our sender, X.3/X.4) retry with exponential backoff.
 The process around a worker (its own database session, the run loop) is sending/process.py.
 """
 
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import (
@@ -35,8 +35,6 @@ from newsletter.models import (
     DeliveryStatus,
     MailingList,
     Subscriber,
-    SubscriberStatus,
-    SuppressionReason,
     campaign_lists,
     utcnow,
 )
@@ -45,16 +43,18 @@ from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.ratelimit import SendRateLimiter
 from newsletter.sending.store import ACTIVE, Claimed, PortableStore, store_for
 from newsletter.sending.transport import Transport, TransportError
-from newsletter.subscribers import suppression
+from newsletter.subscribers import bounces
+from newsletter.subscribers.bounces import Decision
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 2.0
 MAX_ATTEMPTS = 8
-# RFC 3463 enhanced status codes: 5.1.x is a bad destination mailbox (the address is dead);
-# 5.7.x is a policy or reputation refusal (the address is fine, our mail was not).
-HARD_BOUNCE = re.compile(r"^\s*5\.1\.\d")
-UNKNOWN_USER = re.compile(r"user unknown|unknown user|no such user|does not exist", re.I)
+# What a refusal means is decided in subscribers/bounces.py. A permanent refusal that is not the
+# recipient's fault goes back to the queue when it names our sender (X.1.7, X.1.8), a system
+# (X.3), the network (X.4) or the protocol (X.5), which heal; one about our message (X.6
+# content, X.7 policy or reputation) or with no status at all fails the delivery.
+REQUEUE_SUBJECTS = ("1.7", "1.8", "3.", "4.", "5.")
 
 
 def worker_name() -> str:
@@ -176,24 +176,29 @@ class DeliveryWorker:
 
     def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
                 exc: TransportError) -> DeliveryStatus | None:
+        """Apply the bounce policy (subscribers/bounces.py) to a refusal, then settle the row."""
         self.flush()
         reply = str(exc)[:500]
-        store = self.store(session)
-        attempts = store.attempts(item.id)
-        if not exc.permanent:
-            if attempts >= MAX_ATTEMPTS:
-                self._finish(session, item.id, DeliveryStatus.failed, reply)
-                return DeliveryStatus.failed
-            store.retry(item.id, self.clock() + backoff(attempts, self.retry_base), reply)
-            return None if exc.code == 0 else DeliveryStatus.queued
-        if HARD_BOUNCE.match(exc.message) or (exc.code == 550 and UNKNOWN_USER.search(exc.message)):
-            now = self.clock()
-            suppression.suppress(session, self.key, recipient.email, SuppressionReason.bounce, now,
-                                 note=reply)
-            session.execute(update(Subscriber).where(Subscriber.id == item.subscriber_id)
-                            .values(status=SubscriberStatus.bounced))
+        status = bounces.smtp_status(exc.message)
+        decision = bounces.decide(status, exc.code or None, exc.message, None)
+        subscriber = session.get(Subscriber, item.subscriber_id)
+        if exc.code and subscriber is not None:  # a connection fault is nobody's bounce
+            bounces.record(session, subscriber, decision, source="smtp", status=status,
+                           detail=reply, campaign_id=item.campaign_id, now=self.clock(),
+                           config=self.config)
+        if decision is Decision.hard:
             self._finish(session, item.id, DeliveryStatus.bounced, reply)
             return DeliveryStatus.bounced
+        requeue = decision is Decision.not_recipient and not (
+            exc.permanent and not (status or "")[2:].startswith(REQUEUE_SUBJECTS))
+        # Not the recipient's fault (our sender, a system, the network): the row waits for the
+        # cause to pass and never fails for it, so such tries are not held to MAX_ATTEMPTS.
+        store = self.store(session)
+        attempts = store.attempts(item.id)
+        if requeue or (not exc.permanent and attempts < MAX_ATTEMPTS):  # 4.2.x: may recover
+            store.retry(item.id, self.clock() + backoff(attempts, self.retry_base), reply)
+            return None if exc.code == 0 else DeliveryStatus.queued
+        # 5.2.x, 5.7.x policy, 5.6.x content, a 4.2.x that never recovered: no retry.
         self._finish(session, item.id, DeliveryStatus.failed, reply)
         return DeliveryStatus.failed
 

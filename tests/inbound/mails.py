@@ -94,11 +94,12 @@ def out_of_office(config, subscriber_id: int, campaign_id: int, *, message_id: s
 
 
 def dsn(config, subscriber_id: int, campaign_id: int, *, status: str, diagnostic: str,
-        message_id: str, recipient: str = "alice@example.net", with_token: bool = True) -> bytes:
+        message_id: str, recipient: str = "alice@example.net", with_token: bool = True,
+        action: str | None = None) -> bytes:
     """An RFC 3464 bounce to the VERP address, our message's headers returned."""
     bounce = links.bounce_address(config, subscriber_id, campaign_id) if with_token \
         else "news@news.example.org"
-    action = "delayed" if status.startswith("4") else "failed"
+    action = action or ("delayed" if status.startswith("4") else "failed")
     body = f"""--BND
 Content-Type: text/plain; charset=us-ascii
 

@@ -130,10 +130,13 @@ def test_hard_bounce_with_token_suppresses(app, people):
     raw = mails.dsn(app.config, people.alice, people.campaign, status="5.1.1",
                     diagnostic="550 5.1.1 User unknown", message_id="<b1@mx>")
     row = run(app, raw)
-    assert row.verdict == "bounce_hard" and row.action == "suppressed-hard-bounce"
+    assert row.verdict == "bounce_hard" and row.action == "bounce-hard: suppressed"
     assert suppressed(app, "alice@example.net")
     with app.app_context():
         assert db.session.get(Subscriber, people.alice).status is SubscriberStatus.bounced
+        # A bounce stops the mail but is not the person withdrawing consent.
+        assert db.session.query(ConsentEvent).count() == 0
+    assert set(statuses(app, people.alice).values()) == {SubscriptionStatus.confirmed}
 
 
 def test_bounce_without_our_token_suppresses_nobody(app, people):
@@ -153,7 +156,7 @@ def test_policy_rejection_is_counted_per_campaign_and_domain_never_suppressed(ap
         assert policy_rejections(db.session) == [(people.campaign, "example.net", 3)]
 
 
-def test_soft_bounces_suppress_at_the_limit_within_the_window(app, people):
+def test_soft_bounces_on_different_days_suppress_at_the_limit_after_a_quiet_reset(app, people):
     app.config["NEWSLETTER_SOFT_BOUNCE_LIMIT"] = 3
     app.config["NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS"] = 10
 
@@ -161,7 +164,7 @@ def test_soft_bounces_suppress_at_the_limit_within_the_window(app, people):
         run(app, mails.dsn(app.config, people.alice, people.campaign, status="5.2.2",
                            diagnostic="552 5.2.2 Mailbox full", message_id=f"<s{n}@mx>"), when)
 
-    bounce(0, NOW - timedelta(days=30))  # outside the window
+    bounce(0, NOW - timedelta(days=30))  # followed by a quiet window: the score starts again
     bounce(1, NOW - timedelta(days=2))
     bounce(2, NOW - timedelta(days=1))
     assert not suppressed(app, "alice@example.net")
@@ -279,7 +282,7 @@ def test_hard_bounce_of_a_forwarding_target_only_counts(app, people):
                     diagnostic="550 5.1.1 User unknown", message_id="<fwd-b@mx>",
                     recipient="alice.old@elsewhere.example")
     row = run(app, raw)
-    assert row.verdict == "bounce_hard" and row.action == "soft-bounce-counted"
+    assert row.verdict == "bounce_hard" and row.action == "bounce-soft: counted, score 1"
     assert not suppressed(app, "alice@example.net")
 
 

@@ -8,7 +8,14 @@ from imapclient import IMAPClient
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import InboundMessage, InboundStatus, Subscription, SubscriptionStatus
+from newsletter.models import (
+    InboundMessage,
+    InboundStatus,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
 from newsletter.subscribers import suppression
 
 from . import mails
@@ -77,8 +84,12 @@ def test_one_poll_acts_on_each_message_and_moves_it_a_second_changes_nothing(
         key = config["NEWSLETTER_SUPPRESSION_KEY"]
         assert suppression.is_suppressed(db.session, key, "bob@example.com")  # hard bounce
         assert suppression.is_suppressed(db.session, key, "alice@example.net")  # complaint
-        statuses = {s.status for s in db.session.scalars(select(Subscription))}
-        assert statuses == {SubscriptionStatus.unsubscribed}
+        statuses = {(s.subscriber_id, s.status) for s in db.session.scalars(select(Subscription))}
+        # The complaint withdrew alice's consent; the bounce stops bob's mail but is no
+        # withdrawal, so his subscription stays as it was.
+        assert statuses == {(people.alice, SubscriptionStatus.unsubscribed),
+                            (people.bob, SubscriptionStatus.confirmed)}
+        assert db.session.get(Subscriber, people.bob).status is SubscriberStatus.bounced
     # The unsubscribe was confirmed to alice with an undo link.
     [confirmation] = smtp.wait_for(1)
     assert confirmation.rcpt_tos == ["alice@example.net"]

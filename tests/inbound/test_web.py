@@ -151,7 +151,7 @@ def test_api_lists_inbound_items_and_privacy_requests(app, client, api_token, pe
                          diagnostic="550 5.1.1 User unknown", message_id="<api1@mx>"))
     items = client.get("/api/v1/inbound?verdict=bounce_hard", headers=api_token).get_json()
     assert [i["message_key"] for i in items] == ["<api1@mx>"]
-    assert items[0]["action"] == "suppressed-hard-bounce"
+    assert items[0]["action"] == "bounce-hard: suppressed"
     created = client.post("/api/v1/privacy-requests", headers=api_token,
                           json={"email": "Alice@Example.net", "kind": "access"})
     assert created.status_code == 202 and created.get_json()["status"] == "unverified"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiosmtpd.controller import Controller
 from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign, suppress
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from newsletter.extensions import db
 from newsletter.models import (
@@ -411,3 +411,24 @@ def test_pausing_parks_queued_rows_and_resuming_makes_them_due(app, smtp):
         campaigns.resume(db.session, campaign, NOW)
         db.session.commit()
         assert len(claim_batch(db.session, "w", datetime.now(UTC), 60, 10)) == 5
+
+
+def test_refusal_of_our_sender_is_retried_past_max_attempts_and_blames_nobody(fast_retry_app,
+                                                                             smtp):
+    from newsletter.models import BounceEvent
+    from newsletter.sending.worker import MAX_ATTEMPTS
+
+    app = fast_retry_app
+    start_campaign(app, 1)
+    with app.app_context():
+        db.session.execute(update(Delivery).values(attempts=MAX_ATTEMPTS + 2))
+        db.session.commit()
+    smtp.rcpt_replies["reader0@example.net"] = "553 5.1.8 Bad sender's system address"
+    drain(app, rounds=1)
+    with app.app_context():
+        assert db.session.scalar(select(Delivery.status)) is DeliveryStatus.queued
+        assert db.session.scalar(select(Subscriber.status)) is SubscriberStatus.active
+        event = db.session.scalar(select(BounceEvent))
+        assert event.decision.value == "not_recipient" and not event.counted
+        assert not suppression.is_suppressed(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"],
+                                             "reader0@example.net")
