@@ -56,6 +56,7 @@ class ReceivedMessage:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage
+    peer: tuple | None = None  # the client's (address, port): one per SMTP connection
 
 
 @dataclass
@@ -94,7 +95,8 @@ class SMTPSink:
             raw = envelope.original_content or envelope.content
             parsed = BytesParser(policy=policy.default).parsebytes(raw)
             self.messages.append(
-                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
+                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed,
+                                session.peer)
             )
         return "250 Message accepted for delivery"
 
