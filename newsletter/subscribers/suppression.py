@@ -13,10 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Suppression, SuppressionReason, savepoint
-from newsletter.privacy import audit
 
 # The hash lives with the columns that store it (the models must not import the domain).
 from newsletter.models.subscribers import email_hash
+from newsletter.privacy import audit
 
 
 def is_suppressed(session: Session, key: str, email: str) -> bool:
