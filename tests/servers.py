@@ -22,6 +22,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 
@@ -56,6 +57,7 @@ class ReceivedMessage:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage
+    peer: tuple | None = None  # the client's (address, port): one per SMTP connection
 
 
 @dataclass
@@ -70,6 +72,8 @@ class SMTPSink:
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply for RCPT TO
     data_replies: dict[str, str] = field(default_factory=dict)  # address -> reply after DATA
     delay_seconds: float = 0.0
+    # Client (address, port) of each connection the server has open (SinkController keeps it).
+    open_peers: set = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # aiosmtpd handler hooks -----------------------------------------------------------------
@@ -94,7 +98,8 @@ class SMTPSink:
             raw = envelope.original_content or envelope.content
             parsed = BytesParser(policy=policy.default).parsebytes(raw)
             self.messages.append(
-                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed)
+                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), raw, parsed,
+                                session.peer)
             )
         return "250 Message accepted for delivery"
 
@@ -120,11 +125,32 @@ class SMTPSink:
         return list(self.messages)
 
 
+class _PeerTrackingSMTP(SMTP):
+    """aiosmtpd's server, telling the sink which connections are open."""
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.event_handler.open_peers.add(self.session.peer)
+
+    def connection_lost(self, error):
+        # aiosmtpd cancels the connection's handler here: a DATA it was handling is dropped.
+        peer = self.session.peer
+        super().connection_lost(error)
+        self.event_handler.open_peers.discard(peer)
+
+
+class SinkController(Controller):
+    """An aiosmtpd Controller whose sink knows which connections are open."""
+
+    def factory(self):
+        return _PeerTrackingSMTP(self.handler, **self.SMTP_kwargs)
+
+
 def start_smtp() -> tuple[SMTPSink, Controller]:
     """Start aiosmtpd on a free loopback port."""
     sink = SMTPSink()
     port = free_port()
-    controller = Controller(
+    controller = SinkController(
         sink, hostname="127.0.0.1", port=port, decode_data=False,
         data_size_limit=50 * 1024 * 1024, enable_SMTPUTF8=True,
     )

@@ -1,9 +1,11 @@
 """Admin accounts: login, logout, rate limit, roles, the create-admin command."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import AdminUser, Role
+from newsletter.models import AdminUser, ApiToken, Role, utcnow
+
+from conftest import csrf_token
 
 
 def test_login_and_logout(client, auth):
@@ -88,10 +90,38 @@ def test_unknown_cli_option_fails(runner):
     assert result.exit_code != 0 and "No such option" in result.output
 
 
-def test_marketer_cannot_reach_an_admin_only_page(app, client, auth):
-    from newsletter.web.admin import bp, role_required
+# Pages only `Role.admin` may use: `@role_required()` with no roles (newsletter/web/admin/).
+ADMIN_ONLY = [("GET", "/admin/api-tokens"), ("POST", "/admin/api-tokens"),
+              ("POST", "/admin/api-tokens/{token_id}/revoke")]
 
+
+def test_marketer_cannot_reach_an_admin_only_page(app, client, auth):
+    with app.app_context():
+        token = ApiToken(name="ops", token_hash="0" * 64, created_at=utcnow())
+        db.session.add(token)
+        db.session.commit()
+        token_id = token.id
     auth.create(email="m@example.org", role=Role.marketer)
     auth.login(email="m@example.org")
-    assert client.get("/admin/").status_code == 200
-    assert role_required is not None and bp.name == "admin"
+    assert client.get("/admin/").status_code == 200  # logged in: the 403s below are the role
+    csrf = csrf_token(client, "/admin/")
+    for method, path in ADMIN_ONLY:
+        response = client.open(path.format(token_id=token_id), method=method,
+                               data={"csrf_token": csrf, "name": "marketer's token"})
+        assert response.status_code == 403, (method, path, response.status_code)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ApiToken.id))) == 1
+        assert db.session.get(ApiToken, token_id).revoked_at is None
+
+
+def test_admin_reaches_the_admin_only_pages(app, client, auth):
+    """The other side of the test above: the same requests work for an admin."""
+    auth.create()
+    auth.login()
+    csrf = csrf_token(client, "/admin/")
+    assert client.get("/admin/api-tokens").status_code == 200
+    assert client.post("/admin/api-tokens", data={"csrf_token": csrf, "name": "ops"}).status_code == 200
+    with app.app_context():
+        token_id = db.session.scalar(select(ApiToken.id))
+    revoke = client.post(f"/admin/api-tokens/{token_id}/revoke", data={"csrf_token": csrf})
+    assert revoke.status_code == 302

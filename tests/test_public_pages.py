@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from newsletter import links, tokens
 from newsletter.extensions import db
@@ -292,40 +293,74 @@ def test_preferences_change_lists_name_country_and_leave_all(app, client, smtp, 
     assert client.get(path).status_code == 400
 
 
+def _wait_for_a_lock_wait(app, seconds: float = 10.0) -> None:
+    """Return once another backend waits on a lock; fail clearly after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        # A new transaction each time: pg_stat_activity is a snapshot per transaction.
+        with db.engine.connect() as conn:
+            if conn.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE "
+                                "wait_event_type = 'Lock' AND datname = current_database()")):
+                return
+        time.sleep(0.01)
+    pytest.fail(f"no request waited on a lock within {seconds} s")
+
+
 @pytest.mark.postgresql
 @pytest.mark.postgresql_only  # the race needs PostgreSQL's row locks
-def test_two_identical_requests_at_the_same_moment_on_postgresql(app, smtp, lists):
-    """The second request runs while the first has inserted but not committed: its own insert
-    waits on the unique index, fails, and it carries on with the first one's rows."""
-    import time
+def test_two_identical_requests_at_the_same_moment_on_postgresql(app, smtp, lists, monkeypatch):
+    """The second request runs while the first has inserted but not committed: it finds no
+    subscriber, its own insert waits on the unique index, fails once the first commits, and it
+    carries on with the first one's rows.
 
+    Forced, not hoped for: the second starts only after the first's insert, and the first
+    commits only once the second's insert is seen waiting on the lock. Each request records what
+    its lookups found, so the test knows the race happened.
+    """
     from newsletter.subscribers import subscriptions
 
+    found: dict[str, list[bool]] = {"first": [], "second": []}
+    created: dict[str, bool] = {}
+    find_subscriber = subscriptions.find_subscriber
+
+    def recording_find(session, email):
+        subscriber = find_subscriber(session, email)
+        found[threading.current_thread().name].append(subscriber is not None)
+        return subscriber
+
+    monkeypatch.setattr(subscriptions, "find_subscriber", recording_find)
     inserted = threading.Event()
     errors = []
 
-    def request(first: bool):
+    def request():
+        first = threading.current_thread().name == "first"
         try:
             with app.app_context():
                 mailing_list = db.session.get(MailingList, lists["news"])
                 if not first:
-                    inserted.wait(10)
-                subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+                    assert inserted.wait(10), "the first request never inserted"
+                outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
                     email="race@example.org", lists=[mailing_list]), now=utcnow(), config=app.config)
+                created[threading.current_thread().name] = outcome.created
                 if first:
                     db.session.flush()
                     inserted.set()
-                    time.sleep(0.3)  # shapes the interleaving; nothing below depends on timing
+                    _wait_for_a_lock_wait(app)
                 db.session.commit()
                 db.session.remove()
         except Exception as exc:  # noqa: BLE001 - reported below
+            inserted.set()
             errors.append(exc)
 
-    threads = [threading.Thread(target=request, args=(first,)) for first in (True, False)]
+    threads = [threading.Thread(target=request, name=name) for name in ("first", "second")]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
+    assert not any(t.is_alive() for t in threads), "a request hung"
     assert errors == []
+    # The second looked, found nothing, lost the insert, and found the first one's row.
+    assert found == {"first": [False], "second": [False, True]}, found
+    assert created == {"first": True, "second": False}
     assert count(app, Subscriber) == 1 and count(app, Subscription) == 1
     assert count(app, OutboundMail) == 1

@@ -11,13 +11,11 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 
+from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import AdminUser, Role
-
-newsletter_cli = AppGroup("newsletter", help="Run and manage the newsletter service.")
 
 
 @newsletter_cli.command("create-admin")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from newsletter import api_tokens
-from newsletter.cli import newsletter_cli
+from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import utcnow
 

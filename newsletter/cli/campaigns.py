@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from newsletter.cli import newsletter_cli
+from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
 from newsletter.sending import campaigns, recurrence

@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from newsletter.cli import newsletter_cli
+from newsletter.cli.group import newsletter_cli
 
 inbound_cli = AppGroup("inbound", help="The reply mailbox: replies, bounces, complaints.")
 newsletter_cli.add_command(inbound_cli)

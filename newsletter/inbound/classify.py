@@ -23,7 +23,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from newsletter.inbound import phrasebook, reports
+from newsletter.inbound import mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
 from newsletter.subscribers import bounces
 from newsletter.subscribers.bounces import Decision
@@ -169,16 +169,16 @@ def _parse(raw: bytes, headers_only: bool) -> Message:
 
 
 def _read_envelope(message: Message, verdict: Verdict, raw: bytes) -> None:
-    message_id = reports.header(message, "Message-ID").strip()
+    message_id = mime.header(message, "Message-ID").strip()
     if message_id and len(message_id) <= 250:
         verdict.message_key = message_id
     else:
         verdict.message_key = "sha256:" + hashlib.sha256(raw).hexdigest()
-    verdict.subject = reports.header(message, "Subject")[:500]
-    addresses = getaddresses([reports.header(message, "From")])
+    verdict.subject = mime.header(message, "Subject")[:500]
+    addresses = getaddresses([mime.header(message, "From")])
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
     for name in RECIPIENT_HEADERS:
-        for value in reports.all_headers(message, name):
+        for value in mime.all_headers(message, name):
             for kind, token in TOKEN_RE.findall(value):
                 _add_token(verdict, kind.lower(), token.lower(), name)
 
@@ -194,7 +194,7 @@ def _add_token(verdict: Verdict, kind: str, token: str, where: str) -> None:
 
 def _original_tokens(message: Message, verdict: Verdict) -> None:
     """Tokens in the returned copy of our message (message/rfc822 or text/rfc822-headers)."""
-    for part, kind in reports.parts(message):
+    for part, kind in mime.parts(message):
         if kind in ("message/rfc822", "message/rfc822-headers", "text/rfc822-headers",
                     "text/rfc822-header"):
             if kind == "message/rfc822" and isinstance(part.get_payload(), list):
@@ -265,12 +265,12 @@ def _non_standard_failure(message: Message, verdict: Verdict) -> reports.Failure
     except Exception as exc:  # noqa: BLE001 - its heuristics choke on odd mail
         temporary, permanent = set(), set()
         verdict.reasons.append(f"flufl.bounce failed: {type(exc).__name__}")
-    detail = "\n".join(reports.texts(message)) or text
+    detail = "\n".join(mime.texts(message)) or text
     report = reports.read_failure_text(detail)
     found = [a.decode("utf-8", "replace") if isinstance(a, bytes) else str(a)
              for a in list(permanent) + list(temporary)]
     phrase = reports.find_phrase(report.diagnostic, bounces.PHRASES)
-    daemon = bool(reports.FAILURE_SENDERS.search(reports.header(message, "From")))
+    daemon = bool(reports.FAILURE_SENDERS.search(mime.header(message, "From")))
     subject = bool(reports.FAILURE_SUBJECTS.search(verdict.subject))
     # A person's mail whose subject happens to say "rejected" is no bounce: without a mail
     # system sender, only recipients found by flufl.bounce make it one (numbers like "450"
@@ -298,7 +298,7 @@ def _rule_unsubscribe_address(message: Message, verdict: Verdict) -> bool:
 
 def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     for name, pattern in AUTO_REPLY_HEADERS.items():
-        value = reports.header(message, name)
+        value = mime.header(message, name)
         if value and pattern.search(value) and value.lower() != "no":
             verdict.kind = Kind.auto_reply
             verdict.reasons.append(f"header {name}: {value[:60]}")
@@ -316,12 +316,12 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     # Mailman's command runner ignores bulk and list mail. Old vacation programs mark their
     # answers "Precedence: bulk/junk"; mail from a mailing list (List-Id, Precedence: list)
     # may be a person's post, so it goes to a person, but no request in it is acted on.
-    precedence = reports.header(message, "Precedence").lower()
+    precedence = mime.header(message, "Precedence").lower()
     if precedence in BULK_PRECEDENCE:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"Precedence: {precedence}: sent by a program")
         return True
-    if precedence == "list" or reports.header(message, "List-Id") or reports.header(
+    if precedence == "list" or mime.header(message, "List-Id") or mime.header(
             message, "List-Unsubscribe"):
         verdict.kind = Kind.human
         verdict.reasons.append("mailing-list mail (List-* headers): no request in it is acted "
@@ -384,10 +384,10 @@ def _trouble(message: Message) -> list[str]:
     """What makes a person's request unsafe to act on without a person: broken MIME, text in
     an unknown charset, raw 8-bit headers, attached files (DESIGN: never lose, never guess)."""
     found = []
-    defects = {type(d).__name__ for part, _ in reports.parts(message) for d in part.defects}
+    defects = {type(d).__name__ for part, _ in mime.parts(message) for d in part.defects}
     if defects:
         found.append("broken MIME (" + ", ".join(sorted(defects))[:120] + ")")
-    for part, kind in reports.parts(message):
+    for part, kind in mime.parts(message):
         charset = part.get_content_charset() if kind.startswith("text/") else None
         if charset:
             try:

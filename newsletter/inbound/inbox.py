@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from newsletter.inbound.classify import Kind, classify
 from newsletter.inbound.handle import ACTIONS, Who, identify
-from newsletter.inbound.reply_text import decoded_text
+from newsletter.inbound.mime import decoded_text
 from newsletter.models import (
     AuditEvent,
     ConsentMethod,

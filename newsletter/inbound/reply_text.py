@@ -16,7 +16,8 @@ from email.message import Message
 from mailparser_reply import EmailReplyParser
 from mailparser_reply.constants import MAIL_LANGUAGES
 
-MAX_TEXT_CHARS = 200_000  # of a body part, decoded
+from newsletter.inbound.mime import decoded_text, parts
+
 MAX_LINES = 1000  # a request is at the top of a reply; the rest is history
 # Lines that start the quoted original even where mail-parser-reply has no pattern for the
 # client or language (Outlook separators, Portuguese "Em ... escreveu:", forwarded blocks).
@@ -35,21 +36,6 @@ SIGNATURE_START = re.compile(r"^(?:-- ?|--|sent from my \w+|von meinem \w+ gesen
                              r"envoyé de mon \w+|enviado desde mi \w+|inviato da(l)? \w+)\s*$",
                              re.IGNORECASE)
 _REPLY_PARSER = EmailReplyParser(languages=[code for code in MAIL_LANGUAGES if code != "david"])
-
-
-def decoded_text(part: Message) -> str:
-    """The text of one part; unknown charsets decode as UTF-8, then Latin-1, never raising."""
-    payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return str(part.get_payload() or "")[:MAX_TEXT_CHARS]
-    payload = payload[:MAX_TEXT_CHARS * 4]
-    charset = str(part.get_content_charset() or "utf-8")
-    for candidate in (charset, "utf-8", "latin-1"):
-        try:
-            return payload.decode(candidate)[:MAX_TEXT_CHARS]
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return payload.decode("latin-1")[:MAX_TEXT_CHARS]  # pragma: no cover - latin-1 never fails
 
 
 def html_to_text(markup: str) -> str:
@@ -74,8 +60,6 @@ def html_to_text(markup: str) -> str:
 
 def body_text(message: Message) -> str:
     """The first text/plain part that is not an attachment, else the first text/html one."""
-    from newsletter.inbound.reports import parts
-
     plain = rich = None
     for part, kind in parts(message):
         if kind not in ("text/plain", "text/html"):

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from email import policy
 from email.message import Message
+
+from newsletter.inbound.mime import find_parts, header, parts
 
 # What a failure report looks like before we spend flufl.bounce's time on it.
 FAILURE_SENDERS = re.compile(r"mailer-daemon|post_?master|mail delivery|mail.delivery|"
@@ -47,24 +48,6 @@ class ComplaintReport:
 
     recipients: list[str] = field(default_factory=list)
     feedback_type: str = ""
-
-
-def parts(message: Message) -> list[tuple[Message, str]]:
-    """Every MIME part with its content type, computed once per message.
-
-    policy.default parses a Content-Type header anew on every access, which made that the
-    classifier's main cost; the list is kept on the message object itself.
-    """
-    cached = getattr(message, "_newsletter_parts", None)
-    if cached is None:
-        cached = [(part, part.get_content_type()) for part in message.walk()]
-        message._newsletter_parts = cached
-    return cached
-
-
-def find_parts(message: Message, content_type: str) -> list[Message]:
-    """All MIME parts of one content type, in order."""
-    return [part for part, kind in parts(message) if kind == content_type]
 
 
 def report_type(message: Message) -> str:
@@ -221,33 +204,6 @@ def read_ses_notification(text: str) -> tuple[str, list[str], str] | None:
     return None
 
 
-# The MIME structure is parsed with policy.compat32, and the few headers we read are decoded
-# with policy.default's header registry (RFC 2047 words, 8-bit bytes, address lists). Parsing
-# everything with policy.default re-parses every Content-Type header on each access and
-# alone held the classifier under 800 messages per second.
-def header(message: Message, name: str) -> str:
-    """A header decoded by policy.default, '' when absent or unreadable.
-
-    >>> from email import message_from_bytes
-    >>> header(message_from_bytes(b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\\n\\n"), "subject")
-    'Grüße'
-    """
-    values = all_headers(message, name)
-    return " ".join(values[0].split()) if values else ""
-
-
-def all_headers(message: Message, name: str) -> list[str]:
-    wanted, found = name.lower(), []
-    for key, raw in message.raw_items():
-        if key.lower() != wanted:
-            continue
-        try:
-            found.append(str(policy.default.header_fetch_parse(key, raw)))
-        except Exception:  # noqa: BLE001 - a malformed header must not stop the classification
-            found.append(str(raw).encode("utf-8", "replace").decode("utf-8", "replace"))
-    return found
-
-
 def read_microsoft_jmrp(message: Message) -> ComplaintReport | None:
     """Outlook.com/Hotmail's junk-mail reports are not ARF: they return the message with an
     X-HmXmrOriginalRecipient header (at the top or inside the attached copy)."""
@@ -258,16 +214,3 @@ def read_microsoft_jmrp(message: Message) -> ComplaintReport | None:
             return ComplaintReport(recipients=[value.strip("<> ")],
                                            feedback_type="microsoft-jmrp")
     return None
-
-
-def texts(message: Message) -> list[str]:
-    """The first few non-HTML text parts, decoded (what a bounce says, in its own words)."""
-    from newsletter.inbound.reply_text import decoded_text
-
-    found = []
-    for part, kind in parts(message):
-        if kind.startswith("text/") and kind != "text/html":
-            found.append(decoded_text(part)[:50_000])
-        if len(found) >= 4:
-            break
-    return found

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event
@@ -10,6 +12,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
 from newsletter.models.base import JSONType, UTCDateTime, enum_column, utcnow
+
+
+def email_hash(key: str, email: str) -> str:
+    """The keyed hash an address is suppressed under (lower-cased, trimmed first).
+
+    Defined here, with the columns that store it (Subscriber.email_hash, Suppression.email_hash,
+    PrivacyRequest.email_hash); `suppression.email_hash` is the name the domain uses.
+    """
+    normalised = email.strip().lower().encode()
+    return hmac.new(f"suppression:{key}".encode(), normalised, hashlib.sha256).hexdigest()
 
 
 class SubscriberStatus(enum.Enum):
@@ -103,8 +115,6 @@ def _fill_email_hash(mapper, connection, target: Subscriber) -> None:
     from flask import current_app, has_app_context
 
     if target.email_hash is None and target.email and has_app_context():
-        from newsletter.subscribers.suppression import email_hash
-
         key = current_app.config.get("NEWSLETTER_SUPPRESSION_KEY")
         if key:
             target.email_hash = email_hash(key, target.email)

@@ -12,16 +12,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pycountry
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-
-if TYPE_CHECKING:
-    from newsletter.subscribers import confirmation
 
 from newsletter import tokens
 from newsletter.models import (
@@ -316,10 +313,16 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
     return bool(claimed)
 
 
+class CollectsMails(Protocol):
+    """What activate() needs of an outcome (SubscribeOutcome, confirmation.ConfirmOutcome)."""
+
+    mails: list[OutboundMail]
+
+
 def activate(session: Session, subscription: Subscription, *, now: datetime, config: Mapping,
              method: ConsentMethod, ip: str | None, user_agent: str | None, wording: str,
              welcome: bool,
-             outcome: SubscribeOutcome | confirmation.ConfirmOutcome | None = None) -> None:
+             outcome: CollectsMails | None = None) -> None:
     """Confirm a subscription: record the grant, then the welcome (campaign or short mail)."""
     subscriber, mailing_list = subscription.subscriber, subscription.mailing_list
     subscription.status = SubscriptionStatus.confirmed

@@ -7,21 +7,16 @@ before each send.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter.models import Suppression, SuppressionReason, savepoint
+
+# The hash lives with the columns that store it (the models must not import the domain).
+from newsletter.models.subscribers import email_hash
 from newsletter.privacy import audit
-
-
-def email_hash(key: str, email: str) -> str:
-    """The keyed hash an address is suppressed under (lower-cased, trimmed first)."""
-    normalised = email.strip().lower().encode()
-    return hmac.new(f"suppression:{key}".encode(), normalised, hashlib.sha256).hexdigest()
 
 
 def is_suppressed(session: Session, key: str, email: str) -> bool:

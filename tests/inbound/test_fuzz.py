@@ -1,13 +1,22 @@
-"""Property: whatever bytes arrive, `classify` returns a Verdict and never raises."""
+"""Property: whatever bytes arrive, `classify` returns a Verdict and its rules never crash.
+
+`classify` turns any exception into a `human` verdict with a "classifier error" reason, so
+"never raises" alone would hold even if every rule crashed; the reasons are checked too.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from newsletter.inbound import classify as classify_module
 from newsletter.inbound.classify import Kind, Verdict, classify
+
+# How `classify` records an exception it caught (newsletter/inbound/classify.py).
+CLASSIFIER_ERROR = "classifier error:"
 
 OWN = Path(__file__).resolve().parent.parent / "data" / "inbound"
 SEEDS = [p.read_bytes() for p in sorted(OWN.glob("*.eml"))]
@@ -42,7 +51,19 @@ def _check(raw: bytes) -> None:
     verdict = classify(raw)
     assert isinstance(verdict, Verdict) and isinstance(verdict.kind, Kind)
     assert verdict.message_key and all(isinstance(r, str) for r in verdict.reasons)
+    crashed = [r for r in verdict.reasons if r.startswith(CLASSIFIER_ERROR)]
+    assert not crashed, f"the classifier crashed on {raw[:200]!r}: {crashed}"
     verdict.to_json()
+
+
+def test_a_crashing_rule_is_caught_by_the_check(monkeypatch):
+    """The check above sees a crash that `classify` swallowed (so the property can fail)."""
+    def crash(message, verdict):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(classify_module, "_rule_request", crash)
+    with pytest.raises(AssertionError, match="classifier crashed"):
+        _check(b"From: a@example.org\r\nSubject: hi\r\n\r\nplease unsubscribe me\r\n")
 
 
 @FUZZ

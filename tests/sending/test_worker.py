@@ -24,8 +24,8 @@ from newsletter.models import (
     SubscriberStatus,
 )
 from newsletter.sending import campaigns
+from newsletter.sending.pipelining import PipeliningSMTPTransport, campaign_transport
 from newsletter.sending.store import claim_batch
-from newsletter.sending.transport import transport_from_config
 from newsletter.sending.worker import DeliveryWorker
 from newsletter.subscribers import suppression
 
@@ -45,6 +45,24 @@ def start_campaign(app, count: int, **list_fields) -> int:
         campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
         db.session.remove()
     return campaign_id
+
+
+def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def _retries_recorded(app, campaign_id: int) -> bool:
+    with app.app_context():
+        failed = db.session.scalar(select(func.count(Delivery.id)).where(
+            Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.queued,
+            Delivery.smtp_response.is_not(None)))
+        db.session.remove()
+    return bool(failed)
 
 
 def statuses(app, campaign_id: int) -> Counter:
@@ -93,10 +111,10 @@ def test_server_going_away_mid_batch_loses_nothing(database_url, tmp_path):
         thread = threading.Thread(target=lambda: (drain(app), done.set()))
         sink.delay_seconds = 0.02
         thread.start()
-        while len(sink.messages) < 10:
-            time.sleep(0.01)
+        assert len(sink.wait_for(10, timeout=30)) >= 10, "the worker never got going"
         controller.stop()  # the server disappears in the middle of the campaign
-        time.sleep(1.0)
+        wait_until(lambda: _retries_recorded(app, campaign_id),
+                   what="the worker to record a failed attempt while the server is gone")
         controller = Controller(sink, hostname="127.0.0.1", port=port)
         controller.start()
         sink.delay_seconds = 0
@@ -204,8 +222,7 @@ def test_pause_stops_sending_and_resume_finishes_without_duplicates(app, smtp):
     smtp.delay_seconds = 0.02
     thread = threading.Thread(target=drain, args=(app,))
     thread.start()
-    while len(smtp.messages) < 10:
-        time.sleep(0.01)
+    assert len(smtp.wait_for(10, timeout=30)) >= 10, "the worker never got going"
     with app.app_context():
         campaigns.pause(db.session, db.session.get(Campaign, campaign_id), NOW)
         db.session.commit()
@@ -244,12 +261,13 @@ def test_expired_lease_is_reclaimed_by_another_worker(app, smtp):
     campaign_id = start_campaign(app, 5)
     with app.app_context():
         # A worker claims the batch and dies without sending anything.
-        claimed = claim_batch(db.session, "dead-worker", datetime.now(UTC), 1, 100)
+        claimed_at = datetime.now(UTC)
+        claimed = claim_batch(db.session, "dead-worker", claimed_at, 1, 100)
         assert len(claimed) == 5
         db.session.remove()
-    assert drain(app) == 0  # the lease still runs
-    time.sleep(1.1)
-    assert drain(app) == 5
+    # The worker's clock, not the wall clock, decides when the one-second lease runs out.
+    assert drain(app, clock=lambda: claimed_at + timedelta(seconds=0.5)) == 0  # still leased
+    assert drain(app, clock=lambda: claimed_at + timedelta(seconds=1.5)) == 5
     assert statuses(app, campaign_id) == {DeliveryStatus.sent: 5}
 
 
@@ -318,19 +336,26 @@ def test_claims_of_two_workers_are_disjoint(app, smtp):
             Delivery.status == DeliveryStatus.queued)) == 0
 
 
-def test_worker_uses_one_connection_for_many_messages(app, smtp):
+@pytest.mark.parametrize("pipelined", [True, False], ids=["pipelining", "plain-fallback"])
+def test_worker_uses_one_connection_for_many_messages(app, smtp, pipelined):
+    """With the transport campaigns use (what `run_worker` builds), counted at the server.
+
+    aiosmtpd does not advertise PIPELINING: forcing it tests the pipelined path, leaving it
+    tests the fallback a server without PIPELINING gets.
+    """
     start_campaign(app, 10)
     with app.app_context():
-        transport = transport_from_config(app.config)
+        transport = campaign_transport(app.config)
+        assert isinstance(transport, PipeliningSMTPTransport)
+        transport.force_pipelining = pipelined
         worker = DeliveryWorker(app.config, transport)
-        connects = []
-        original = transport._connect
-        transport._connect = lambda: connects.append(1) or original()
-        worker.run_once(db.session)
-        worker.close()
-        transport.close()
-    assert len(smtp.messages) == 10 and len(connects) == 1
-    _ = timedelta
+        try:
+            worker.run_once(db.session)
+        finally:
+            worker.close()
+            transport.close()
+    assert len(smtp.messages) == 10
+    assert len({m.peer for m in smtp.messages}) == 1, [m.peer for m in smtp.messages]
 
 
 def test_email_hash_follows_the_address_on_orm_writes(app):
@@ -359,8 +384,7 @@ def test_worker_survives_the_database_dropping_its_connections(database_url, tmp
         campaign_id = start_campaign(app, 40)
         smtp.delay_seconds = 0.02
         thread.start()
-        while len(smtp.messages) < 10:
-            time.sleep(0.01)
+        assert len(smtp.wait_for(10, timeout=30)) >= 10, "the worker never got going"
         with app.app_context():
             db.session.execute(text(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "

@@ -9,7 +9,7 @@ from newsletter import api_tokens as tokens_domain
 from newsletter.extensions import db
 from newsletter.models import ApiToken, utcnow
 from newsletter.subscribers import subscriptions
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
 def _tokens():

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
 from newsletter.sending import campaigns, recurrence
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 # GET  /admin/campaigns                 list
 # GET  /admin/campaigns/new             form;  POST creates (draft, scheduled or recurring)

@@ -17,7 +17,7 @@ from newsletter.models import (
     Subscriber,
     SubscriberStatus,
 )
-from newsletter.web.admin import bp
+from newsletter.web.admin.blueprint import bp
 
 
 @bp.get("/")

@@ -9,7 +9,7 @@ from newsletter.inbound import inbox as inbox_domain
 from newsletter.inbound.classify import Kind
 from newsletter.inbound.handle import policy_rejections
 from newsletter.models import InboundMessage, Role, utcnow
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
 def _message(message_id: int) -> InboundMessage:

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Role, Subscription, SubscriptionStatus, utcnow
 from newsletter.subscribers import lists as mailing_lists
-from newsletter.web.admin import bp, role_required
+from newsletter.web.admin.blueprint import bp, role_required
 
 
 def _fields(form) -> mailing_lists.ListFields:

@@ -15,7 +15,7 @@ from newsletter.models import (
 from newsletter.privacy import data_requests as privacy_domain
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
 @bp.get("/privacy")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flask import abort, current_app, make_response, render_template
 
-from newsletter.web.admin import bp
+from newsletter.web.admin.blueprint import bp
 
 PAGE = 100
 

@@ -27,7 +27,7 @@ from newsletter.models import (
 )
 from newsletter.sending import mailer
 from newsletter.subscribers import imports, preferences, subscriptions
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from newsletter.extensions import db
 from newsletter.models import Role, Suppression, SuppressionReason, utcnow
 from newsletter.subscribers import subscriptions, suppression
-from newsletter.web.admin import actor, bp, role_required
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 100
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
 from newsletter.sending import campaigns
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 
 blp = Blueprint("api_campaigns", __name__, url_prefix="/campaigns", description="Campaigns")
 

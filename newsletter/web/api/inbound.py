@@ -15,7 +15,7 @@ from newsletter.extensions import db
 from newsletter.inbound import inbox
 from newsletter.inbound.classify import Kind
 from newsletter.models import InboundMessage, InboundStatus, utcnow
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 from newsletter.web.api.schemas import PageArgs
 
 blp = Blueprint("api_inbound", __name__, url_prefix="/inbound",

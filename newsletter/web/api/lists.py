@@ -9,7 +9,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import MailingList, utcnow
 from newsletter.subscribers import lists
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 from newsletter.web.api.schemas import SLUG_PATTERN, Slug, Text
 
 blp = Blueprint("api_lists", __name__, url_prefix="/lists", description="Mailing lists")

@@ -11,7 +11,7 @@ from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, utcnow
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 from newsletter.web.api.schemas import Text
 
 blp = Blueprint("api_privacy_requests", __name__, url_prefix="/privacy-requests",

@@ -21,7 +21,7 @@ from newsletter.models import (
 from newsletter.sending import mailer
 from newsletter.subscribers import preferences, subscriptions
 from newsletter.web import client
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 from newsletter.web.api.lists import get_list_or_404
 from newsletter.web.api.schemas import Country, MessageSchema, PageArgs, Slug, Text
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Suppression, SuppressionReason, utcnow
 from newsletter.subscribers import subscriptions, suppression
-from newsletter.web.api import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, token_required
 from newsletter.web.api.schemas import PageArgs, Text
 
 blp = Blueprint("api_suppressions", __name__, url_prefix="/suppressions",

@@ -1,0 +1,41 @@
+"""The admin blueprint: every page needs a login, some a role (admins may do everything).
+
+Area modules add their routes to `bp`; `newsletter.web.admin` imports them all.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, abort
+from flask_login import current_user, login_required
+
+from newsletter.models import Role
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+@login_required
+def _require_login():
+    """Every admin page needs a logged-in user."""
+
+
+def role_required(*roles: Role):
+    """Allow only users with one of `roles` (admins may do everything)."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if current_user.role is not Role.admin and current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def actor() -> str:
+    """How the audit trail names the logged-in user."""
+    return f"admin:{current_user.email}"
