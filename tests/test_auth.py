@@ -165,7 +165,7 @@ def test_a_new_password_or_role_ends_the_users_sessions(app, client, auth, runne
                       else "correct horse battery").status_code == 302
 
 
-def test_a_read_only_user_changes_nothing(app, client, auth):
+def test_a_read_only_user_changes_nothing_in_the_admin_ui(app, client, auth):
     auth.create(email="ro@example.org", role=Role.read_only)
     auth.login(email="ro@example.org")
     from conftest import csrf_token
