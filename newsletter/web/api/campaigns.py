@@ -140,7 +140,7 @@ def _act(campaign_id: int, action) -> Campaign:
 @blp.arguments(ScheduleSchema)
 @blp.response(200, CampaignSchema)
 def schedule_campaign(data, campaign_id: int):
-    """Send at a given time (with offset; a past time means now)."""
+    """Send at a given time (with offset); a time in the past is refused (409), naming the time now."""
     return _act(campaign_id, lambda c: campaigns.schedule(c, data["send_at"], utcnow()))
 
 
