@@ -389,3 +389,24 @@ def test_test_send_refuses_what_is_not_an_address(app, admin_client, runner, smt
     with app.app_context():
         assert db.session.scalar(select(OutboundMail)) is None
     assert smtp.messages == []
+
+
+def test_the_footer_links_the_archive_only_when_the_list_has_one(app, admin_client, smtp):
+    with app.app_context():
+        ids = {slug: new_campaign(db.session, make_list(db.session, slug, name=slug.title(),
+                                                        archive=slug == "open")).id
+               for slug in ("closed", "open")}
+    html = {}
+    for slug, campaign_id in ids.items():
+        url = f"/admin/campaigns/{campaign_id}"
+        assert admin_client.post(f"{url}/test", data={"csrf_token": csrf_token(admin_client, url),
+                                                      "addresses": "boss@example.org"}
+                                 ).status_code == 303
+        received = smtp.wait_for(len(html) + 1)[-1]
+        html[slug] = received.message.get_body(("html",)).get_content()
+    assert "/archive/" not in html["closed"] and ">Archive<" not in html["closed"]
+    assert '<a href="http://newsletter.test/archive/open" style="color: #6b7280;">Archive</a>' in html[
+        "open"]
+    # The link leads somewhere; a list without an archive has no page to link.
+    assert admin_client.get("/archive/open").status_code == 200
+    assert admin_client.get("/archive/closed").status_code == 404
