@@ -157,6 +157,8 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_PENDING_PURGE_DAYS": _int(env, "NEWSLETTER_PENDING_PURGE_DAYS", 14),
         "NEWSLETTER_SUBSCRIBE_RATE_LIMIT": env.get("NEWSLETTER_SUBSCRIBE_RATE_LIMIT", "10/minute"),
         "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
+        "NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT",
+                                                       "10 per 15 minutes"),
         "NEWSLETTER_RUN_SCHEDULER": _bool(env, "NEWSLETTER_RUN_SCHEDULER", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,

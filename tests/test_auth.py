@@ -1,5 +1,6 @@
 """Admin accounts: login, logout, rate limit, roles, the create-admin command."""
 
+import pytest
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
@@ -125,3 +126,101 @@ def test_admin_reaches_the_admin_only_pages(app, client, auth):
         token_id = db.session.scalar(select(ApiToken.id))
     revoke = client.post(f"/admin/api-tokens/{token_id}/revoke", data={"csrf_token": csrf})
     assert revoke.status_code == 302
+
+
+# --- where login sends you -------------------------------------------------------------------------
+
+def _login_with_next(client, query: str, **environ):
+    from conftest import csrf_token
+
+    token = csrf_token(client, "/login")
+    return client.post(f"/login?{query}", environ_base=environ, data={
+        "email": "admin@example.org", "password": "correct horse battery", "csrf_token": token})
+
+
+@pytest.mark.parametrize("query", [
+    "next=/%09/evil.example",  # the tab is dropped by the browser: //evil.example
+    "next=/%0d%0a/evil.example",
+    "next=%2F%5Cevil.example",  # /\evil.example: a backslash reads as a slash
+    "next=//evil.example/x",
+    "next=/%252F/evil.example",  # //evil.example once more decoded
+    "next=/%2509/evil.example",
+    "next=https://evil.example/",
+])
+def test_login_refuses_a_next_url_a_browser_reads_as_another_site(client, auth, query):
+    auth.create()
+    response = _login_with_next(client, query)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/admin/"
+
+
+def test_login_follows_a_local_next_url(client, auth):
+    auth.create()
+    response = _login_with_next(client, "next=/admin/campaigns%3Fpage%3D2")
+    assert response.headers["Location"] == "/admin/campaigns?page=2"
+
+
+# --- ending sessions -----------------------------------------------------------------------------
+
+def _copy_of_session_cookie(app, client):
+    """A second browser holding the same session cookie (as a thief would)."""
+    other = app.test_client()
+    other.set_cookie("session", client.get_cookie("session").value)
+    return other
+
+
+def test_logout_ends_the_session_for_a_copied_cookie_too(app, client, auth):
+    auth.create()
+    auth.login()
+    thief = _copy_of_session_cookie(app, client)
+    assert thief.get("/admin/").status_code == 200
+    auth.logout()
+    assert thief.get("/admin/").status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(AdminUser.session_version)) == 2
+
+
+@pytest.mark.parametrize("change", [
+    ["newsletter", "set-password", "admin@example.org"],
+    ["newsletter", "set-role", "admin@example.org", "marketer"],
+])
+def test_a_new_password_or_role_ends_the_users_sessions(app, client, auth, runner, change):
+    auth.create()
+    auth.login()
+    assert client.get("/admin/").status_code == 200
+    result = runner.invoke(args=change, input="a brand new password\n")
+    assert result.exit_code == 0, result.output
+    assert client.get("/admin/").status_code == 302
+    assert auth.login(password="a brand new password" if "set-password" in change
+                      else "correct horse battery").status_code == 302
+
+
+def test_a_read_only_user_changes_nothing_in_the_admin_ui(app, client, auth):
+    auth.create(email="ro@example.org", role=Role.read_only)
+    auth.login(email="ro@example.org")
+    from conftest import csrf_token
+
+    assert client.get("/admin/").status_code == 200
+    token = csrf_token(client, "/admin/")
+    assert client.post("/admin/lists/new", data={"csrf_token": token, "slug": "x",
+                                                  "name": "X"}).status_code == 403
+
+
+@pytest.mark.parametrize("email", ["admin@example.org", "nobody@example.org"])
+def test_failed_logins_for_one_account_are_limited_across_addresses(app, client, auth, email):
+    from conftest import csrf_token
+
+    app.config["NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT"] = "3 per 15 minutes"
+    auth.create()
+    token = csrf_token(client, "/login")
+
+    def attempt(ip: str, password: str) -> int:
+        return client.post("/login", environ_base={"REMOTE_ADDR": ip}, data={
+            "email": email.upper(), "password": password, "csrf_token": token}).status_code
+
+    # Each try comes from a new address, so the per-IP limit never applies.
+    assert [attempt(f"192.0.2.{i}", "wrong guess") for i in range(3)] == [401] * 3
+    # The account is locked for the window, even for the right password; an unknown address
+    # is answered the same way, so the answer does not tell which accounts exist.
+    assert attempt("192.0.2.200", "correct horse battery") == 429
+    assert attempt("192.0.2.201", "wrong guess") == 429

@@ -51,6 +51,37 @@ def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) 
     click.echo(user.id)
 
 
+def _admin_user(email: str) -> AdminUser:
+    user = db.session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"no admin user {email}")
+    return user
+
+
+@newsletter_cli.command("set-password")
+@click.argument("email")
+def set_password(email: str) -> None:
+    """Give an admin user a new password (read from standard input); ends their sessions."""
+    user = _admin_user(email)
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 10:
+        raise click.ClickException("the password must have at least 10 characters")
+    user.set_password(password)
+    db.session.commit()
+    click.echo(user.id)
+
+
+@newsletter_cli.command("set-role")
+@click.argument("email")
+@click.argument("role", type=click.Choice([r.value for r in Role]))
+def set_role(email: str, role: str) -> None:
+    """Change an admin user's role; ends their sessions."""
+    user = _admin_user(email)
+    user.role = Role(role)
+    db.session.commit()
+    click.echo(user.id)
+
+
 @newsletter_cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)

@@ -6,8 +6,9 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from newsletter.extensions import db
@@ -20,6 +21,7 @@ class Role(enum.Enum):
     admin = "admin"  # everything, including users and API tokens
     marketer = "marketer"  # lists, subscribers, campaigns, inbox
     privacy = "privacy"  # policy versions, consent records, access and erasure requests
+    read_only = "read-only"  # may look at everything it can reach, change nothing
 
 
 class AdminUser(UserMixin, db.Model):
@@ -33,6 +35,17 @@ class AdminUser(UserMixin, db.Model):
     role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.marketer)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of the id in the session cookie; bumping it ends every session of this user
+    # (logout, a new password, a new role: see `_end_sessions_on_change` below).
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session: the id and the session version."""
+        return f"{self.id}:{self.session_version}"
+
+    def end_sessions(self) -> None:
+        """Make every session cookie issued to this user so far worthless."""
+        self.session_version = (self.session_version or 1) + 1
 
     def set_password(self, password: str) -> None:
         """Store a salted hash of the password, never the password."""
@@ -47,6 +60,14 @@ class AdminUser(UserMixin, db.Model):
         return self.active
 
 
+@event.listens_for(AdminUser.password_hash, "set")
+@event.listens_for(AdminUser.role, "set")
+def _end_sessions_on_change(target: AdminUser, value, oldvalue, initiator) -> None:
+    """A changed password or role ends the user's sessions (not the first value, on creation)."""
+    if oldvalue not in (None, NO_VALUE, NEVER_SET) and value != oldvalue:
+        target.end_sessions()
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
@@ -59,6 +80,11 @@ class ApiToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the token may do (web/api/__init__.py `authenticate`); tokens made before roles
+    # existed could do everything, so they are admin tokens.
+    role: Mapped[Role] = mapped_column(enum_column(Role), default=Role.admin,
+                                       server_default=Role.admin.value)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: until revoked
 
 
 class AuditEvent(db.Model):

@@ -32,6 +32,9 @@ EDITABLE = {CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recur
 PARKED = datetime(9000, 1, 1, tzinfo=UTC)  # next_attempt_at of a paused campaign's rows
 # An occurrence missed by more than this (the scheduler was down) is skipped, not sent late.
 OCCURRENCE_GRACE = timedelta(hours=6)
+# A send time this little in the past is "now": the form picks whole minutes, and a request
+# takes a moment. Anything older is a mistake ("2020-01-01" once mailed a whole list at once).
+PAST_SEND_AT_GRACE = timedelta(minutes=2)
 
 
 class CampaignError(ValueError):
@@ -122,7 +125,7 @@ def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_
 
 
 def schedule(campaign: Campaign, send_at: datetime, now: datetime) -> Campaign:
-    """Send at a UTC time (a time in the past means now)."""
+    """Send at a time in the future (one minute or two ago counts as now; older is refused)."""
     if campaign.status not in (CampaignStatus.draft, CampaignStatus.scheduled):
         raise CampaignError(f"a {campaign.status.value} campaign cannot be scheduled")
     if send_at.tzinfo is None:
@@ -131,9 +134,21 @@ def schedule(campaign: Campaign, send_at: datetime, now: datetime) -> Campaign:
         send_at = send_at.astimezone(UTC)
     except OverflowError:
         raise CampaignError("send_at is out of range") from None
+    if send_at < now - PAST_SEND_AT_GRACE:
+        raise CampaignError(f"the send time {_wall_clock(send_at, campaign.timezone)} is in the "
+                            f"past (it is now {_wall_clock(now, campaign.timezone)}); choose a "
+                            "later time, or Send now")
     campaign.send_at = max(send_at, now)
     campaign.status = CampaignStatus.scheduled
     return campaign
+
+
+def _wall_clock(moment: datetime, tz_name: str | None) -> str:
+    """A time as the marketer reads it: on the campaign's clock, with the zone named."""
+    try:
+        return f"{recurrence.utc_to_local(moment, tz_name or 'UTC'):%Y-%m-%d %H:%M} {tz_name}"
+    except (recurrence.RecurrenceError, OverflowError):  # an unknown zone: say it in UTC
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def send_now(campaign: Campaign, now: datetime) -> Campaign:
@@ -346,6 +361,7 @@ def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.Campai
         body_format=campaign.body_format, list_id=mailing_list.id, list_slug=mailing_list.slug,
         list_name=mailing_list.name, sender_name=mailing_list.sender_name,
         sender_address=mailing_list.sender_address, layout=mailing_list.layout,
+        archive=mailing_list.archive,
     )
 
 
@@ -356,6 +372,17 @@ def preview(campaign: Campaign, config: Mapping) -> str:
     return compose.compile_campaign(content_for(campaign, campaign.lists[0]), config).preview()
 
 
+def _test_address(raw: str) -> str:
+    """A test-send address, validated like a subscriber's ("not an email" is not three)."""
+    # Imported here: subscriptions imports this module (welcome messages).
+    from newsletter.subscribers import subscriptions
+
+    try:
+        return subscriptions.normalise_email(raw)
+    except subscriptions.SubscribeError as exc:
+        raise CampaignError(f"{raw!r} is not an email address: {exc}") from None
+
+
 def test_send(session: Session, campaign: Campaign, addresses: list[str], config: Mapping,
               now: datetime) -> int:
     """Queue a test copy to each address (transactional queue); returns how many."""
@@ -363,6 +390,7 @@ def test_send(session: Session, campaign: Campaign, addresses: list[str], config
         raise CampaignError("the campaign has no list")
     if not addresses or len(addresses) > 10:
         raise CampaignError("give between one and ten addresses")
+    addresses = [_test_address(raw) for raw in addresses]
     content = content_for(campaign, campaign.lists[0])
     content = compose.CampaignContent(**{**content.__dict__, "subject": f"[Test] {content.subject}"})
     compiled = compose.compile_campaign(content, config)

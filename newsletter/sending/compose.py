@@ -106,6 +106,7 @@ class CampaignContent:
     sender_name: str
     sender_address: str
     layout: str | None = None
+    archive: bool = False  # the list has a public archive (else `archive_url` is empty)
 
 
 class CampaignEnvironment(ImmutableSandboxedEnvironment):
@@ -333,7 +334,7 @@ class CompiledCampaign:
         self.domain = config["NEWSLETTER_MAIL_DOMAIN"]
         self.campaign = {"id": content.campaign_id, "subject": content.subject}
         self.mailing_list = {"name": content.list_name, "slug": content.list_slug}
-        self.archive = links.archive_url(config, content.list_slug)
+        self.archive = links.archive_url(config, content.list_slug) if content.archive else ""
         # "=_" cannot occur in base64, and 24 random hex digits will not occur in the 7bit text.
         self.boundary = f"=_nl_{secrets.token_hex(12)}"
         self.static_headers = (

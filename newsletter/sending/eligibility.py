@@ -38,10 +38,20 @@ def confirmed_on(list_ids: Sequence[int]) -> ColumnElement[bool]:
     )
 
 
+def suppressed() -> ColumnElement[bool]:
+    """The subscriber's address is on the suppression list (by its stored hash; a row without
+    one is checked by `suppressed_without_hash` before a send)."""
+    return exists().where(Suppression.email_hash == Subscriber.email_hash)
+
+
+def active() -> ColumnElement[bool]:
+    """The subscriber counts as active: active status and not suppressed (the admin's counts)."""
+    return and_(Subscriber.status == SubscriberStatus.active, ~suppressed())
+
+
 def eligible(list_ids: Sequence[int]) -> ColumnElement[bool]:
     """The WHERE clause of "may receive a newsletter of these lists"."""
-    suppressed = exists().where(Suppression.email_hash == Subscriber.email_hash)
-    return and_(Subscriber.status == SubscriberStatus.active, confirmed_on(list_ids), ~suppressed)
+    return and_(active(), confirmed_on(list_ids))
 
 
 def first_list(list_ids: Sequence[int]):

@@ -42,3 +42,31 @@ def test_marketer_writes_a_campaign_and_sees_the_preview(page, auth, app):
     page.fill("textarea[name=body]", "fine\n{{ subscriber.__class__ }}")
     page.click("form.card button[type=submit]")
     assert "line 2" in page.locator("#form-error").inner_text()
+
+
+def test_send_now_waits_for_the_confirmation_box_in_the_browser(page, auth, app):
+    from campaign_support import new_campaign
+
+    from newsletter.models import Campaign, CampaignStatus
+
+    with app.app_context():
+        campaign_id = new_campaign(db.session, make_list(db.session, "weekly", name="Weekly")).id
+    auth.create(email="admin@example.org", password="correct horse battery")
+    page.goto("/login")
+    page.fill("input[name=email]", "admin@example.org")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    page.goto(f"/admin/campaigns/{campaign_id}")
+    send_form = page.locator("form", has=page.locator("button", has_text="Send now"))
+    # Without the tick the browser does not submit the form (the box is `required`).
+    send_form.locator("button").click()
+    page.wait_for_timeout(500)
+    assert page.locator("#campaign-status").inner_text() == "draft"
+    assert page.locator("text=tick the box to confirm").count() == 0  # not even sent
+    with app.app_context():
+        assert db.session.get(Campaign, campaign_id).status is CampaignStatus.draft
+    send_form.locator("input[name=confirm]").check()
+    send_form.locator("button").click()
+    page.wait_for_selector("text=Sending starts within seconds.")
+    assert page.locator("#campaign-status").inner_text() == "scheduled"

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign
 from sqlalchemy import select
 
@@ -89,7 +90,8 @@ def test_admin_send_now_test_send_pause_and_watch(app, admin_client, smtp):
     assert response.status_code == 303
     test_copy = smtp.wait_for(1)[0]
     assert test_copy.message["Subject"].startswith("[Test] Hello")
-    assert admin_client.post(f"{url}/send", data={"csrf_token": token}).status_code == 303
+    assert admin_client.post(f"{url}/send", data={"csrf_token": token,
+                                                       "confirm": "yes"}).status_code == 303
     with app.app_context():
         campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"],
                                          datetime.now(UTC))
@@ -281,3 +283,130 @@ def test_admin_reschedules_and_changes_a_series_cron(app, admin_client):
         assert (series.cron, series.timezone) == ("30 7 * * 5", "Europe/Berlin")
         berlin = series.next_occurrence_at.astimezone(ZoneInfo("Europe/Berlin"))
         assert berlin.strftime("%a %H:%M") == "Fri 07:30"
+
+
+# --- marketers' mistakes ---------------------------------------------------------------------------
+
+
+def _no_campaign_is_scheduled(app) -> None:
+    with app.app_context():
+        assert db.session.scalar(select(Campaign).where(
+            Campaign.status != CampaignStatus.draft)) is None
+        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"],
+                                         datetime.now(UTC))
+        assert db.session.scalar(select(Delivery)) is None
+
+
+def test_a_send_time_in_the_past_is_refused_in_the_ui_showing_the_current_time(app, admin_client):
+    list_id = _list(app)
+    with app.app_context():
+        add_subscribers(db.session, db.session.get(MailingList, list_id), 3)
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "subject": "Hi", "body": "Hello", "lists": [str(list_id)],
+        "mode": "schedule", "send_at": "2020-01-01T00:00", "timezone": "Europe/Berlin"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    now = datetime.now(ZoneInfo("Europe/Berlin"))
+    assert "the send time 2020-01-01 00:00 Europe/Berlin is in the past" in page
+    assert f"it is now {now:%Y-%m-%d %H:}" in page
+    with app.app_context():
+        draft_id = new_campaign(db.session, db.session.get(MailingList, list_id)).id
+    response = admin_client.post(f"/admin/campaigns/{draft_id}/schedule", follow_redirects=True,
+                                 data={"csrf_token": token, "send_at": "2020-01-01T00:00",
+                                       "timezone": "UTC"})
+    assert "the send time 2020-01-01 00:00 UTC is in the past" in response.get_data(as_text=True)
+    _no_campaign_is_scheduled(app)
+
+
+def test_a_send_time_in_the_past_is_refused_by_the_api_and_the_cli(app, client, api_token,
+                                                                   runner, tmp_path):
+    list_id = _list(app)
+    with app.app_context():
+        add_subscribers(db.session, db.session.get(MailingList, list_id), 3)
+        draft_id = new_campaign(db.session, db.session.get(MailingList, list_id)).id
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    created = client.post("/api/v1/campaigns", headers=api_token, json={
+        "subject": "x", "body": "y", "lists": ["news"], "send_at": "2020-01-01T00:00:00+00:00"})
+    assert created.status_code == 422
+    assert f"is in the past (it is now {today}" in created.get_json()["message"]
+    moved = client.post(f"/api/v1/campaigns/{draft_id}/schedule", headers=api_token,
+                        json={"send_at": "2020-01-01T00:00:00Z"})
+    assert moved.status_code == 409 and "2020-01-01 00:00 UTC is in the past" in moved.get_json()[
+        "message"]
+    body = tmp_path / "body.md"
+    body.write_text("Hello")
+    result = runner.invoke(args=["newsletter", "campaign", "create", "--list", "news", "--subject",
+                                 "x", "--body-file", str(body), "--send-at", "2020-01-01"])
+    assert result.exit_code != 0 and f"it is now {today}" in result.output
+    _no_campaign_is_scheduled(app)
+
+
+def test_a_send_time_a_moment_ago_means_now(app):
+    list_id = _list(app)
+    with app.app_context():
+        campaign = new_campaign(db.session, db.session.get(MailingList, list_id))
+        campaigns.schedule(campaign, NOW - campaigns.PAST_SEND_AT_GRACE, NOW)
+        assert campaign.send_at == NOW and campaign.status is CampaignStatus.scheduled
+
+
+def test_send_now_and_cancel_need_the_confirmation_box(app, admin_client):
+    list_id = _list(app)
+    with app.app_context():
+        campaign_id = new_campaign(db.session, db.session.get(MailingList, list_id)).id
+    url = f"/admin/campaigns/{campaign_id}"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert page.count('<input type="checkbox" name="confirm" value="yes" required>') == 2
+    token = csrf_token(admin_client, url)
+
+    def status() -> CampaignStatus:
+        with app.app_context():
+            return db.session.get(Campaign, campaign_id).status
+
+    for action, after in (("send", CampaignStatus.scheduled), ("cancel", CampaignStatus.cancelled)):
+        before = status()
+        unconfirmed = admin_client.post(f"{url}/{action}", data={"csrf_token": token},
+                                        follow_redirects=True)
+        assert "tick the box to confirm" in unconfirmed.get_data(as_text=True)
+        assert status() is before
+        assert admin_client.post(f"{url}/{action}", data={"csrf_token": token, "confirm": "yes"}
+                                 ).status_code == 303
+        assert status() is after
+
+
+@pytest.mark.parametrize("addresses", ["not an email", "boss@example.org, nobody", "a@b@c"])
+def test_test_send_refuses_what_is_not_an_address(app, admin_client, runner, smtp, addresses):
+    list_id = _list(app)
+    with app.app_context():
+        campaign_id = new_campaign(db.session, db.session.get(MailingList, list_id)).id
+    url = f"/admin/campaigns/{campaign_id}"
+    response = admin_client.post(f"{url}/test", follow_redirects=True, data={
+        "csrf_token": csrf_token(admin_client, url), "addresses": addresses})
+    assert "is not an email address" in response.get_data(as_text=True)
+    result = runner.invoke(args=["newsletter", "campaign", "test", str(campaign_id),
+                                 *[a for part in addresses.split(",") for a in ("--to", part)]])
+    assert result.exit_code != 0 and "is not an email address" in result.output
+    with app.app_context():
+        assert db.session.scalar(select(OutboundMail)) is None
+    assert smtp.messages == []
+
+
+def test_the_footer_links_the_archive_only_when_the_list_has_one(app, admin_client, smtp):
+    with app.app_context():
+        ids = {slug: new_campaign(db.session, make_list(db.session, slug, name=slug.title(),
+                                                        archive=slug == "open")).id
+               for slug in ("closed", "open")}
+    html = {}
+    for slug, campaign_id in ids.items():
+        url = f"/admin/campaigns/{campaign_id}"
+        assert admin_client.post(f"{url}/test", data={"csrf_token": csrf_token(admin_client, url),
+                                                      "addresses": "boss@example.org"}
+                                 ).status_code == 303
+        received = smtp.wait_for(len(html) + 1)[-1]
+        html[slug] = received.message.get_body(("html",)).get_content()
+    assert "/archive/" not in html["closed"] and ">Archive<" not in html["closed"]
+    assert '<a href="http://newsletter.test/archive/open" style="color: #6b7280;">Archive</a>' in html[
+        "open"]
+    # The link leads somewhere; a list without an archive has no page to link.
+    assert admin_client.get("/archive/open").status_code == 200
+    assert admin_client.get("/archive/closed").status_code == 404

@@ -31,6 +31,8 @@ from newsletter.web.admin.blueprint import actor, bp, role_required
 # GET  /admin/campaigns/<id>/preview    the HTML part for a sample reader (sandboxed iframe)
 # POST /admin/campaigns/<id>/<action>   send, pause, resume, cancel, test, welcome
 
+CONFIRMED_ACTIONS = {"send": "send this campaign to its lists now",
+                     "cancel": "cancel this campaign for good"}
 PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
                "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
 COMMON_TIMEZONES = ["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "Europe/Madrid",
@@ -169,6 +171,9 @@ def campaign_action(campaign_id: int, action: str):
     item = _campaign(campaign_id)
     now = utcnow()
     try:
+        # Irreversible: the form's "I am sure" box is required (by the browser, and here).
+        if action in CONFIRMED_ACTIONS and request.form.get("confirm") != "yes":
+            raise campaigns.CampaignError(f"tick the box to confirm: {CONFIRMED_ACTIONS[action]}")
         if action == "send":
             campaigns.send_now(item, now)
             message = "Sending starts within seconds."

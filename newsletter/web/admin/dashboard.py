@@ -15,8 +15,8 @@ from newsletter.models import (
     PrivacyRequest,
     PrivacyRequestStatus,
     Subscriber,
-    SubscriberStatus,
 )
+from newsletter.sending import eligibility
 from newsletter.web.admin.blueprint import bp
 
 
@@ -27,9 +27,8 @@ def dashboard():
 
     figures = {
         "lists": count(select(func.count(MailingList.id))),
-        "active_subscribers": count(
-            select(func.count(Subscriber.id)).where(Subscriber.status == SubscriberStatus.active)
-        ),
+        # Suppressed addresses are not active, whatever their status says.
+        "active_subscribers": count(select(func.count(Subscriber.id)).where(eligibility.active())),
         "campaigns_sending": count(
             select(func.count(Campaign.id)).where(Campaign.status == CampaignStatus.sending)
         ),

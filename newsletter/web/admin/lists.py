@@ -6,7 +6,16 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, MailingList, Role, Subscription, SubscriptionStatus, utcnow
+from newsletter.models import (
+    Campaign,
+    MailingList,
+    Role,
+    Subscriber,
+    Subscription,
+    SubscriptionStatus,
+    utcnow,
+)
+from newsletter.sending import eligibility
 from newsletter.subscribers import lists as mailing_lists
 from newsletter.web.admin.blueprint import bp, role_required
 
@@ -22,9 +31,11 @@ def _fields(form) -> mailing_lists.ListFields:
 @bp.get("/lists")
 @role_required(Role.marketer)
 def lists():
+    # Who would get the next issue: confirmed, active and not suppressed (eligibility.py).
     counts = dict(db.session.execute(
-        select(Subscription.list_id, func.count(Subscription.id))
-        .where(Subscription.status == SubscriptionStatus.confirmed).group_by(Subscription.list_id)
+        select(Subscription.list_id, func.count(Subscription.id)).join(Subscriber)
+        .where(Subscription.status == SubscriptionStatus.confirmed, eligibility.active())
+        .group_by(Subscription.list_id)
     ).all())
     rows = db.session.scalars(select(MailingList).order_by(MailingList.name)).all()
     return render_template("admin/lists.html", lists=rows, counts=counts)

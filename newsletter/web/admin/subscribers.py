@@ -25,7 +25,7 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
-from newsletter.sending import mailer
+from newsletter.sending import eligibility, mailer
 from newsletter.subscribers import imports, preferences, subscriptions
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
@@ -53,6 +53,10 @@ def subscribers():
         statement = statement.join(Subscription).where(Subscription.list_id == list_id)
         if status in {s.value for s in SubscriptionStatus}:
             statement = statement.where(Subscription.status == SubscriptionStatus(status))
+    elif status == "suppressed":
+        statement = statement.where(eligibility.suppressed())
+    elif status == SubscriberStatus.active.value:
+        statement = statement.where(eligibility.active())  # a suppressed address is not active
     elif status in {s.value for s in SubscriberStatus}:
         statement = statement.where(Subscriber.status == SubscriberStatus(status))
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
@@ -60,10 +64,13 @@ def subscribers():
         statement.order_by(Subscriber.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
         .options(selectinload(Subscriber.subscriptions).joinedload(Subscription.mailing_list))
     ).all()
-    statuses = [s.value for s in (SubscriptionStatus if list_id else SubscriberStatus)]
+    suppressed = set(db.session.scalars(select(Subscriber.id).where(
+        Subscriber.id.in_([row.id for row in rows]), eligibility.suppressed())))
+    statuses = [s.value for s in SubscriptionStatus] if list_id else \
+        [s.value for s in SubscriberStatus] + ["suppressed"]
     return render_template("admin/subscribers.html", rows=rows, total=total, page=page, pages=
                            max((total + PAGE - 1) // PAGE, 1), q=q, list_id=list_id, status=status,
-                           lists=_all_lists(), statuses=statuses)
+                           lists=_all_lists(), statuses=statuses, suppressed=suppressed)
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
@@ -82,8 +89,13 @@ def subscribers_detail(subscriber_id: int):
 @bp.route("/subscribers/new", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_new():
-    form, error = request.form, None
+    form, error, known = request.form, None, None
     if request.method == "POST":
+        known = _known(form.get("email", ""))
+    if known is not None:
+        # This form is for new people: a known address is left alone, and its page linked.
+        error = f"{known.email} is already a subscriber."
+    elif request.method == "POST":
         chosen = [m for m in _all_lists() if str(m.id) in form.getlist("list")]
         existing = form.get("consent_basis") == "existing"
         try:
@@ -108,7 +120,17 @@ def subscribers_new():
                   "success")
             return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
     return render_template("admin/subscribers_form.html", form=form, error=error, lists=_all_lists(),
-                           countries=subscriptions.country_choices()), 400 if error else 200
+                           countries=subscriptions.country_choices(), known=known), \
+        409 if known else 400 if error else 200
+
+
+def _known(raw_email: str) -> Subscriber | None:
+    """The subscriber with this address, if there is one (an invalid address: None)."""
+    try:
+        email = subscriptions.normalise_email(raw_email)
+    except subscriptions.SubscribeError:
+        return None
+    return db.session.scalar(select(Subscriber).where(Subscriber.email == email))
 
 
 @bp.route("/subscribers/<int:subscriber_id>/edit", methods=["GET", "POST"])

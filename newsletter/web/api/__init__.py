@@ -2,6 +2,12 @@
 
 Authentication: `Authorization: Bearer <token>`; tokens are created in the admin UI or with
 `flask newsletter api-token create`, and only their SHA-256 is stored.
+
+Every API blueprint is made by `api_blueprint`, which checks the token in `before_request`:
+before flask-smorest parses the body, so a request without a valid token gets 401 and never
+learns what a valid body looks like (422). A token has a role (models.Role): admin tokens may
+do everything; the others may call the views of the roles their blueprint (or one view, with
+`allow`) names, and a read-only token only reads.
 """
 
 from __future__ import annotations

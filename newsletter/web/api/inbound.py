@@ -7,19 +7,20 @@ Reclassified items are labelled examples: `GET /inbound?labelled=true` lists the
 from __future__ import annotations
 
 from flask import Response, current_app, g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.inbound import inbox
 from newsletter.inbound.classify import Kind
-from newsletter.models import InboundMessage, InboundStatus, utcnow
-from newsletter.web.api.auth import SECURITY, token_required
+from newsletter.models import InboundMessage, InboundStatus, Role, utcnow
+from newsletter.web.api.auth import SECURITY, allow, api_blueprint
 from newsletter.web.api.schemas import PageArgs
 
-blp = Blueprint("api_inbound", __name__, url_prefix="/inbound",
-                description="Inbound mail: replies, bounces, complaints")
+blp = api_blueprint("api_inbound", __name__, roles=[Role.marketer, Role.privacy, Role.read_only],
+                    url_prefix="/inbound",
+                    description="Inbound mail: replies, bounces, complaints")
 
 VERDICTS = [k.value for k in Kind]
 
@@ -62,7 +63,6 @@ def _item_or_404(item_id: int) -> InboundMessage:
 @blp.doc(security=SECURITY)
 @blp.arguments(InboundArgs, location="query")
 @blp.response(200, InboundItemSchema(many=True))
-@token_required
 def list_items(args: dict):
     """Inbound items, newest first; filter by status, verdict, or labelled by a person."""
     statement = select(InboundMessage)
@@ -80,7 +80,6 @@ def list_items(args: dict):
 @blp.route("/<int:item_id>")
 @blp.doc(security=SECURITY)
 @blp.response(200, InboundItemSchema)
-@token_required
 def get_item(item_id: int):
     """One inbound item."""
     return _item_or_404(item_id)
@@ -88,7 +87,7 @@ def get_item(item_id: int):
 
 @blp.route("/<int:item_id>/raw")
 @blp.doc(security=SECURITY, responses={"200": {"description": "The message (message/rfc822)"}})
-@token_required
+@allow(Role.privacy)  # a person's whole mail: not for marketer or read-only tokens
 def get_raw(item_id: int):
     """The message bytes as received (headers only for a message over the size limit)."""
     item = _item_or_404(item_id)
@@ -101,7 +100,6 @@ def get_raw(item_id: int):
 @blp.doc(security=SECURITY)
 @blp.arguments(ReclassifySchema)
 @blp.response(200, InboundItemSchema)
-@token_required
 def reclassify_item(data: dict, item_id: int):
     """Set a person's verdict (kept as a labelled example) and do what it means."""
     item = _item_or_404(item_id)

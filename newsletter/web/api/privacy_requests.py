@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
 from newsletter.extensions import db
-from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, utcnow
+from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, Role, utcnow
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
-from newsletter.web.api.auth import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.schemas import Text
 
-blp = Blueprint("api_privacy_requests", __name__, url_prefix="/privacy-requests",
-                description="Data-subject requests (access, erasure)")
+blp = api_blueprint("api_privacy_requests", __name__, roles=[Role.privacy, Role.read_only],
+                    url_prefix="/privacy-requests",
+                    description="Data-subject requests (access, erasure)")
 
 
 class PrivacyRequestSchema(Schema):
@@ -43,7 +44,6 @@ class PrivacyCreateSchema(Schema):
 @blp.doc(security=SECURITY)
 @blp.arguments(PrivacyArgs, location="query")
 @blp.response(200, PrivacyRequestSchema(many=True))
-@token_required
 def list_requests(args: dict):
     """Requests, the nearest legal deadline first."""
     rows = data_requests.list_requests(db.session)
@@ -56,7 +56,6 @@ def list_requests(args: dict):
 @blp.doc(security=SECURITY)
 @blp.arguments(PrivacyCreateSchema)
 @blp.response(202, PrivacyRequestSchema)
-@token_required
 def create_request(data: dict):
     """Open a request; the address receives a verification link (nothing happens before)."""
     try:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from flask import current_app, g
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Suppression, SuppressionReason, utcnow
+from newsletter.models import Role, Suppression, SuppressionReason, utcnow
 from newsletter.subscribers import subscriptions, suppression
-from newsletter.web.api.auth import SECURITY, token_required
+from newsletter.web.api.auth import SECURITY, allow, api_blueprint
 from newsletter.web.api.schemas import PageArgs, Text
 
-blp = Blueprint("api_suppressions", __name__, url_prefix="/suppressions",
-                description="Addresses that must never be mailed (kept as keyed hashes)")
+blp = api_blueprint("api_suppressions", __name__, roles=[Role.marketer, Role.privacy, Role.read_only],
+                    url_prefix="/suppressions",
+                    description="Addresses that must never be mailed (kept as keyed hashes)")
 
 
 class SuppressionSchema(Schema):
@@ -56,7 +57,6 @@ def _email(raw: str) -> str:
 @blp.doc(security=SECURITY)
 @blp.arguments(PageArgs, location="query")
 @blp.response(200, SuppressionSchema(many=True))
-@token_required
 def list_suppressions(args: dict):
     """Suppression entries, newest first (addresses are not stored, only their keyed hash)."""
     offset = (args["page"] - 1) * args["per_page"]
@@ -68,7 +68,6 @@ def list_suppressions(args: dict):
 @blp.doc(security=SECURITY)
 @blp.arguments(AddressSchema)
 @blp.response(200, CheckSchema)
-@token_required
 def check_suppression(data: dict):
     """Whether one address is suppressed."""
     email = _email(data["email"])
@@ -80,7 +79,6 @@ def check_suppression(data: dict):
 @blp.doc(security=SECURITY)
 @blp.arguments(AddSchema)
 @blp.response(201, SuppressionSchema)
-@token_required
 def add_suppression(data: dict):
     """Suppress an address (idempotent)."""
     email, now = _email(data["email"]), utcnow()
@@ -95,7 +93,7 @@ def add_suppression(data: dict):
 @blp.doc(security=SECURITY)
 @blp.arguments(LiftSchema)
 @blp.response(200, CheckSchema)
-@token_required
+@allow(Role.privacy)  # mailing someone who asked never to be mailed again is not a marketer's call
 def lift_suppression(data: dict):
     """Lift a suppression; the reason is kept in the audit trail. 404 if it was not suppressed."""
     email = _email(data["email"])
