@@ -24,6 +24,7 @@ from newsletter.models import (
     Subscriber,
 )
 from newsletter.sending import compose, dispatch, mailer, recurrence
+from newsletter.subscribers.addresses import SubscribeError, normalise_email
 
 log = logging.getLogger(__name__)
 
@@ -374,12 +375,9 @@ def preview(campaign: Campaign, config: Mapping) -> str:
 
 def _test_address(raw: str) -> str:
     """A test-send address, validated like a subscriber's ("not an email" is not three)."""
-    # Imported here: subscriptions imports this module (welcome messages).
-    from newsletter.subscribers import subscriptions
-
     try:
-        return subscriptions.normalise_email(raw)
-    except subscriptions.SubscribeError as exc:
+        return normalise_email(raw)
+    except SubscribeError as exc:
         raise CampaignError(f"{raw!r} is not an email address: {exc}") from None
 
 

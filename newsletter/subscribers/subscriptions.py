@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pycountry
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,37 +35,11 @@ from newsletter.models import (
 from newsletter.privacy import audit, consent
 from newsletter.sending import campaigns
 from newsletter.subscribers import messages, suppression
+from newsletter.subscribers.addresses import SubscribeError, normalise_email
 
 # C0 and C1 control characters (CR and LF among them): they have no place in a name, and in a
 # header they would start a new one.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-class SubscribeError(ValueError):
-    """A subscribe request cannot be accepted; the message is shown to the person."""
-
-    def __init__(self, message: str, field_name: str = ""):
-        super().__init__(message)
-        self.field_name = field_name
-
-
-class InvalidEmail(SubscribeError):
-    """The address is not a valid email address."""
-
-
-def normalise_email(raw: str) -> str:
-    """Validate and normalise an address (no DNS look-up); raise InvalidEmail.
-
-    >>> normalise_email("  Alice@Example.ORG ")
-    'alice@example.org'
-    """
-    try:
-        result = validate_email(raw.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidEmail(str(exc), "email") from None
-    # Local parts are case-sensitive in theory; in practice nobody relies on it, and treating
-    # Alice@ and alice@ as two people would let one person be subscribed twice.
-    return result.normalized.lower()
 
 
 def clean_text(value: str | None, field_name: str, max_length: int = 200) -> str:

@@ -14,6 +14,7 @@ from newsletter.models import PrivacyRequestKind, utcnow
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
+from newsletter.subscribers.addresses import InvalidEmail
 
 bp = Blueprint("privacy", __name__, url_prefix="/privacy")
 
@@ -33,7 +34,7 @@ def request_form():
     kind = KINDS.get(form.get("kind", ""))
     try:
         email = subscriptions.normalise_email(form.get("email", ""))
-    except subscriptions.InvalidEmail:
+    except InvalidEmail:
         return render_template("public/privacy_request.html", form=form,
                                error="Please enter a valid email address."), 400
     if kind is None:

@@ -15,6 +15,7 @@ from newsletter.models import (
 from newsletter.privacy import data_requests as privacy_domain
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
+from newsletter.subscribers.addresses import InvalidEmail
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -54,7 +55,7 @@ def privacy_open():
     try:
         email = subscriptions.normalise_email(request.form.get("email", ""))
         kind = PrivacyRequestKind(request.form.get("kind", ""))
-    except (subscriptions.InvalidEmail, ValueError):
+    except (InvalidEmail, ValueError):
         flash("Enter a valid address and choose access or erasure.", "error")
         return redirect(url_for("admin.privacy")), 303
     now = utcnow()

@@ -11,6 +11,7 @@ from newsletter.models import PrivacyRequestKind, PrivacyRequestStatus, Role, ut
 from newsletter.privacy import data_requests
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
+from newsletter.subscribers.addresses import InvalidEmail
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.schemas import Text
 
@@ -60,7 +61,7 @@ def create_request(data: dict):
     """Open a request; the address receives a verification link (nothing happens before)."""
     try:
         email = subscriptions.normalise_email(data["email"])
-    except subscriptions.InvalidEmail as exc:
+    except InvalidEmail as exc:
         abort(422, message=str(exc))
     now = utcnow()
     request, mail = data_requests.open_request(db.session, kind=PrivacyRequestKind(data["kind"]),
