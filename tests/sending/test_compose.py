@@ -219,3 +219,16 @@ def test_bare_line_ends_in_personal_values_become_crlf():
     compiled = compose.compile_campaign(content("Bio: {{ subscriber.attributes.bio }}"), CONFIG)
     raw = compiled.render(odd, NOW).raw
     assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")
+
+
+def test_marked_safe_output_is_sanitised_like_the_rest_of_the_html():
+    bio = compose.Recipient(1, "x@example.net", "X", {"bio": "<b>bold</b><script>steal()</script>"},
+                            1, 7)
+    compiled = compose.compile_campaign(content(
+        "{{ '<script>alert(1)</script><i>ok</i>'|safe }}\n\n{{ subscriber.attributes.bio|safe }}"
+        "\n\n{{ {'onclick': 'steal()'}|xmlattr }}", "markdown"), CONFIG)
+    html = parse(compiled.render(bio, NOW).raw).get_body(("html",)).get_content()
+    assert "<script" not in html and "alert(1)" not in html and "steal()</script>" not in html
+    assert "<i>ok</i>" in html and "<b>bold</b>" in html
+    assert "<script" not in compiled.archive_copy()
+
