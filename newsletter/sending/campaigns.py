@@ -25,6 +25,7 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
+from newsletter.models.campaigns import ArchiveCopy
 from newsletter.sending import compose, dispatch, mailer, recurrence
 
 log = logging.getLogger(__name__)
@@ -376,6 +377,34 @@ def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.Campai
         list_name=mailing_list.name, sender_name=mailing_list.sender_name,
         sender_address=mailing_list.sender_address, layout=mailing_list.layout,
     )
+
+
+# Stored instead of the issue when its template cannot render (past a limit): the archive
+# then answers at once for good, instead of trying again on every visit.
+UNRENDERABLE_ISSUE = "<!doctype html><p>This issue cannot be shown.</p>"
+
+
+def archive_copy(session: Session, campaign: Campaign, mailing_list: MailingList,
+                 config: Mapping, now: datetime) -> str:
+    """The issue as the archive shows it: rendered on its first view, stored, then served.
+
+    A sent campaign cannot be edited, so the stored copy never goes stale.
+    """
+    stored = session.get(ArchiveCopy, (campaign.id, mailing_list.id))
+    if stored is not None:
+        return stored.html
+    try:
+        html = compose.compile_campaign(content_for(campaign, mailing_list), config).archive_copy()
+    except Exception:  # noqa: BLE001 - a template fault must not be retried per visit
+        log.exception("campaign %s: archive copy cannot render", campaign.id)
+        html = UNRENDERABLE_ISSUE
+    try:
+        with session.begin_nested():  # two first visits at once: the other one stored it
+            session.add(ArchiveCopy(campaign_id=campaign.id, list_id=mailing_list.id,
+                                    html=html, rendered_at=now))
+    except IntegrityError:
+        pass
+    return html
 
 
 def preview(campaign: Campaign, config: Mapping) -> str:
