@@ -18,6 +18,7 @@ import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import css_inline
@@ -50,6 +51,12 @@ ALLOWED_ATTRIBUTES = {
     "th": {"width", "colspan", "rowspan", "valign", "bgcolor"},
     "font": {"color", "face", "size"},
 }
+URL_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = frozenset({"href", "src"})
+URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+# A tag as html5ever (nh3, css-inline) writes it: every attribute value in double quotes.
+TAG = re.compile(r"""<[a-zA-Z][^"'>]*(?:"[^"]*"[^"'>]*|'[^']*'[^"'>]*)*>""")
+ATTRIBUTE_VALUE = re.compile(r"([^\s\"'=<>/]+)\s*=\s*\"([^\"]*)\"")
 SIGNED_HEADERS = headers.SIGNED_HEADERS  # the worker and the tests name it here
 # The sandbox and its limits live in sandbox.py; callers name them here.
 CampaignEnvironment = sandbox.CampaignEnvironment
@@ -115,7 +122,7 @@ class CampaignContent:
 def sanitise(html: str) -> str:
     """The marketer's HTML with scripts, forms and event handlers removed (nh3)."""
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     link_rel="noopener noreferrer", url_schemes={"http", "https", "mailto"})
+                     link_rel="noopener noreferrer", url_schemes=URL_SCHEMES)
 
 
 def _sanitise_marked_safe(value):
@@ -126,12 +133,37 @@ def _sanitise_marked_safe(value):
     return value
 
 
+def attribute_value(value) -> Markup:
+    """A rendered value inside a double-quoted attribute: nothing in it may end the quotes.
+
+    >>> str(attribute_value(Markup('" onclick="x')))
+    '&#34; onclick=&#34;x'
+    """
+    return Markup(str(value).replace('"', "&#34;").replace("'", "&#39;")
+                  .replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def url_value(value) -> Markup:
+    """A rendered value inside href/src: only the URL schemes nh3 lets through, else "#".
+
+    >>> str(url_value("java\tscript:alert(1)")), str(url_value("https://example.org/?a=1"))
+    ('#', 'https://example.org/?a=1')
+    """
+    # Browsers skip control characters and spaces inside a scheme ("java\tscript:").
+    compact = re.sub(r"[\x00-\x20]", "", unescape(str(value)))
+    scheme = URL_SCHEME.match(compact)
+    if scheme is not None and scheme.group(1).lower() not in URL_SCHEMES:
+        return Markup("#")
+    return attribute_value(value)
+
+
 def _environment(autoescape: bool) -> CampaignEnvironment:
     # CRLF straight out of the template: the message needs no line-end conversion per recipient.
     env = CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True,
                               newline_sequence="\r\n",
                               finalize=_sanitise_marked_safe if autoescape else None)
     env.globals.clear()  # no range(), lipsum(), cycler(), namespace(): only the VARIABLES
+    env.filters.update(nl_attribute=attribute_value, nl_url=url_value)
     return env
 
 
@@ -273,8 +305,32 @@ def _protect(source: str, nonce: str, saved: list[str]) -> str:
     return JINJA_TAG.sub(swap, source)
 
 
-def _restore(text: str, nonce: str, saved: list[str]) -> str:
-    return re.sub(rf"nlph{nonce}x(\d+)x", lambda m: saved[int(m.group(1))], text)
+def _restore(text: str, nonce: str, saved: list[str], slots: Mapping[int, str] = {}) -> str:
+    """Put the Jinja tags back; an output tag inside an attribute value gets that value's filter."""
+
+    def put_back(match: re.Match) -> str:
+        index = int(match.group(1))
+        source, attribute = saved[index], slots.get(index)
+        if attribute is None or not source.startswith("{{"):
+            return source
+        name = "nl_url" if attribute in URL_ATTRIBUTES else "nl_attribute"
+        return f"{{% filter {name} %}}{source}{{% endfilter %}}"
+
+    return re.sub(rf"nlph{nonce}x(\d+)x", put_back, text)
+
+
+def _attribute_slots(html: str, nonce: str) -> dict[int, str]:
+    """Protected tags that ended up inside an attribute value: their number -> attribute name.
+
+    There a value marked safe could close the quotes and add an attribute (an event handler),
+    and a URL could be `javascript:`; nh3 never saw the value, so the filters check it.
+    """
+    slots = {}
+    for tag in TAG.finditer(html):
+        for name, value in ATTRIBUTE_VALUE.findall(tag.group(0)):
+            for index in re.findall(rf"nlph{nonce}x(\d+)x", value):
+                slots[int(index)] = name.lower()
+    return slots
 
 
 def body_html(body: str, body_format: str, nonce: str, saved: list[str]) -> str:
@@ -296,7 +352,7 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     document = layout.replace("nlcontentmark", notice_mark + body, 1)
     inlined = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False) \
         .inline(document)
-    html_source = _restore(inlined, nonce, saved)
+    html_source = _restore(inlined, nonce, saved, _attribute_slots(inlined, nonce))
     if "unsubscribe_url" not in html_source:  # every newsletter must show a way out
         html_source = html_source.replace(
             "</body>", '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body>', 1)

@@ -233,6 +233,21 @@ def test_marked_safe_output_is_sanitised_like_the_rest_of_the_html():
     assert "<script" not in compiled.archive_copy()
 
 
+
+def test_marked_safe_or_url_values_in_attributes_cannot_leave_their_quotes():
+    evil = compose.Recipient(1, "x@example.net", "X", {
+        "bio": '<a title=" onmouseover=alert(1) x=">y</a>', "site": "java\tscript:alert(2)"}, 1, 7)
+    compiled = compose.compile_campaign(content(
+        '<p title="{{ subscriber.attributes.bio|safe }}">'
+        '<a href="{{ subscriber.attributes.site }}">site</a>'
+        '<a href="{{ unsubscribe_url }}">leave</a></p>', "html"), CONFIG)
+    html = parse(compiled.render(evil, NOW).raw).get_body(("html",)).get_content()
+    paragraph = html[html.index("<p title="):html.index("</p>")]
+    assert "onmouseover" in paragraph  # still there, as inert text inside the title
+    assert ' onmouseover=' not in paragraph.replace("&#34; onmouseover=", "")
+    assert 'href="#"' in paragraph and "script:" not in paragraph
+    assert 'href="https://news.example.org/u/' in paragraph
+
 def test_archive_serves_the_stored_copy_and_never_renders_again(app, client, smtp, monkeypatch):
     from campaign_support import NOW as T
     from campaign_support import add_subscribers, drain, make_list, new_campaign
