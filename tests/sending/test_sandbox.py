@@ -85,3 +85,22 @@ def test_save_renders_for_the_real_subscribers_given():
     odd = compose.Recipient(9, "odd@example.net", "Odd", {"plan": 7})
     with pytest.raises(compose.TemplateProblem, match="for subscriber odd@example.net"):
         compose.validate("S", body, "markdown", samples=[odd])
+
+
+@pytest.mark.parametrize("body", [
+    "{{ 'x' * 10**9 }}",
+    "{{ '%1000000000s'|format(1) }}",
+    BIG + "{{ s|replace('y', s) }}",
+    BIG + "{{ s|join(s) }}",
+])
+def test_memory_stays_flat_while_a_runaway_template_is_refused(body):
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(compose.TemplateProblem):
+            compose.validate("Subject", body, "markdown")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024  # the refused values would be a gigabyte or more
