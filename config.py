@@ -165,6 +165,11 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "MAX_CONTENT_LENGTH": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
         "MAX_FORM_MEMORY_SIZE": _int(env, "NEWSLETTER_MAX_REQUEST_BYTES", 2 * 1024 * 1024),
         "NEWSLETTER_IMPORT_MAX_BYTES": _int(env, "NEWSLETTER_IMPORT_MAX_BYTES", 512 * 1024 * 1024),
+        # Limits on rendering one campaign template (sending/sandbox.py): CPU seconds, bytes
+        # built and output, loop iterations. At save, at send and for the archive copy.
+        "NEWSLETTER_TEMPLATE_MAX_SECONDS": _float(env, "NEWSLETTER_TEMPLATE_MAX_SECONDS", 2.0),
+        "NEWSLETTER_TEMPLATE_MAX_BYTES": _int(env, "NEWSLETTER_TEMPLATE_MAX_BYTES", 2 * 1024 * 1024),
+        "NEWSLETTER_TEMPLATE_MAX_LOOP": _int(env, "NEWSLETTER_TEMPLATE_MAX_LOOP", 100_000),
         # How many reverse proxies set X-Forwarded-For/-Proto in front of us (0: none). Without
         # it, behind a proxy every visitor shares the proxy's address for the rate limits.
         "NEWSLETTER_PROXY_COUNT": _int(env, "NEWSLETTER_PROXY_COUNT", 0),

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
-from newsletter.sending import campaigns, recurrence
+from newsletter.sending import campaigns, compose, recurrence
 
 
 @newsletter_cli.group("campaign")
@@ -71,7 +71,8 @@ def create(slugs, subject, body_file, body_format, name, send_at, cron, tz_name)
         campaign = campaigns.create(
             db.session, subject=subject, body=body, body_format=body_format,
             list_ids=_list_ids(slugs), now=now, name=name, cron=cron, timezone=tz_name,
-            send_at=_parse_time(send_at, tz_name) if send_at else None, created_by="cli")
+            send_at=_parse_time(send_at, tz_name) if send_at else None, created_by="cli",
+            limits=compose.Limits.from_config(current_app.config))
     except campaigns.CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

@@ -80,6 +80,24 @@ class Campaign(db.Model):
     )
 
 
+class ArchiveCopy(db.Model):
+    """A sent issue as the public archive shows it, rendered once per list on its first view.
+
+    Per list because each list wraps the issue in its own layout and name. The archive serves
+    this row and never renders a template per request: one runaway template, or many readers,
+    cannot tie up the web processes.
+    """
+
+    __tablename__ = "archive_copy"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"),
+                                             primary_key=True)
+    list_id: Mapped[int] = mapped_column(ForeignKey("mailing_list.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    html: Mapped[str] = mapped_column(Text)
+    rendered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Delivery(db.Model):
     """The outbox: one row per campaign and recipient, claimed by workers under a lease."""
 

@@ -22,7 +22,10 @@ from newsletter.models import (
     DeliveryStatus,
     MailingList,
     Subscriber,
+    Subscription,
+    SubscriptionStatus,
 )
+from newsletter.models.campaigns import ArchiveCopy
 from newsletter.sending import compose, dispatch, mailer, recurrence
 from newsletter.subscribers.addresses import SubscribeError, normalise_email
 
@@ -36,6 +39,8 @@ OCCURRENCE_GRACE = timedelta(hours=6)
 # A send time this little in the past is "now": the form picks whole minutes, and a request
 # takes a moment. Anything older is a mistake ("2020-01-01" once mailed a whole list at once).
 PAST_SEND_AT_GRACE = timedelta(minutes=2)
+# Real subscribers a template is trial-rendered for at save time: the oldest and the newest.
+SAMPLE_OLDEST, SAMPLE_NEWEST = 3, 2
 
 
 class CampaignError(ValueError):
@@ -80,25 +85,50 @@ def _lists(session: Session, list_ids: list[int]) -> list[MailingList]:
     return lists
 
 
-def _check_content(subject: str, body: str, body_format: str, lists: list[MailingList],
-                   name: str) -> None:
-    """Refuse at save time what would fail (or inject a header) at send time."""
+def sample_readers(session: Session, lists: list[MailingList]) -> list[compose.Recipient]:
+    """A few confirmed subscribers of the lists, as a template will see them at send time."""
+    on_lists = select(Subscription.subscriber_id).where(
+        Subscription.list_id.in_([m.id for m in lists]),
+        Subscription.status == SubscriptionStatus.confirmed)
+    readers = {}
+    for order, count in ((Subscriber.id, SAMPLE_OLDEST), (Subscriber.id.desc(), SAMPLE_NEWEST)):
+        for subscriber in session.scalars(select(Subscriber).where(Subscriber.id.in_(on_lists))
+                                          .order_by(order).limit(count)):
+            readers[subscriber.id] = compose.Recipient(
+                subscriber.id, subscriber.email, subscriber.name or "",
+                subscriber.attributes or {}, subscriber.token_version)
+    return list(readers.values())
+
+
+def _check_content(session: Session, subject: str, body: str, body_format: str,
+                   lists: list[MailingList], name: str, limits: compose.Limits | None) -> None:
+    """Refuse at save time what would fail (or inject a header, or run away) at send time.
+
+    The one check create() and edit() share: every template is rendered for sample readers
+    and real subscribers of the lists, under the same limits as at send time.
+    """
+    samples = sample_readers(session, lists)
     try:
-        compose.validate(subject, body, body_format)
+        compose.validate(subject, body, body_format, samples=samples, limits=limits)
         compose.refuse_header_breaks("name", name)
         for mailing_list in lists:
             if mailing_list.layout:
-                compose.check_template(f"layout of list {mailing_list.slug}", mailing_list.layout)
+                compose.check_template(f"layout of list {mailing_list.slug}", mailing_list.layout,
+                                       True, samples, limits)
     except compose.TemplateProblem as exc:
         raise CampaignError(str(exc)) from None
 
 
 def create(session: Session, *, subject: str, body: str, list_ids: list[int], now: datetime,
            body_format: str = "markdown", name: str = "", send_at: datetime | None = None,
-           cron: str | None = None, timezone: str = "UTC", created_by: str = "") -> Campaign:
-    """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone)."""
+           cron: str | None = None, timezone: str = "UTC", created_by: str = "",
+           limits: compose.Limits | None = None) -> Campaign:
+    """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone).
+
+    `limits` are the template limits (compose.Limits.from_config); None means the defaults.
+    """
     lists = _lists(session, list_ids)
-    _check_content(subject, body, body_format, lists, name)
+    _check_content(session, subject, body, body_format, lists, name, limits)
     campaign = Campaign(name=name or subject[:200], subject=subject, body=body,
                         body_format=body_format, created_at=now, created_by=created_by,
                         timezone=timezone, status=CampaignStatus.draft)
@@ -113,12 +143,12 @@ def create(session: Session, *, subject: str, body: str, list_ids: list[int], no
 
 
 def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_format: str,
-         list_ids: list[int], name: str = "") -> Campaign:
+         list_ids: list[int], name: str = "", limits: compose.Limits | None = None) -> Campaign:
     """Change a campaign's content; refused once it has started sending."""
     if campaign.status not in EDITABLE:
         raise CampaignError(f"a {campaign.status.value} campaign cannot be edited")
     lists = _lists(session, list_ids)
-    _check_content(subject, body, body_format, lists, name)
+    _check_content(session, subject, body, body_format, lists, name, limits)
     campaign.subject, campaign.body, campaign.body_format = subject, body, body_format
     campaign.name = name or subject[:200]
     campaign.lists = lists
@@ -364,6 +394,34 @@ def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.Campai
         sender_address=mailing_list.sender_address, layout=mailing_list.layout,
         archive=mailing_list.archive,
     )
+
+
+# Stored instead of the issue when its template cannot render (past a limit): the archive
+# then answers at once for good, instead of trying again on every visit.
+UNRENDERABLE_ISSUE = "<!doctype html><p>This issue cannot be shown.</p>"
+
+
+def archive_copy(session: Session, campaign: Campaign, mailing_list: MailingList,
+                 config: Mapping, now: datetime) -> str:
+    """The issue as the archive shows it: rendered on its first view, stored, then served.
+
+    A sent campaign cannot be edited, so the stored copy never goes stale.
+    """
+    stored = session.get(ArchiveCopy, (campaign.id, mailing_list.id))
+    if stored is not None:
+        return stored.html
+    try:
+        html = compose.compile_campaign(content_for(campaign, mailing_list), config).archive_copy()
+    except Exception:  # noqa: BLE001 - a template fault must not be retried per visit
+        log.exception("campaign %s: archive copy cannot render", campaign.id)
+        html = UNRENDERABLE_ISSUE
+    try:
+        with session.begin_nested():  # two first visits at once: the other one stored it
+            session.add(ArchiveCopy(campaign_id=campaign.id, list_id=mailing_list.id,
+                                    html=html, rendered_at=now))
+    except IntegrityError:
+        pass
+    return html
 
 
 def preview(campaign: Campaign, config: Mapping) -> str:

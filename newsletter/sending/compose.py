@@ -15,20 +15,21 @@ import binascii
 import re
 import secrets
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from html import unescape
 from pathlib import Path
 
 import css_inline
 import markdown as markdown_lib
 import nh3
 from jinja2 import TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 from markupsafe import Markup
 
 from newsletter import links
-from newsletter.sending import headers
+from newsletter.sending import headers, sandbox
 from newsletter.sending.htmltext import html_to_text
 from newsletter.sending.transport import new_message_id
 
@@ -50,7 +51,17 @@ ALLOWED_ATTRIBUTES = {
     "th": {"width", "colspan", "rowspan", "valign", "bgcolor"},
     "font": {"color", "face", "size"},
 }
+URL_SCHEMES = {"http", "https", "mailto"}
+URL_ATTRIBUTES = frozenset({"href", "src"})
+URL_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*):")
+# A tag as html5ever (nh3, css-inline) writes it: every attribute value in double quotes.
+TAG = re.compile(r"""<[a-zA-Z][^"'>]*(?:"[^"]*"[^"'>]*|'[^']*'[^"'>]*)*>""")
+ATTRIBUTE_VALUE = re.compile(r"([^\s\"'=<>/]+)\s*=\s*\"([^\"]*)\"")
 SIGNED_HEADERS = headers.SIGNED_HEADERS  # the worker and the tests name it here
+# The sandbox and its limits live in sandbox.py; callers name them here.
+CampaignEnvironment = sandbox.CampaignEnvironment
+Limits = sandbox.Limits
+TemplateLimitError = sandbox.TemplateLimitError
 
 
 class TemplateProblem(ValueError):
@@ -109,23 +120,51 @@ class CampaignContent:
     archive: bool = False  # the list has a public archive (else `archive_url` is empty)
 
 
-class CampaignEnvironment(ImmutableSandboxedEnvironment):
-    """Immutable sandbox: no Python internals, no changing the values given to the template.
+def sanitise(html: str) -> str:
+    """The marketer's HTML with scripts, forms and event handlers removed (nh3)."""
+    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     link_rel="noopener noreferrer", url_schemes=URL_SCHEMES)
 
-    Jinja's sandbox quietly renders a forbidden attribute (`x.__class__`) as empty; we raise
-    instead, so the save-time check refuses such a template with its line number.
+
+def _sanitise_marked_safe(value):
+    """Jinja's finalize for HTML: a value marked safe (`|safe`, `|xmlattr`, a macro's output)
+    skips autoescaping, so it is cleaned here like the template's own HTML was at compile time."""
+    if hasattr(value, "__html__"):
+        return Markup(sanitise(str(value.__html__())))
+    return value
+
+
+def attribute_value(value) -> Markup:
+    """A rendered value inside a double-quoted attribute: nothing in it may end the quotes.
+
+    >>> str(attribute_value(Markup('" onclick="x')))
+    '&#34; onclick=&#34;x'
     """
+    return Markup(str(value).replace('"', "&#34;").replace("'", "&#39;")
+                  .replace("<", "&lt;").replace(">", "&gt;"))
 
-    def unsafe_undefined(self, obj, attribute):
-        """Refuse instead of rendering nothing."""
-        raise SecurityError(f"access to {attribute!r} of {type(obj).__name__} is not allowed")
+
+def url_value(value) -> Markup:
+    """A rendered value inside href/src: only the URL schemes nh3 lets through, else "#".
+
+    >>> str(url_value("java\tscript:alert(1)")), str(url_value("https://example.org/?a=1"))
+    ('#', 'https://example.org/?a=1')
+    """
+    # Browsers skip control characters and spaces inside a scheme ("java\tscript:").
+    compact = re.sub(r"[\x00-\x20]", "", unescape(str(value)))
+    scheme = URL_SCHEME.match(compact)
+    if scheme is not None and scheme.group(1).lower() not in URL_SCHEMES:
+        return Markup("#")
+    return attribute_value(value)
 
 
 def _environment(autoescape: bool) -> CampaignEnvironment:
     # CRLF straight out of the template: the message needs no line-end conversion per recipient.
     env = CampaignEnvironment(autoescape=autoescape, keep_trailing_newline=True,
-                              newline_sequence="\r\n")
+                              newline_sequence="\r\n",
+                              finalize=_sanitise_marked_safe if autoescape else None)
     env.globals.clear()  # no range(), lipsum(), cycler(), namespace(): only the VARIABLES
+    env.filters.update(nl_attribute=attribute_value, nl_url=url_value)
     return env
 
 
@@ -144,8 +183,11 @@ def refuse_header_breaks(label: str, value: str) -> None:
         raise TemplateProblem(f"{label}: NUL characters are not allowed")
 
 
-def check_template(label: str, source: str, html: bool = True) -> None:
-    """Compile and trial-render one template; raise TemplateProblem naming the line."""
+def check_template(label: str, source: str, html: bool = True,
+                   samples: Sequence[Recipient] = (), limits: Limits | None = None) -> None:
+    """Compile and trial-render one template for the sample reader, a reader with no name and
+    no attributes, and `samples` (real subscribers); raise TemplateProblem naming the line,
+    the limit reached and the reader it failed for."""
     env = HTML_ENV if html else TEXT_ENV
     try:
         parsed = env.parse(source)
@@ -163,17 +205,28 @@ def check_template(label: str, source: str, html: bool = True) -> None:
             f"{label}, line {line}: unknown variable '{unknown[0]}' "
             f"(use one of: {', '.join(sorted(VARIABLES))})"
         )
-    template = env.from_string(source)
     try:
-        template.render(_sample_context(html))
-    except SecurityError as exc:
-        raise TemplateProblem(f"{label}, line {_template_line(exc)}: not allowed: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - any render error is the marketer's to fix
-        raise TemplateProblem(f"{label}, line {_template_line(exc)}: {exc}") from None
+        template = env.from_string(source)
+    except TemplateSyntaxError as exc:  # e.g. an unknown filter
+        raise TemplateProblem(f"{label}, line {exc.lineno}: {exc.message}") from None
+    for reader, recipient in _trial_readers(samples):
+        try:
+            sandbox.render(template, _trial_context(recipient, html), limits or Limits())
+        except SecurityError as exc:
+            raise TemplateProblem(
+                f"{label}, line {_template_line(exc)}: not allowed: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - any render error is the marketer's to fix
+            raise TemplateProblem(
+                f"{label}, line {_template_line(exc)}: {exc}{reader}") from None
 
 
-def validate(subject: str, body: str, body_format: str, layout: str | None = None) -> None:
-    """Everything a campaign needs to render for every recipient; raise TemplateProblem."""
+def validate(subject: str, body: str, body_format: str, layout: str | None = None,
+             samples: Sequence[Recipient] = (), limits: Limits | None = None) -> None:
+    """Everything a campaign needs to render for every recipient; raise TemplateProblem.
+
+    Each template is rendered for the sample readers and `samples` under `limits`, so a
+    template that fails on real data, or runs away, is refused here and not at send time.
+    """
     if not subject.strip():
         raise TemplateProblem("subject: must not be empty")
     refuse_header_breaks("subject", subject)
@@ -181,12 +234,12 @@ def validate(subject: str, body: str, body_format: str, layout: str | None = Non
         raise TemplateProblem("format: must be markdown or html")
     if "\x00" in body:
         raise TemplateProblem("body: NUL characters are not allowed")
-    check_template("subject", subject, html=False)
-    check_template("body", body)
+    check_template("subject", subject, False, samples, limits)
+    check_template("body", body, True, samples, limits)
     if layout is not None:
         if not CONTENT_MARK.search(layout):
             raise TemplateProblem("layout: must contain {{ content }} where the body goes")
-        check_template("layout", layout)
+        check_template("layout", layout, True, samples, limits)
 
 
 def _line_of(source: str, name: str) -> int:
@@ -206,9 +259,21 @@ def _template_line(exc: BaseException) -> int:
     return line
 
 
-def _sample_context(html: bool) -> dict:
-    sample = Recipient(0, "reader@example.org", "Sample Reader", {"city": "Berlin"})
-    return _context(sample, "https://example.org/u/x", "https://example.org/preferences/x",
+SAMPLE_READER = Recipient(0, "reader@example.org", "Sample Reader", {"city": "Berlin"})
+# What a bare import row looks like: a template must also work without a name or attributes.
+EMPTY_READER = Recipient(0, "reader@example.org", "", {})
+
+
+def _trial_readers(samples: Sequence[Recipient]):
+    """(how to name the reader in an error, the reader) for each trial render at save time."""
+    yield "", SAMPLE_READER
+    yield " (for a subscriber with no name and no attributes)", EMPTY_READER
+    for recipient in samples:
+        yield f" (for subscriber {recipient.email})", recipient
+
+
+def _trial_context(recipient: Recipient, html: bool) -> dict:
+    return _context(recipient, "https://example.org/u/x", "https://example.org/preferences/x",
                     "https://example.org/archive/x", {"id": 0, "subject": "Sample"},
                     {"name": "List", "slug": "list"}, None, html)
 
@@ -241,8 +306,32 @@ def _protect(source: str, nonce: str, saved: list[str]) -> str:
     return JINJA_TAG.sub(swap, source)
 
 
-def _restore(text: str, nonce: str, saved: list[str]) -> str:
-    return re.sub(rf"nlph{nonce}x(\d+)x", lambda m: saved[int(m.group(1))], text)
+def _restore(text: str, nonce: str, saved: list[str], slots: Mapping[int, str] = {}) -> str:
+    """Put the Jinja tags back; an output tag inside an attribute value gets that value's filter."""
+
+    def put_back(match: re.Match) -> str:
+        index = int(match.group(1))
+        source, attribute = saved[index], slots.get(index)
+        if attribute is None or not source.startswith("{{"):
+            return source
+        name = "nl_url" if attribute in URL_ATTRIBUTES else "nl_attribute"
+        return f"{{% filter {name} %}}{source}{{% endfilter %}}"
+
+    return re.sub(rf"nlph{nonce}x(\d+)x", put_back, text)
+
+
+def _attribute_slots(html: str, nonce: str) -> dict[int, str]:
+    """Protected tags that ended up inside an attribute value: their number -> attribute name.
+
+    There a value marked safe could close the quotes and add an attribute (an event handler),
+    and a URL could be `javascript:`; nh3 never saw the value, so the filters check it.
+    """
+    slots = {}
+    for tag in TAG.finditer(html):
+        for name, value in ATTRIBUTE_VALUE.findall(tag.group(0)):
+            for index in re.findall(rf"nlph{nonce}x(\d+)x", value):
+                slots[int(index)] = name.lower()
+    return slots
 
 
 def body_html(body: str, body_format: str, nonce: str, saved: list[str]) -> str:
@@ -250,8 +339,7 @@ def body_html(body: str, body_format: str, nonce: str, saved: list[str]) -> str:
     protected = _protect(body, nonce, saved)
     html = markdown_lib.markdown(protected, extensions=["extra", "sane_lists"]) \
         if body_format == "markdown" else protected
-    return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                     link_rel="noopener noreferrer", url_schemes={"http", "https", "mailto"})
+    return sanitise(html)
 
 
 def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampaign:
@@ -265,7 +353,7 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     document = layout.replace("nlcontentmark", notice_mark + body, 1)
     inlined = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False) \
         .inline(document)
-    html_source = _restore(inlined, nonce, saved)
+    html_source = _restore(inlined, nonce, saved, _attribute_slots(inlined, nonce))
     if "unsubscribe_url" not in html_source:  # every newsletter must show a way out
         html_source = html_source.replace(
             "</body>", '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body>', 1)
@@ -329,6 +417,7 @@ class CompiledCampaign:
     def __init__(self, content: CampaignContent, config: Mapping, html, text):
         self.content, self.config = content, config
         self.html, self.text = html, text
+        self.limits = Limits.from_config(config)
         self.subject = None if JINJA_TAG.search(content.subject) is None \
             else TEXT_ENV.from_string(content.subject)
         self.domain = config["NEWSLETTER_MAIL_DOMAIN"]
@@ -361,14 +450,17 @@ class CompiledCampaign:
         notice = notice_hook(recipient) if notice_hook is not None else None
         args = (recipient, unsubscribe, preferences, self.archive, self.campaign,
                 self.mailing_list, notice)
-        html = self.html.render(_context(*args, True))
-        text = self.text.render(_context(*args, False))
+        # Each part under the limits: a runaway template fails this one message (the worker
+        # records the TemplateLimitError as that delivery's reason), not the worker.
+        html = sandbox.render(self.html, _context(*args, True), self.limits)
+        text = sandbox.render(self.text, _context(*args, False), self.limits)
         message_id = new_message_id(self.domain)
         reply_to = links.reply_address(config, sid, self.content.campaign_id)
         head = (
             self.static_headers
             + headers.address_header("To", recipient.name, recipient.email)
-            + (headers.header("Subject", self.subject.render(_context(*args, False)))
+            + (headers.header("Subject", sandbox.render(self.subject, _context(*args, False),
+                                                        self.limits))
                if self.subject is not None else b"")
             + headers.date_header(now)
             + headers.message_id_header(message_id)
@@ -386,11 +478,12 @@ class CompiledCampaign:
     def archive_copy(self) -> str:
         """The HTML part for the public archive: no name, no address, no personal links."""
         nobody = Recipient(0, "", "", {})
-        return self.html.render(_context(nobody, "#", "#", self.archive, self.campaign,
-                                         self.mailing_list, None, True))
+        return sandbox.render(self.html, _context(nobody, "#", "#", self.archive, self.campaign,
+                                                  self.mailing_list, None, True), self.limits)
 
     def preview(self) -> str:
         """The HTML part for a sample reader (the admin preview iframe)."""
         sample = Recipient(0, "reader@example.org", "Sample Reader", {})
-        return self.html.render(_context(sample, "#unsubscribe", "#preferences", self.archive,
-                                         self.campaign, self.mailing_list, None, True))
+        return sandbox.render(self.html, _context(sample, "#unsubscribe", "#preferences",
+                                                  self.archive, self.campaign, self.mailing_list,
+                                                  None, True), self.limits)

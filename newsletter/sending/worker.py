@@ -162,9 +162,13 @@ class DeliveryWorker:
         try:
             compiled = self._campaign(session, item.campaign_id, recipient.list_id)
             message = compiled.render(recipient, now, self.notice_hook)
+        except compose.TemplateLimitError as exc:  # a runaway template: this recipient only
+            log.warning("delivery %s: template limit: %s", item.id, exc)
+            self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}"[:500])
+            return DeliveryStatus.failed
         except Exception as exc:  # noqa: BLE001 - a template fault fails one delivery, not all
             log.exception("delivery %s: cannot render", item.id)
-            self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}")
+            self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}"[:500])
             return DeliveryStatus.failed
         raw = self.signer.sign(message.raw) if self.signer is not None else message.raw
         try:

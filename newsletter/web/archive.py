@@ -1,5 +1,7 @@
 """The public web archive of a list (lists with `archive` on): every issue sent, each recurring
-occurrence on its own page. Issues are shown as a reader would see them, minus personal data."""
+occurrence on its own page. Issues are shown as a reader would see them, minus personal data,
+from the copy stored on the first view (campaigns.archive_copy): no request renders a template
+twice."""
 
 from __future__ import annotations
 
@@ -7,8 +9,8 @@ from flask import Blueprint, abort, current_app, make_response, render_template
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, CampaignStatus, MailingList, campaign_lists
-from newsletter.sending import campaigns, compose
+from newsletter.models import Campaign, CampaignStatus, MailingList, campaign_lists, utcnow
+from newsletter.sending import campaigns
 
 bp = Blueprint("archive", __name__)
 
@@ -45,8 +47,8 @@ def issue(slug: str, campaign_id: int):
     if (campaign is None or campaign.status is not CampaignStatus.sent
             or mailing_list not in campaign.lists):
         abort(404)
-    compiled = compose.compile_campaign(campaigns.content_for(campaign, mailing_list),
-                                        current_app.config)
-    response = make_response(compiled.archive_copy())
+    html = campaigns.archive_copy(db.session, campaign, mailing_list, current_app.config, utcnow())
+    db.session.commit()
+    response = make_response(html)
     response.headers["Content-Security-Policy"] = ISSUE_CSP
     return response

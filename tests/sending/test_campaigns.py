@@ -410,3 +410,44 @@ def test_the_footer_links_the_archive_only_when_the_list_has_one(app, admin_clie
     # The link leads somewhere; a list without an archive has no page to link.
     assert admin_client.get("/archive/open").status_code == 200
     assert admin_client.get("/archive/closed").status_code == 404
+
+
+def test_admin_refuses_a_runaway_template_within_seconds_naming_the_limit(app, admin_client):
+    import time
+
+    list_id = _list(app)
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    started = time.monotonic()
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "subject": "Hi", "body": "Big:\n{{ 'x' * 10**9 }}",
+        "body_format": "markdown", "lists": [str(list_id)], "mode": "draft", "timezone": "UTC"})
+    assert time.monotonic() - started < 5
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "line 2" in page and "NEWSLETTER_TEMPLATE_MAX_BYTES" in page
+    with app.app_context():
+        assert db.session.scalar(select(Campaign)) is None
+
+
+def test_save_renders_for_real_subscribers_of_the_lists_and_names_the_one_it_fails_for(app):
+    with app.app_context():
+        news = make_list(db.session)
+        add_subscribers(db.session, news, 3)  # attributes {"n": 0}, {"n": 1}, {"n": 2}
+        body = ("Share:\n{% if subscriber.attributes.n is defined %}"
+                "{{ 100 // subscriber.attributes.n }}{% endif %}")
+        try:
+            campaigns.create(db.session, subject="S", body=body, list_ids=[news.id], now=NOW)
+        except campaigns.CampaignError as exc:
+            refusal = str(exc)
+        else:
+            refusal = ""
+        assert "line 2" in refusal and "for subscriber reader0@example.net" in refusal
+        # edit() runs the same check.
+        draft = campaigns.create(db.session, subject="S", body="fine", list_ids=[news.id], now=NOW)
+        try:
+            campaigns.edit(db.session, draft, subject="S", body=body, body_format="markdown",
+                           list_ids=[news.id])
+        except campaigns.CampaignError as exc:
+            assert "reader0@example.net" in str(exc)
+        else:
+            raise AssertionError("edit saved a template that fails for a subscriber")

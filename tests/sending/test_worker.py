@@ -456,3 +456,31 @@ def test_refusal_of_our_sender_is_retried_past_max_attempts_and_blames_nobody(fa
         assert event.decision.value == "not_recipient" and not event.counted
         assert not suppression.is_suppressed(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"],
                                              "reader0@example.net")
+
+
+def test_a_template_runaway_for_one_recipient_fails_only_that_delivery(app, smtp):
+    # Cheap for every reader at save time; runaway for the subscriber who joined afterwards.
+    runaway = ("{% if subscriber.attributes.n == 2 %}{% for a in 'y' * 99999 %}"
+               "{% for b in 'y' * 99999 %}{% endfor %}{% endfor %}{% endif %}Hi {{ subscriber.name }}")
+    with app.app_context():
+        news = make_list(db.session)
+        add_subscribers(db.session, news, 2)
+        campaign = new_campaign(db.session, news, body=runaway)
+        add_subscribers(db.session, news, 2, start=2)
+        campaigns.send_now(campaign, NOW)
+        db.session.commit()
+        campaign_id = campaign.id
+        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
+        db.session.remove()
+    started = time.monotonic()
+    assert drain(app) == 3
+    assert time.monotonic() - started < 10
+    assert statuses(app, campaign_id) == Counter({DeliveryStatus.sent: 3, DeliveryStatus.failed: 1})
+    with app.app_context():
+        failed = db.session.execute(select(Subscriber.email, Delivery.smtp_response).join(
+            Subscriber, Subscriber.id == Delivery.subscriber_id).where(
+            Delivery.status == DeliveryStatus.failed)).one()
+    assert failed.email == "reader2@example.net"
+    assert "NEWSLETTER_TEMPLATE_MAX_LOOP" in failed.smtp_response
+    received = sorted(r for m in smtp.messages for r in m.rcpt_tos)
+    assert received == ["reader0@example.net", "reader1@example.net", "reader3@example.net"]

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
-from newsletter.sending import campaigns, recurrence
+from newsletter.sending import campaigns, compose, recurrence
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 # GET  /admin/campaigns                 list
@@ -92,7 +92,8 @@ def campaigns_new():
             list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()], now=utcnow(),
             send_at=_send_at(form) if mode == "schedule" else None,
             cron=form.get("cron", "").strip() or None if mode == "recurring" else None,
-            timezone=form.get("timezone") or "UTC", created_by=actor())
+            timezone=form.get("timezone") or "UTC", created_by=actor(),
+            limits=compose.Limits.from_config(current_app.config))
         if mode == "schedule" and campaign.send_at is None:
             raise campaigns.CampaignError("give a send time to schedule")
         if mode == "recurring" and not campaign.cron:
@@ -137,7 +138,8 @@ def campaign_edit(campaign_id: int):
         campaigns.edit(db.session, item, subject=form.get("subject", ""),
                        body=form.get("body", ""), body_format=form.get("body_format", "markdown"),
                        list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()],
-                       name=form.get("name", "").strip())
+                       name=form.get("name", "").strip(),
+                       limits=compose.Limits.from_config(current_app.config))
         if item.status is CampaignStatus.recurring and form.get("cron", "").strip():
             campaigns.make_recurring(item, form["cron"].strip(), form.get("timezone") or "UTC",
                                      utcnow())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import g
+from flask import current_app, g
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Role, utcnow
-from newsletter.sending import campaigns
+from newsletter.sending import campaigns, compose
 from newsletter.web.api.auth import SECURITY, api_blueprint
 
 blp = api_blueprint("api_campaigns", __name__, roles=[Role.marketer, Role.read_only],
@@ -100,7 +100,7 @@ def create_campaign(data):
             db.session, subject=data["subject"], body=data["body"],
             body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
             send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
-            created_by=g.api_actor)
+            created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config))
     except campaigns.CampaignError as exc:
         db.session.rollback()
         abort(422, message=str(exc))
