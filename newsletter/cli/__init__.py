@@ -25,7 +25,7 @@ from newsletter.models import AdminUser, Role
 @click.option("--if-missing", is_flag=True, help="Do nothing when the address already has an account.")
 def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) -> None:
     """Create an admin user; prints a generated password unless one is given."""
-    from newsletter.subscribers.subscriptions import InvalidEmail, normalise_email
+    from newsletter.subscribers.addresses import InvalidEmail, normalise_email
 
     try:
         email = normalise_email(email)
