@@ -6,6 +6,8 @@ scheduler build the same links as requests do.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Mapping
 
 from newsletter import tokens
@@ -59,3 +61,12 @@ def unsubscribe_mailto(config: Mapping, subscriber_id: int, list_id: int) -> str
     """The mailto of List-Unsubscribe: any mail to it unsubscribes from that list."""
     token = tokens.address_token(config["SECRET_KEY"], "unsubscribe", subscriber_id, list_id)
     return f"mailto:unsubscribe+{token}@{config['NEWSLETTER_REPLY_DOMAIN']}?subject=unsubscribe"
+
+
+def delivery_message_id(config: Mapping, campaign_id: int, subscriber_id: int) -> str:
+    """The Message-ID of one campaign's copy for one subscriber: the same on every attempt, so a
+    copy sent again after a crash is a duplicate that mail clients can drop. Keyed, so the ids
+    of other subscribers cannot be derived from one's own."""
+    digest = hmac.new(f"message-id:{config['SECRET_KEY']}".encode(),
+                      f"{campaign_id}:{subscriber_id}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"<{digest}.{campaign_id}@{config['NEWSLETTER_MAIL_DOMAIN']}>"

@@ -71,6 +71,7 @@ class SMTPSink:
     planned_replies: list[str] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # address -> reply for RCPT TO
     data_replies: dict[str, str] = field(default_factory=dict)  # address -> reply after DATA
+    every_rcpt_reply: str | None = None  # while set, the answer to every RCPT TO (an outage)
     delay_seconds: float = 0.0
     # Client (address, port) of each connection the server has open (SinkController keeps it).
     open_peers: set = field(default_factory=set)
@@ -78,7 +79,7 @@ class SMTPSink:
 
     # aiosmtpd handler hooks -----------------------------------------------------------------
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = self.rcpt_replies.get(address.lower())
+        reply = self.every_rcpt_reply or self.rcpt_replies.get(address.lower())
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
@@ -111,6 +112,7 @@ class SMTPSink:
             self.planned_replies.clear()
             self.rcpt_replies.clear()
             self.data_replies.clear()
+            self.every_rcpt_reply = None
             self.delay_seconds = 0.0
 
     def to(self, address: str) -> list[ReceivedMessage]:
@@ -146,17 +148,58 @@ class SinkController(Controller):
         return _PeerTrackingSMTP(self.handler, **self.SMTP_kwargs)
 
 
-def start_smtp() -> tuple[SMTPSink, Controller]:
-    """Start aiosmtpd on a free loopback port."""
+def start_smtp(port: int | None = None, **smtp_kwargs) -> tuple[SMTPSink, Controller]:
+    """Start aiosmtpd on a loopback port (a free one unless given)."""
     sink = SMTPSink()
-    port = free_port()
+    port = port or free_port()
     controller = SinkController(
         sink, hostname="127.0.0.1", port=port, decode_data=False,
-        data_size_limit=50 * 1024 * 1024, enable_SMTPUTF8=True,
+        data_size_limit=50 * 1024 * 1024, enable_SMTPUTF8=True, **smtp_kwargs,
     )
     controller.start()
     sink.port = port
     return sink, controller
+
+
+class ScriptedRelay:
+    """A tiny SMTP server that refuses us the way a broken relay does: with a fixed greeting
+    ("554 no service") and then hangs up, or greets, offers AUTH and answers every AUTH with
+    `auth_reply` ("535 ..."). aiosmtpd cannot be made to do either."""
+
+    def __init__(self, greeting: str = "220 relay ESMTP", auth_reply: str | None = None,
+                 port: int | None = None):
+        import socketserver
+
+        def send(sock, line: str) -> None:
+            sock.sendall((line + "\r\n").encode())
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self):
+                send(self.request, greeting)
+                if not greeting.startswith("220"):
+                    return
+                for raw in self.rfile:
+                    verb = raw.decode("ascii", "replace").strip().split(" ")[0].upper()
+                    if verb in ("EHLO", "HELO"):
+                        send(self.request, "250-relay\r\n250 AUTH PLAIN LOGIN")
+                    elif verb == "AUTH" and auth_reply:
+                        send(self.request, auth_reply)
+                    elif verb == "QUIT":
+                        send(self.request, "221 bye")
+                        return
+                    else:
+                        send(self.request, "530 5.7.0 Authentication required")
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port or free_port()), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # --- IMAP (Dovecot) -----------------------------------------------------------------------------

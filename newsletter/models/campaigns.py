@@ -72,6 +72,12 @@ class Campaign(db.Model):
     # The next occurrence a recurring series will spawn (UTC).
     next_occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(254), default="")
+    # A mail-server outage (nothing but faults that are not about any recipient): since when,
+    # and the last reply. Cleared by the next accepted message. After
+    # NEWSLETTER_OUTAGE_PAUSE_MINUTES of it the campaign pauses itself and says why.
+    waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    waiting_reply: Mapped[str | None] = mapped_column(String(500))
+    paused_reason: Mapped[str | None] = mapped_column(String(500))
 
     lists = relationship("MailingList", secondary=campaign_lists)
 

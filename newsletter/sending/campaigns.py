@@ -58,9 +58,14 @@ class CampaignStats:
     failed: int
     bounced: int
     skipped: int
-    rate_per_minute: float
+    rate_per_minute: float  # sent so far / the campaign's own sending time so far
     eta_seconds: float | None
     failures: list[tuple[str, str]]  # (address, last SMTP reply), newest first
+    elapsed_seconds: float | None = None  # since it started; its duration once finished
+    finished: bool = False
+    waiting_since: datetime | None = None  # the mail server has failed every try since then
+    waiting_reply: str | None = None
+    paused_reason: str | None = None
 
     @property
     def done(self) -> int:
@@ -203,12 +208,13 @@ def make_recurring(campaign: Campaign, cron: str, timezone: str, now: datetime) 
     return campaign
 
 
-def pause(session: Session, campaign: Campaign, now: datetime) -> Campaign:
-    """Stop sending (workers notice within a second); refused once sent or cancelled."""
+def pause(session: Session, campaign: Campaign, now: datetime, reason: str | None = None) -> Campaign:
+    """Stop sending (workers notice within a second); refused once sent or cancelled. `reason`
+    says why when the system paused it (a mail-server outage), shown on the dashboard."""
     if campaign.status not in (CampaignStatus.sending, CampaignStatus.scheduled,
                                CampaignStatus.recurring, CampaignStatus.welcome):
         raise CampaignError(f"a {campaign.status.value} campaign cannot be paused")
-    campaign.status = CampaignStatus.paused
+    campaign.status, campaign.paused_reason = CampaignStatus.paused, reason
     # Park the queued rows far in the future so the workers' claim query does not walk over
     # them; resume() makes them due again.
     session.execute(update(Delivery).where(
@@ -221,6 +227,7 @@ def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
     """Carry on where the campaign stopped (nobody gets it twice: each Delivery is sent once)."""
     if campaign.status is not CampaignStatus.paused:
         raise CampaignError(f"a {campaign.status.value} campaign is not paused")
+    campaign.paused_reason = campaign.waiting_since = campaign.waiting_reply = None
     if campaign.cron and campaign.parent_id is None:
         campaign.status = CampaignStatus.recurring
     elif _is_welcome(session, campaign):
@@ -237,13 +244,18 @@ def resume(session: Session, campaign: Campaign, now: datetime) -> Campaign:
 
 
 def cancel(session: Session, campaign: Campaign, now: datetime) -> Campaign:
-    """Stop for good: what is still queued is skipped."""
+    """Stop for good: every row not sent yet is skipped, those a worker holds too. A worker that
+    is sending one of them right now still marks it sent when the server accepts it (that is
+    what happened); it never puts a skipped row back in the queue (see store.py)."""
     if campaign.status in (CampaignStatus.sent, CampaignStatus.cancelled):
         raise CampaignError(f"a {campaign.status.value} campaign cannot be cancelled")
     campaign.status, campaign.finished_at = CampaignStatus.cancelled, now
+    campaign.waiting_since = campaign.waiting_reply = None
     session.execute(update(Delivery).where(
-        Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.queued,
-    ).values(status=DeliveryStatus.skipped, smtp_response="campaign cancelled"))
+        Delivery.campaign_id == campaign.id,
+        Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.sending]),
+    ).values(status=DeliveryStatus.skipped, smtp_response="campaign cancelled",
+             claimed_by=None, claimed_until=None))
     return campaign
 
 
@@ -357,13 +369,13 @@ def finish_sent(session: Session, now: datetime) -> int:
 
 
 def stats(session: Session, campaign_id: int, now: datetime) -> CampaignStats:
-    """Counts by status, the send rate over the last minute, an ETA and the last failures."""
+    """Counts by status, the rate and ETA from the campaign's own sending time so far (a window
+    of the last minute misleads at both ends of a send), its duration once finished, whether it
+    waits for the mail server, and the last failures."""
+    campaign = session.get(Campaign, campaign_id)
     counts = dict(session.execute(
         select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
         .group_by(Delivery.status)).all())
-    recent = session.scalar(select(func.count()).where(
-        Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.sent,
-        Delivery.sent_at >= now - timedelta(minutes=1))) or 0
     failures = session.execute(
         select(Subscriber.email, Delivery.smtp_response).join(
             Subscriber, Subscriber.id == Delivery.subscriber_id)
@@ -371,6 +383,14 @@ def stats(session: Session, campaign_id: int, now: datetime) -> CampaignStats:
                Delivery.status.in_([DeliveryStatus.failed, DeliveryStatus.bounced]))
         .order_by(Delivery.id.desc()).limit(20)).all()
     remaining = counts.get(DeliveryStatus.queued, 0) + counts.get(DeliveryStatus.sending, 0)
+    sent = counts.get(DeliveryStatus.sent, 0)
+    finished = campaign is not None and campaign.status in (CampaignStatus.sent,
+                                                            CampaignStatus.cancelled)
+    elapsed = None
+    if campaign is not None and campaign.started_at is not None:
+        end = campaign.finished_at if finished and campaign.finished_at else now
+        elapsed = max((end - campaign.started_at).total_seconds(), 0.0)
+    rate = sent / elapsed * 60 if elapsed and sent else 0.0
     return CampaignStats(
         total=sum(counts.values()),
         queued=counts.get(DeliveryStatus.queued, 0),
@@ -379,9 +399,14 @@ def stats(session: Session, campaign_id: int, now: datetime) -> CampaignStats:
         failed=counts.get(DeliveryStatus.failed, 0),
         bounced=counts.get(DeliveryStatus.bounced, 0),
         skipped=counts.get(DeliveryStatus.skipped, 0),
-        rate_per_minute=float(recent),
-        eta_seconds=(remaining / recent * 60) if recent and remaining else None,
+        rate_per_minute=rate,
+        eta_seconds=(remaining / rate * 60) if rate and remaining and not finished else None,
         failures=[(email, reply or "") for email, reply in failures],
+        elapsed_seconds=elapsed,
+        finished=finished,
+        waiting_since=campaign.waiting_since if campaign is not None else None,
+        waiting_reply=campaign.waiting_reply if campaign is not None else None,
+        paused_reason=campaign.paused_reason if campaign is not None else None,
     )
 
 

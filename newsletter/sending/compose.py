@@ -441,8 +441,10 @@ class CompiledCampaign:
         self.tail = f"--{self.boundary}--\r\n".encode()
 
     def render(self, recipient: Recipient, now: datetime,
-               notice_hook: NoticeHook | None = None) -> OutgoingMessage:
-        """One personalised message (headers of DESIGN.md section 9); DKIM is added by the caller."""
+               notice_hook: NoticeHook | None = None,
+               message_id: str | None = None) -> OutgoingMessage:
+        """One personalised message (headers of DESIGN.md section 9); DKIM is added by the caller.
+        The worker passes the delivery's stable Message-ID; test sends get a fresh one."""
         config, sid = self.config, recipient.subscriber_id
         list_id = recipient.list_id or self.content.list_id
         unsubscribe = links.unsubscribe_url(config, sid, list_id)
@@ -454,7 +456,7 @@ class CompiledCampaign:
         # records the TemplateLimitError as that delivery's reason), not the worker.
         html = sandbox.render(self.html, _context(*args, True), self.limits)
         text = sandbox.render(self.text, _context(*args, False), self.limits)
-        message_id = new_message_id(self.domain)
+        message_id = message_id or new_message_id(self.domain)
         reply_to = links.reply_address(config, sid, self.content.campaign_id)
         head = (
             self.static_headers

@@ -51,7 +51,7 @@ class PipeliningSMTPTransport(SMTPTransport):
             conn.ehlo_or_helo_if_needed()
         except (smtplib.SMTPException, OSError) as exc:
             self.close()
-            raise TransportError(0, f"connection lost: {exc}") from None
+            raise TransportError(0, f"connection lost: {exc}", "connect") from None
         plain = envelope_from.isascii() and recipient.isascii()
         if not plain or not (self.force_pipelining or conn.has_extn("pipelining")):
             return super().send(envelope_from, recipient, raw)
@@ -66,19 +66,21 @@ class PipeliningSMTPTransport(SMTPTransport):
                 conn.send(b".\r\n")
                 conn.getreply()
             if not envelope_ok or data_code != 354:
-                code, message = next(
-                    (reply for reply in replies[:2] if reply[0] not in ACCEPTED),
-                    (data_code, data_msg))
+                stage, (code, message) = next(
+                    ((stage, reply) for stage, reply in zip(("mail", "rcpt"), replies[:2],
+                                                            strict=True)
+                     if reply[0] not in ACCEPTED),
+                    ("data", (data_code, data_msg)))
                 self._after_refusal(code)
-                raise TransportError(code, reply_text(message))
+                raise TransportError(code, reply_text(message), stage)
             conn.send(dot_stuff(raw))
             code, message = conn.getreply()
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            raise TransportError(0, f"connection lost: {exc}") from None
+            raise TransportError(0, f"connection lost: {exc}", "connect") from None
         if code not in ACCEPTED:
             self._after_refusal(code)
-            raise TransportError(code, reply_text(message))
+            raise TransportError(code, reply_text(message), "data")
         return f"{code} {reply_text(message)}"
 
     def _after_refusal(self, code: int) -> None:

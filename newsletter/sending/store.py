@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
@@ -135,7 +135,9 @@ class PortableStore:
                       smtp_response=reply, next_attempt_at=at)
         if not count_attempt:
             values["attempts"] = Delivery.attempts - 1
-        self.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(**values))
+        # Only a row still in flight: a campaign cancelled meanwhile has skipped it for good.
+        self.session.execute(update(Delivery).where(
+            Delivery.id == delivery_id, Delivery.status == DeliveryStatus.sending).values(**values))
         self.session.commit()
 
     def attempts(self, delivery_id: int) -> int:
@@ -143,10 +145,30 @@ class PortableStore:
         self.flush()
         return self.session.scalar(select(Delivery.attempts).where(Delivery.id == delivery_id)) or 1
 
-    def campaign_status(self, campaign_id: int) -> CampaignStatus | None:
-        """The campaign's status now (a pause or cancel stops the loop)."""
+    def campaign_state(self, campaign_id: int) -> tuple[CampaignStatus | None, datetime | None]:
+        """The campaign's status now (a pause or cancel stops the loop) and since when it has
+        been waiting for the mail server (None: it is not)."""
         self.flush()
-        return self.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+        row = self.session.execute(select(Campaign.status, Campaign.waiting_since)
+                                   .where(Campaign.id == campaign_id)).first()
+        return (row.status, row.waiting_since) if row else (None, None)
+
+    def server_trouble(self, campaign_id: int, reply: str, now: datetime) -> datetime:
+        """Note a fault that is not about any recipient; returns since when the campaign has
+        seen nothing else (the first such fault after the last accepted message)."""
+        self.flush()
+        self.session.execute(update(Campaign).where(Campaign.id == campaign_id).values(
+            waiting_since=func.coalesce(Campaign.waiting_since, now), waiting_reply=reply[:500]))
+        self.session.commit()
+        return self.session.scalar(select(Campaign.waiting_since).where(Campaign.id == campaign_id))
+
+    def server_ok(self, campaign_id: int) -> None:
+        """The server accepted a message again: the campaign is no longer waiting."""
+        self.flush()
+        self.session.execute(update(Campaign).where(
+            Campaign.id == campaign_id, Campaign.waiting_since.is_not(None),
+        ).values(waiting_since=None, waiting_reply=None))
+        self.session.commit()
 
     def flush(self) -> None:
         """Nothing is ever pending here."""

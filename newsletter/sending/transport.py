@@ -16,17 +16,26 @@ from typing import Protocol
 
 
 class TransportError(Exception):
-    """A send failed. `code` is the SMTP reply code (0 for connection faults)."""
+    """A send failed. `code` is the SMTP reply code (0 for connection faults); `stage` is the
+    step that failed: connect (connection, greeting, STARTTLS, AUTH), mail, rcpt or data."""
 
-    def __init__(self, code: int, message: str):
+    def __init__(self, code: int, message: str, stage: str = "rcpt"):
         super().__init__(f"{code} {message}" if code else message)
         self.code = code
         self.message = message
+        self.stage = stage
 
     @property
     def permanent(self) -> bool:
         """5xx: do not retry."""
         return 500 <= self.code < 600
+
+    @property
+    def about_recipient(self) -> bool:
+        """Could this say anything about the recipient? Not when the connection, the greeting,
+        TLS, AUTH or our MAIL FROM failed, nor a 421 (the server closes the session): those are
+        the server's or ours, whoever the message was for."""
+        return self.code not in (0, 421) and self.stage in ("rcpt", "data")
 
 
 class Transport(Protocol):
@@ -75,9 +84,10 @@ class SMTPTransport:
             if self.username:
                 conn.login(self.username, self.password or "")
         except smtplib.SMTPResponseException as exc:
-            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error)) from None
+            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error), "connect") from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise TransportError(0, f"cannot connect to {self.host}:{self.port}: {exc}") from None
+            raise TransportError(0, f"cannot connect to {self.host}:{self.port}: {exc}",
+                                 "connect") from None
         return conn
 
     def send(self, envelope_from: str, recipient: str, raw: bytes) -> str:
@@ -96,10 +106,11 @@ class SMTPTransport:
                 self.close()
             else:
                 self._reset()
-            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error)) from None
+            stage = "mail" if isinstance(exc, smtplib.SMTPSenderRefused) else "data"
+            raise TransportError(exc.smtp_code, reply_text(exc.smtp_error), stage) from None
         except (TimeoutError, smtplib.SMTPServerDisconnected, OSError) as exc:
             self.close()
-            raise TransportError(0, f"connection lost: {exc}") from None
+            raise TransportError(0, f"connection lost: {exc}", "connect") from None
         if refused:
             code, msg = next(iter(refused.values()))
             raise TransportError(code, reply_text(msg))

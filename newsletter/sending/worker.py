@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from newsletter import links
 from newsletter.models import (
     Campaign,
     DeliveryStatus,
@@ -80,6 +81,7 @@ class DeliveryWorker:
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
+    _waiting: dict = field(default_factory=dict)  # campaign id -> waiting for the server since
     _store: PortableStore | None = None
 
     def __post_init__(self):
@@ -87,6 +89,9 @@ class DeliveryWorker:
         self.lease = int(self.config.get("NEWSLETTER_LEASE_SECONDS", 120))
         self.batch_size = int(self.config.get("NEWSLETTER_BATCH_SIZE", 200))
         self.retry_base = float(self.config.get("NEWSLETTER_RETRY_BASE_SECONDS", 60))
+        self.outage_pause_minutes = float(self.config.get("NEWSLETTER_OUTAGE_PAUSE_MINUTES", 60))
+        # The longest pause between tries while the server is unreachable or refusing us.
+        self.backoff_max = float(self.config.get("NEWSLETTER_OUTAGE_BACKOFF_SECONDS", 30))
         self.key = self.config["NEWSLETTER_SUPPRESSION_KEY"]
         if self.limiter is None:
             self.limiter = SendRateLimiter(self.config.get("NEWSLETTER_SEND_RATE_PER_SECOND", 0),
@@ -127,7 +132,7 @@ class DeliveryWorker:
             sent += outcome == DeliveryStatus.sent
             if outcome is None:  # the connection is gone: give the rest back and pause a moment
                 self._release(session, claimed[index + 1:])
-                stop.wait(min(30.0, 0.5 * 2 ** self.connection_faults))
+                stop.wait(min(self.backoff_max, 0.5 * 2 ** self.connection_faults))
                 self.connection_faults += 1
                 break
             self.connection_faults = 0
@@ -161,7 +166,8 @@ class DeliveryWorker:
         now = self.clock()
         try:
             compiled = self._campaign(session, item.campaign_id, recipient.list_id)
-            message = compiled.render(recipient, now, self.notice_hook)
+            message = compiled.render(recipient, now, self.notice_hook, links.delivery_message_id(
+                self.config, item.campaign_id, item.subscriber_id))
         except compose.TemplateLimitError as exc:  # a runaway template: this recipient only
             log.warning("delivery %s: template limit: %s", item.id, exc)
             self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}"[:500])
@@ -175,7 +181,11 @@ class DeliveryWorker:
             reply = self.transport.send(message.envelope_from, message.recipient, raw)
         except TransportError as exc:
             return self._failed(session, item, recipient, exc)
-        self.store(session).mark_sent(item.id, self.clock(), message.message_id, reply[:500])
+        store = self.store(session)
+        store.mark_sent(item.id, self.clock(), message.message_id, reply[:500])
+        if self._waiting.get(item.campaign_id):
+            store.server_ok(item.campaign_id)
+            self._waiting[item.campaign_id] = None
         return DeliveryStatus.sent
 
     def _failed(self, session: Session, item: Claimed, recipient: compose.Recipient,
@@ -183,6 +193,8 @@ class DeliveryWorker:
         """Apply the bounce policy (subscribers/bounces.py) to a refusal, then settle the row."""
         self.flush()
         reply = str(exc)[:500]
+        if not exc.about_recipient:
+            return self._server_trouble(session, item, reply)
         status = bounces.smtp_status(exc.message)
         decision = bounces.decide(status, exc.code or None, exc.message, None)
         subscriber = session.get(Subscriber, item.subscriber_id)
@@ -193,18 +205,40 @@ class DeliveryWorker:
         if decision is Decision.hard:
             self._finish(session, item.id, DeliveryStatus.bounced, reply)
             return DeliveryStatus.bounced
-        requeue = decision is Decision.not_recipient and not (
-            exc.permanent and not (status or "")[2:].startswith(REQUEUE_SUBJECTS))
-        # Not the recipient's fault (our sender, a system, the network): the row waits for the
-        # cause to pass and never fails for it, so such tries are not held to MAX_ATTEMPTS.
+        if decision is Decision.not_recipient and not (
+                exc.permanent and not (status or "")[2:].startswith(REQUEUE_SUBJECTS)):
+            # Not the recipient's fault (our sender, a system, the network): the row waits for
+            # the cause to pass and never fails for it.
+            return self._server_trouble(session, item, reply)
         store = self.store(session)
         attempts = store.attempts(item.id)
-        if requeue or (not exc.permanent and attempts < MAX_ATTEMPTS):  # 4.2.x: may recover
+        if not exc.permanent and attempts < MAX_ATTEMPTS:  # 4.2.x: may recover
             store.retry(item.id, self.clock() + backoff(attempts, self.retry_base), reply)
             return None if exc.code == 0 else DeliveryStatus.queued
         # 5.2.x, 5.7.x policy, 5.6.x content, a 4.2.x that never recovered: no retry.
         self._finish(session, item.id, DeliveryStatus.failed, reply)
         return DeliveryStatus.failed
+
+    def _server_trouble(self, session: Session, item: Claimed, reply: str) -> None:
+        """A fault that is no recipient's (the server is down, refuses us, 421, TLS, AUTH,
+        X.3/X.4, X.1.7/X.1.8): the row goes back without using up an attempt, the campaign says
+        since when it is waiting, and pauses itself after NEWSLETTER_OUTAGE_PAUSE_MINUTES of
+        nothing else. Returns None: the connection is given up and the batch released."""
+        now = self.clock()
+        store = self.store(session)
+        store.retry(item.id, now, reply, count_attempt=False)
+        since = store.server_trouble(item.campaign_id, reply, now)
+        self._waiting[item.campaign_id] = since
+        if since is not None and now - since >= timedelta(minutes=self.outage_pause_minutes):
+            campaign = session.get(Campaign, item.campaign_id)
+            if campaign is not None and campaign.status in ACTIVE:
+                campaigns.pause(session, campaign, now, reason=(
+                    f"paused by itself: the mail server has failed every try since "
+                    f"{since:%Y-%m-%d %H:%M} UTC (last reply: {reply[:200]})"))
+                session.commit()
+                self._active.pop(item.campaign_id, None)
+        self.transport.close()
+        return None
 
     def _finish(self, session: Session, delivery_id: int, status: DeliveryStatus,
                 reply: str) -> None:
@@ -247,8 +281,10 @@ class DeliveryWorker:
         cached = self._active.get(campaign_id)
         if cached is not None and time.monotonic() - cached[1] < 1.0:
             return cached[0]
-        active = self.store(session).campaign_status(campaign_id) in ACTIVE
+        status, waiting_since = self.store(session).campaign_state(campaign_id)
+        active = status in ACTIVE
         self._active[campaign_id] = (active, time.monotonic())
+        self._waiting[campaign_id] = waiting_since
         return active
 
     def _wait_for_permit(self, session: Session, stop: threading.Event) -> bool:

@@ -84,8 +84,12 @@ def fast_retry_app(database_url, tmp_path, smtp):
         db.engine.dispose()
 
 
-@pytest.mark.parametrize("reply", ["451 4.3.0 try again later", "421 4.7.0 closing connection"])
-def test_temporary_failures_are_retried_without_loss(fast_retry_app, smtp, reply):
+# A fault of the server's own (X.3 system, 421) uses up none of the recipient's attempts; a
+# full mailbox (4.2.2) is the recipient's and does.
+@pytest.mark.parametrize("reply, tries", [("451 4.3.0 try again later", 1),
+                                          ("421 4.7.0 closing connection", 1),
+                                          ("452 4.2.2 mailbox full", 2)])
+def test_temporary_failures_are_retried_without_loss(fast_retry_app, smtp, reply, tries):
     app = fast_retry_app
     campaign_id = start_campaign(app, 20)
     smtp.planned_replies.extend([reply] * 3)
@@ -95,7 +99,7 @@ def test_temporary_failures_are_retried_without_loss(fast_retry_app, smtp, reply
     assert statuses(app, campaign_id) == {DeliveryStatus.sent: 20}
     with app.app_context():
         attempts = sorted(db.session.scalars(select(Delivery.attempts)), reverse=True)
-    assert attempts[:3] == [2, 2, 2]
+    assert attempts[:3] == [tries] * 3 and attempts[3:] == [1] * 17
 
 
 def test_server_going_away_mid_batch_loses_nothing(database_url, tmp_path):

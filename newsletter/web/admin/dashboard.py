@@ -45,4 +45,10 @@ def dashboard():
             )
         ),
     }
-    return render_template("admin/dashboard.html", figures=figures)
+    # Campaigns held up by the mail server, or paused by the system because of it: say why.
+    attention = db.session.scalars(select(Campaign).where(
+        (Campaign.waiting_since.is_not(None)) | (Campaign.paused_reason.is_not(None)),
+        Campaign.status.in_([CampaignStatus.sending, CampaignStatus.welcome,
+                             CampaignStatus.paused]),
+    ).order_by(Campaign.id.desc()).limit(20)).all()
+    return render_template("admin/dashboard.html", figures=figures, attention=attention)

@@ -63,6 +63,14 @@ class StatsSchema(Schema):
     percent = fields.Int()
     rate_per_minute = fields.Float()
     eta_seconds = fields.Float(allow_none=True)
+    elapsed_seconds = fields.Float(allow_none=True)
+    finished = fields.Bool()
+    waiting_since = fields.AwareDateTime(allow_none=True)
+    waiting_reply = fields.Str(allow_none=True)
+    paused_reason = fields.Str(allow_none=True)
+    waiting = fields.Function(
+        lambda s: (f"waiting for the mail server since {s.waiting_since:%H:%M} UTC "
+                   f"(last reply: {s.waiting_reply or 'none'})") if s.waiting_since else None)
     failures = fields.Function(lambda s: [{"email": e, "reply": r} for e, r in s.failures])
 
 
