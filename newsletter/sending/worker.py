@@ -193,15 +193,19 @@ class DeliveryWorker:
         """Apply the bounce policy (subscribers/bounces.py) to a refusal, then settle the row."""
         self.flush()
         reply = str(exc)[:500]
-        if not exc.about_recipient:
+        if not exc.code or exc.stage not in ("rcpt", "data"):
+            # No reply to this message at all (connection, greeting, TLS, AUTH, our MAIL FROM):
+            # nobody's bounce, nothing to record against the recipient.
             return self._server_trouble(session, item, reply)
         status = bounces.smtp_status(exc.message)
-        decision = bounces.decide(status, exc.code or None, exc.message, None)
+        decision = bounces.decide(status, exc.code, exc.message, None)
         subscriber = session.get(Subscriber, item.subscriber_id)
-        if exc.code and subscriber is not None:  # a connection fault is nobody's bounce
+        if subscriber is not None:
             bounces.record(session, subscriber, decision, source="smtp", status=status,
                            detail=reply, campaign_id=item.campaign_id, now=self.clock(),
                            config=self.config)
+        if not exc.about_recipient:  # a 421 answering this message: the server's, not theirs
+            return self._server_trouble(session, item, reply)
         if decision is Decision.hard:
             self._finish(session, item.id, DeliveryStatus.bounced, reply)
             return DeliveryStatus.bounced
