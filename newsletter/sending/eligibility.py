@@ -62,12 +62,14 @@ def first_list(list_ids: Sequence[int]):
         Subscription.status == SubscriptionStatus.confirmed).scalar_subquery())
 
 
-def recipient_query(list_ids: Sequence[int]):
-    """One subscriber (bind parameter `p_subscriber`) if eligible now, with what compose needs."""
+def recipient_query(list_ids: Sequence[int], subscriber_id: ColumnElement | None = None):
+    """One subscriber (bind parameter `p_subscriber`, or the given expression) if eligible now,
+    with what compose needs."""
+    subscriber_id = bindparam("p_subscriber") if subscriber_id is None else subscriber_id
     return select(
         Subscriber.email, Subscriber.name, Subscriber.attributes, Subscriber.token_version,
         Subscriber.email_hash, first_list(list_ids).label("list_id"),
-    ).where(Subscriber.id == bindparam("p_subscriber"), eligible(list_ids))
+    ).where(Subscriber.id == subscriber_id, eligible(list_ids))
 
 
 def suppressed_without_hash(session: Session, key: str, email: str, email_hash: str | None) -> bool:
