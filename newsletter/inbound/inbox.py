@@ -24,13 +24,13 @@ from newsletter.inbound.classify import Kind, classify
 from newsletter.inbound.handle import ACTIONS, Who, identify
 from newsletter.inbound.mime import decoded_text
 from newsletter.models import (
-    AuditEvent,
     ConsentMethod,
     InboundMessage,
     InboundStatus,
     Subscriber,
     SubscriptionStatus,
 )
+from newsletter.privacy import audit
 from newsletter.subscribers import subscriptions
 
 PAGE = 50
@@ -215,7 +215,6 @@ def _close(session: Session, row: InboundMessage, actor: str, now: datetime, *, 
     row.action = action[:64]
     if label is not None:
         row.human_verdict = label
-    session.add(AuditEvent(at=now, actor=actor, action="inbound.handle",
-                           subject_type="inbound_message", subject_id=str(row.id),
-                           detail={"verdict": previous, "human_verdict": label,
-                                   "action": row.action}))
+    audit.record(session, actor=actor, action="inbound.handle", subject_type="inbound_message",
+                 subject_id=row.id, now=now,
+                 detail={"verdict": previous, "human_verdict": label, "action": row.action})

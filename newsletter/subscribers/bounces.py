@@ -21,13 +21,13 @@ from sqlalchemy import case, or_, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import (
-    AuditEvent,
     BounceDecision,
     BounceEvent,
     Subscriber,
     SubscriberStatus,
     SuppressionReason,
 )
+from newsletter.privacy import audit
 from newsletter.subscribers import suppression
 
 Decision = BounceDecision
@@ -300,8 +300,7 @@ def _step_suppress(session: Session, subscriber: Subscriber, event: BounceEvent,
 
 def _audit(session: Session, subscriber: Subscriber, event: BounceEvent, now: datetime,
            action: str, note: str | None = None, **detail) -> None:
-    session.add(AuditEvent(at=now, actor="system", action=action, subject_type="subscriber",
-                           subject_id=str(subscriber.id), note=note,
-                           detail={"decision": event.decision.value, "status": event.status,
-                                   "source": event.source, "campaign_id": event.campaign_id,
-                                   **detail}))
+    audit.record(session, actor="system", action=action, subject_type="subscriber",
+                 subject_id=subscriber.id, now=now, note=note,
+                 detail={"decision": event.decision.value, "status": event.status,
+                         "source": event.source, "campaign_id": event.campaign_id, **detail})

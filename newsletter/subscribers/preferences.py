@@ -22,7 +22,7 @@ from newsletter.models import (
     Subscription,
     SubscriptionStatus,
 )
-from newsletter.privacy import consent
+from newsletter.privacy import audit, consent
 from newsletter.subscribers.confirmation import lift_own_unsubscribe
 from newsletter.subscribers.subscriptions import (
     SubscribeRequest,
@@ -105,14 +105,12 @@ def update_preferences(session: Session, subscriber: Subscriber, *, name: str, c
 def edit_profile(session: Session, subscriber: Subscriber, *, name: str, country: str | None,
                  actor: str, now: datetime) -> bool:
     """An operator changes a subscriber's name or country; audited. True if anything changed."""
-    from newsletter.models import AuditEvent
-
     name, country = clean_text(name, "name"), clean_country(country)
     if (name, country) == (subscriber.name, subscriber.country):
         return False
     changed = [f for f, old, new in (("name", subscriber.name, name),
                                      ("country", subscriber.country, country)) if old != new]
     subscriber.name, subscriber.country = name, country
-    session.add(AuditEvent(at=now, actor=actor, action="subscriber.edit", subject_type="subscriber",
-                           subject_id=str(subscriber.id), detail={"fields": changed}))
+    audit.record(session, actor=actor, action="subscriber.edit", subject_type="subscriber",
+                 subject_id=subscriber.id, now=now, detail={"fields": changed})
     return True
