@@ -45,6 +45,12 @@ def archive_url(config: Mapping, list_slug: str) -> str:
     return f"{config['NEWSLETTER_BASE_URL']}/archive/{list_slug}"
 
 
+def policy_url(config: Mapping, version_id: int | None = None) -> str:
+    """The privacy policy: the version in force, or one version (as linked from a notice)."""
+    base = f"{config['NEWSLETTER_BASE_URL']}/privacy"
+    return base if version_id is None else f"{base}/v/{version_id}"
+
+
 def reply_address(config: Mapping, subscriber_id: int, campaign_id: int = 0) -> str:
     """Reply-To: replies carry who they are about in the address itself."""
     token = tokens.address_token(config["SECRET_KEY"], "reply", subscriber_id, campaign_id)

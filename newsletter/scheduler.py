@@ -76,6 +76,14 @@ def purge_inbound_raw(app: Flask) -> None:
     db.session.commit()
 
 
+def sweep_policy_notices(app: Flask) -> None:
+    """Queue a standalone notice for whoever still owes one past the deadline (idempotent: a
+    notice is completed in the same transaction as its queued mail)."""
+    from newsletter.privacy import policy
+
+    policy.sweep(db.session, app.config, utcnow())
+
+
 def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
@@ -85,6 +93,7 @@ def jobs(app: Flask) -> list[Job]:
         Job("purge-send-windows", purge_send_windows, 600),
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
         Job("inbound-purge-raw", purge_inbound_raw, 3600),
+        Job("policy-sweep", sweep_policy_notices, 300),
     ]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, event, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import db
@@ -27,22 +27,36 @@ class PolicyVersion(db.Model):
     # [{"purpose": "partners", "description": ..., "opt_in_countries": ["DE", ...]}]
     new_purposes: Mapped[list] = mapped_column(JSONType, default=list)
     notice_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    published_by: Mapped[str] = mapped_column(String(255), default="", server_default="")
+
+
+@event.listens_for(PolicyVersion, "before_update")
+def _published_versions_are_never_edited(_mapper, _connection, target: PolicyVersion) -> None:
+    # A correction is a new version: consent events and notices point at what people were shown.
+    raise ValueError(f"policy version {target.version} is published and cannot be edited")
 
 
 class PolicyNotice(db.Model):
-    """That a subscriber was told about a material policy change, and how."""
+    """A notice a subscriber owes us a record of: written "owed" (how and delivered_at empty)
+    for every active subscriber when a material version is published, completed by the "sent"
+    mark of the newsletter that carried it or by the standalone notice at the deadline."""
 
     __tablename__ = "policy_notice"
     __table_args__ = (
         UniqueConstraint("subscriber_id", "policy_version_id", name="uq_policy_notice_once"),
+        # The worker asks, per recipient, "what does this subscriber still owe?": a probe of this
+        # small partial index (only rows still owed) rides in its eligibility check.
+        Index("ix_policy_notice_owed", "subscriber_id", "policy_version_id",
+              postgresql_where=text("delivered_at IS NULL"),
+              sqlite_where=text("delivered_at IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
     policy_version_id: Mapped[int] = mapped_column(ForeignKey("policy_version.id"))
-    how: Mapped[str] = mapped_column(String(16))  # newsletter | standalone
+    how: Mapped[str | None] = mapped_column(String(16))  # newsletter | standalone; None: owed
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
-    delivered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class PrivacyRequestKind(enum.Enum):

@@ -78,6 +78,7 @@ class Recipient:
     attributes: Mapping = field(default_factory=dict)
     token_version: int = 1
     list_id: int = 0  # the campaign list the subscriber is on: its unsubscribe link
+    notice_version_id: int | None = None  # the latest policy version they still owe a notice of
 
 
 @dataclass(frozen=True)

@@ -11,19 +11,33 @@ trip per message instead of six (BEGIN, SELECT, UPDATE, COMMIT ...), which is mo
 difference between a few hundred and a few thousand messages per second. Whenever the worker is
 about to do anything else (wait for a rate permit, give a batch back, handle a failure) the
 store commits a pending mark on its own first. Both return the same types.
+
+Policy-change notices (privacy/policy.py) ride along: the eligibility check also reads the
+latest policy version the recipient still owes a notice of, and when the message carried the
+notice block the "sent" mark completes that owed PolicyNotice row in the same commit (on
+PostgreSQL a second CTE of the same statement). A crash between the SMTP reply and the mark
+leaves both the delivery and the notice unmarked: the message, notice included, is sent once
+more, and the notice is never lost.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, func, literal_column, select, update
 from sqlalchemy.dialects.postgresql import psycopg
 from sqlalchemy.orm import Session
 
-from newsletter.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    PolicyNotice,
+    Subscriber,
+)
 from newsletter.sending import eligibility
 
 # Campaigns whose deliveries workers send.
@@ -49,13 +63,31 @@ class Eligible:
     token_version: int
     email_hash: str | None
     list_id: int
+    notice_version_id: int | None = None  # the latest policy version they owe a notice of
+
+
+@dataclass(frozen=True)
+class Notice:
+    """The policy notice a sent message carried: completes the subscriber's owed rows."""
+
+    subscriber_id: int
+    version_id: int
+    campaign_id: int
 
 
 def _eligible(row) -> Eligible | None:
     if row is None:
         return None
     return Eligible(row.email, row.name or "", row.attributes or {}, row.token_version,
-                    row.email_hash, row.list_id)
+                    row.email_hash, row.list_id, row.notice_version_id)
+
+
+# A probe of the partial index ix_policy_notice_owed (rows still owed only), so it costs next to
+# nothing while nobody owes a notice.
+OWED_NOTICE = (select(func.max(PolicyNotice.policy_version_id))
+               .where(PolicyNotice.subscriber_id == Subscriber.id,
+                      PolicyNotice.delivered_at.is_(None))
+               .scalar_subquery().label("notice_version_id"))
 
 
 def mark_sent_statement(param=bindparam):
@@ -88,7 +120,36 @@ def driver_sql(statement) -> str:
     return str(compiled).replace("%%", "%")
 
 
+def mark_notice_statement(param=bindparam):
+    """Completes what a newsletter told: every version owed up to the one its block named.
+    "Still owed" in the WHERE makes it a no-op when the deadline sweeper got there first."""
+    return (
+        update(PolicyNotice).where(
+            PolicyNotice.subscriber_id == param("p_notice_subscriber"),
+            PolicyNotice.policy_version_id <= param("p_notice_version"),
+            PolicyNotice.delivered_at.is_(None),
+        ).values(how="newsletter", campaign_id=param("p_notice_campaign"),
+                 delivered_at=param("p_sent_at"))
+        .execution_options(synchronize_session=False)
+    )
+
+
+MARK_NOTICE = mark_notice_statement()
 MARK_SENT_SQL = driver_sql(mark_sent_statement(_placeholder))
+# Both marks as one statement, for a pending mark committed on its own (PostgresStore.flush).
+MARK_SENT_AND_NOTICE_SQL = driver_sql(
+    select(literal_column("1")).add_cte(mark_sent_statement(_placeholder).cte("marked"))
+    .add_cte(mark_notice_statement(_placeholder).cte("noticed")))
+
+
+def _params(delivery_id: int, sent_at: datetime, message_id: str, reply: str,
+            notice: Notice | None) -> dict:
+    params = {"p_delivery_id": delivery_id, "p_sent_at": sent_at, "p_message_id": message_id,
+              "p_reply": reply}
+    if notice is not None:
+        params.update(p_notice_subscriber=notice.subscriber_id,
+                      p_notice_version=notice.version_id, p_notice_campaign=notice.campaign_id)
+    return params
 
 
 class PortableStore:
@@ -136,10 +197,13 @@ class PortableStore:
         row = self.session.execute(self._query(list_ids), {"p_subscriber": subscriber_id}).first()
         return _eligible(row)
 
-    def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str) -> None:
-        """The server accepted the message: mark and commit at once."""
-        self.session.execute(MARK_SENT, {"p_delivery_id": delivery_id, "p_sent_at": sent_at,
-                                            "p_message_id": message_id, "p_reply": reply})
+    def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str,
+                  notice: Notice | None = None) -> None:
+        """The server accepted the message: mark it (and the notice it carried) in one commit."""
+        params = _params(delivery_id, sent_at, message_id, reply, notice)
+        self.session.execute(MARK_SENT, params)
+        if notice is not None:
+            self.session.execute(MARK_NOTICE, params)
         self.session.commit()
 
     def finish(self, delivery_id: int, status: DeliveryStatus, reply: str) -> None:
@@ -201,7 +265,7 @@ class PortableStore:
     def _query(self, list_ids: Sequence[int]):
         key = tuple(list_ids)
         if key not in self._queries:
-            self._queries[key] = eligibility.recipient_query(key)
+            self._queries[key] = eligibility.recipient_query(key).add_columns(OWED_NOTICE)
         return self._queries[key]
 
 
@@ -213,30 +277,42 @@ class PostgresStore(PortableStore):
         self.connection = session.get_bind().connect().execution_options(
             isolation_level="AUTOCOMMIT")
         self.pending: dict | None = None
-        self._marking: dict[tuple[int, ...], tuple[str, str]] = {}
+        self._marking: dict[tuple[tuple[int, ...], bool | None], str] = {}
 
     def recipient(self, subscriber_id: int, list_ids: Sequence[int]) -> Eligible | None:
         """Check the next recipient, committing the pending "sent" mark in the same statement."""
-        check, mark_and_check = self._driver_sql(list_ids)
         params = {"p_subscriber": subscriber_id}
-        if self.pending is not None:
+        told = None
+        if self.pending is None:
+            sql = self._driver_sql(list_ids, None)
+        else:
             params.update(self.pending)
-        row = self.connection.exec_driver_sql(
-            check if self.pending is None else mark_and_check, params).first()
+            sql = self._driver_sql(list_ids, "p_notice_subscriber" in self.pending)
+            if self.pending.get("p_notice_subscriber") == subscriber_id:
+                told = self.pending["p_notice_version"]
+        row = self.connection.exec_driver_sql(sql, params).first()
         self.pending = None
-        return _eligible(row)
+        eligible = _eligible(row)
+        if eligible is not None and told is not None and \
+                (eligible.notice_version_id or 0) <= told:
+            # The same subscriber again (another campaign in the batch): the statement's
+            # snapshot cannot see the notice its own CTE just completed.
+            eligible = replace(eligible, notice_version_id=None)
+        return eligible
 
-    def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str) -> None:
+    def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str,
+                  notice: Notice | None = None) -> None:
         """Defer the mark to the next statement, which the worker issues right away."""
         self.flush()
-        self.pending = {"p_delivery_id": delivery_id, "p_sent_at": sent_at,
-                        "p_message_id": message_id, "p_reply": reply}
+        self.pending = _params(delivery_id, sent_at, message_id, reply, notice)
 
     def flush(self) -> None:
-        """Commit a pending mark on its own."""
+        """Commit a pending mark on its own (one statement, with its notice if any)."""
         if self.pending is not None:
             pending, self.pending = self.pending, None
-            self.connection.exec_driver_sql(MARK_SENT_SQL, pending)
+            notice = "p_notice_subscriber" in pending
+            self.connection.exec_driver_sql(MARK_SENT_AND_NOTICE_SQL if notice else MARK_SENT_SQL,
+                                            pending)
 
     def close(self) -> None:
         """Commit what is pending and hand the connection back."""
@@ -245,15 +321,18 @@ class PostgresStore(PortableStore):
         finally:
             self.connection.close()
 
-    def _driver_sql(self, list_ids: Sequence[int]) -> tuple[str, str]:
-        """(check, mark-and-check) for these lists: the eligibility query of eligibility.py, and
-        the same with the pending mark as a data-modifying CTE."""
-        key = tuple(list_ids)
+    def _driver_sql(self, list_ids: Sequence[int], notice: bool | None) -> str:
+        """The check for these lists (eligibility.py, plus the owed policy notice) as driver SQL;
+        with `notice` not None, the pending sent mark (and its notice) ride as CTEs."""
+        key = (tuple(list_ids), notice)
         if key not in self._marking:
-            check = eligibility.recipient_query(key, _placeholder("p_subscriber"))
-            self._marking[key] = (
-                driver_sql(check),
-                driver_sql(check.add_cte(mark_sent_statement(_placeholder).cte("marked"))))
+            statement = eligibility.recipient_query(key[0], _placeholder("p_subscriber")) \
+                .add_columns(OWED_NOTICE)
+            if notice is not None:
+                statement = statement.add_cte(mark_sent_statement(_placeholder).cte("marked"))
+            if notice:
+                statement = statement.add_cte(mark_notice_statement(_placeholder).cte("noticed"))
+            self._marking[key] = driver_sql(statement)
         return self._marking[key]
 
 

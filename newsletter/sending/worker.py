@@ -33,16 +33,18 @@ from sqlalchemy.orm import Session
 from newsletter import links
 from newsletter.models import (
     Campaign,
+    CampaignStatus,
     DeliveryStatus,
     MailingList,
     Subscriber,
     campaign_lists,
     utcnow,
 )
+from newsletter.privacy import policy
 from newsletter.sending import campaigns, compose, eligibility
 from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.ratelimit import SendRateLimiter
-from newsletter.sending.store import ACTIVE, Claimed, PortableStore, store_for
+from newsletter.sending.store import ACTIVE, Claimed, Notice, PortableStore, store_for
 from newsletter.sending.transport import Transport, TransportError
 from newsletter.subscribers import bounces
 from newsletter.subscribers.bounces import Decision
@@ -76,11 +78,13 @@ class DeliveryWorker:
     transport: Transport
     name: str = field(default_factory=worker_name)
     clock: Callable[[], datetime] = utcnow
-    notice_hook: compose.NoticeHook | None = None  # policy-change notices plug in here
+    # Policy-change notices (privacy/policy.py NoticeBlocks unless a test plugs in another).
+    notice_hook: compose.NoticeHook | None = None
     limiter: SendRateLimiter | None = None
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
+    _welcome: dict = field(default_factory=dict)  # campaign id -> is a welcome message
     _waiting: dict = field(default_factory=dict)  # campaign id -> waiting for the server since
     _store: PortableStore | None = None
 
@@ -166,8 +170,10 @@ class DeliveryWorker:
         now = self.clock()
         try:
             compiled = self._campaign(session, item.campaign_id, recipient.list_id)
-            message = compiled.render(recipient, now, self.notice_hook, links.delivery_message_id(
-                self.config, item.campaign_id, item.subscriber_id))
+            block = self._notice(session, item.campaign_id, recipient)
+            message = compiled.render(
+                recipient, now, None if block is None else (lambda _recipient: block),
+                links.delivery_message_id(self.config, item.campaign_id, item.subscriber_id))
         except compose.TemplateLimitError as exc:  # a runaway template: this recipient only
             log.warning("delivery %s: template limit: %s", item.id, exc)
             self._finish(session, item.id, DeliveryStatus.failed, f"render error: {exc}"[:500])
@@ -182,7 +188,10 @@ class DeliveryWorker:
         except TransportError as exc:
             return self._failed(session, item, recipient, exc)
         store = self.store(session)
-        store.mark_sent(item.id, self.clock(), message.message_id, reply[:500])
+        # The notice the message carried is recorded by the same commit as its "sent" mark.
+        notice = None if block is None else Notice(item.subscriber_id,
+                                                   recipient.notice_version_id, item.campaign_id)
+        store.mark_sent(item.id, self.clock(), message.message_id, reply[:500], notice)
         if self._waiting.get(item.campaign_id):
             store.server_ok(item.campaign_id)
             self._waiting[item.campaign_id] = None
@@ -258,7 +267,17 @@ class DeliveryWorker:
                                                               row.email_hash):
             return None
         return compose.Recipient(item.subscriber_id, row.email, row.name, row.attributes,
-                                 row.token_version, row.list_id)
+                                 row.token_version, row.list_id, row.notice_version_id)
+
+    def _notice(self, session: Session, campaign_id: int,
+                recipient: compose.Recipient) -> compose.NoticeBlock | None:
+        """The policy notice block this recipient's copy carries, if they owe one. A welcome
+        message is not "the next newsletter": it carries none."""
+        if recipient.notice_version_id is None or self._welcome.get(campaign_id, True):
+            return None
+        if self.notice_hook is None:
+            self.notice_hook = policy.NoticeBlocks(self.config, session)
+        return self.notice_hook(recipient)
 
     def _list_ids(self, session: Session, campaign_id: int) -> list[int]:
         if campaign_id not in self._lists:
@@ -274,6 +293,7 @@ class DeliveryWorker:
         if cached is not None and time.monotonic() - cached[1] < 60:
             return cached[0]
         campaign = session.get(Campaign, campaign_id)
+        self._welcome[campaign_id] = campaign.status is CampaignStatus.welcome
         mailing_list = session.get(MailingList, list_id)
         compiled = compose.compile_campaign(campaigns.content_for(campaign, mailing_list),
                                             self.config)

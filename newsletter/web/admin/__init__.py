@@ -9,6 +9,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     dashboard,
     inbox,
     lists,
+    policy,
     privacy,
     sink,
     subscribers,

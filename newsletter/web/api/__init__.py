@@ -21,13 +21,14 @@ def blueprints() -> list[Blueprint]:
         campaigns,
         inbound,
         lists,
+        policy_versions,
         privacy_requests,
         subscribers,
         suppressions,
     )
 
     return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp, inbound.blp,
-            privacy_requests.blp]
+            privacy_requests.blp, policy_versions.blp]
 
 
 def register(api: Api) -> None:
