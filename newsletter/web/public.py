@@ -64,8 +64,9 @@ def _form_lists(slug: str) -> list[MailingList]:
     # Only well-formed slugs reach SQL (PostgreSQL refuses NUL bytes with an error, not a miss).
     if len(slugs) > 20 or not all(SLUG.match(s) for s in slugs):
         abort(404)
+    # A list that is not public does not exist for the public pages (same 404 as a typo).
     found = {m.slug: m for m in db.session.scalars(
-        select(MailingList).where(MailingList.slug.in_(slugs)))}
+        select(MailingList).where(MailingList.slug.in_(slugs), MailingList.public.is_(True)))}
     if any(s not in found for s in slugs):
         abort(404)
     return list(dict.fromkeys(found[s] for s in slugs))
