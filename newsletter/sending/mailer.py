@@ -4,8 +4,9 @@
 for campaign mail, and the DKIM signature is added before the bytes are queued, so the queued
 `raw` is exactly what goes on the wire. `queue()` writes an OutboundMail row in the caller's
 transaction, so the mail exists exactly when the change that needs it was committed.
-`send_queued()` hands due rows to a transport; it runs right after a request commits and from the
-worker, which retries with backoff.
+`send_queued()` hands due rows to a transport; the worker runs it (and the scheduler's
+`transactional-mail` job), retrying with backoff. Public pages only queue: a request that talked
+SMTP would answer slower for a new address than for a known one.
 """
 
 from __future__ import annotations
