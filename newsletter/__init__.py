@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Flask, render_template, request
+from flask import Flask
 from werkzeug.routing import IntegerConverter
 
 from config import ConfigError, load_config
@@ -66,7 +66,9 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
     login_manager.session_protection = "strong"
 
     _register_blueprints(app)
-    _register_error_pages(app)
+    from newsletter.web import errors
+
+    errors.register(app)  # after the API: it replaces flask-smorest's JSON-for-all handler
     app.after_request(_security_headers)
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
@@ -95,25 +97,6 @@ def _register_blueprints(app: Flask) -> None:
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply.
     for blueprint in api_module.blueprints():
         csrf.exempt(blueprint)
-
-
-def _register_error_pages(app: Flask) -> None:
-    def render_error(code: int, title: str, message: str):
-        def handler(error):
-            if request.path.startswith("/api/"):
-                return {"code": code, "status": title, "message": message}, code
-            return render_template("error.html", code=code, title=title, message=message), code
-
-        return handler
-
-    app.register_error_handler(400, render_error(400, "Bad request", "The request was not valid."))
-    app.register_error_handler(404, render_error(404, "Not found", "There is nothing here."))
-    app.register_error_handler(
-        413, render_error(413, "Too large", "The request is larger than we accept.")
-    )
-    app.register_error_handler(
-        429, render_error(429, "Too many requests", "Please wait a minute and try again.")
-    )
 
 
 def _security_headers(response):

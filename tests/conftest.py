@@ -199,6 +199,17 @@ def session(app):
 
 # --- helpers ----------------------------------------------------------------------------------
 
+
+def deliver_queued(app) -> int:
+    """Send the queued transactional mail now, as the worker and the scheduler job do (public
+    requests only queue it). Returns how many were sent."""
+    from newsletter.models import utcnow
+    from newsletter.sending import mailer
+
+    with app.app_context():
+        return mailer.send_committed(db.session, app.config, None, utcnow())
+
+
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

@@ -83,15 +83,19 @@ def subscribe(email: str, slug: str, name: str, country: str) -> None:
               show_default=True, help="existing: consent was given before (no confirmation mail).")
 @click.option("--dry-run", is_flag=True, help="Check every row and report; change nothing.")
 @click.option("--batch-size", default=1000, show_default=True, type=click.IntRange(1, 100_000))
-def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, batch_size: int) -> None:
+@click.option("--encoding", default=None,
+              help="The file's encoding (e.g. cp1252); default: detected, refused when unclear.")
+def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, batch_size: int,
+                   encoding: str | None) -> None:
     """Import a CSV file (columns: email, optional name, country) into a list."""
     mailing_list = _list_or_fail(slug)
 
     def on_error(line: int, message: str) -> None:
         click.echo(f"{file.name}:{line}: {message}", err=True)
 
-    with file.open(newline="", encoding="utf-8-sig", errors="replace") as stream:
+    with file.open("rb") as binary:
         try:
+            stream = imports.open_csv(binary, encoding)
             report = imports.import_csv(
                 db.session, stream, mailing_list.id, consent_basis=consent_basis, now=utcnow(),
                 config=current_app.config, dry_run=dry_run, batch_size=batch_size,

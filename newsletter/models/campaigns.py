@@ -141,7 +141,11 @@ class OutboundMail(db.Model):
     """
 
     __tablename__ = "outbound_mail"
-    __table_args__ = (Index("ix_outbound_mail_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbound_mail_status_next", "status", "next_attempt_at"),
+        # The per-address limits (privacy verification mail) count one address's recent rows.
+        Index("ix_outbound_mail_to_created", "to_address", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(32))  # confirm, unsubscribe-undo, privacy-verify, ...

@@ -143,6 +143,11 @@ class MailingList(db.Model):
 
     subscriptions: Mapped[list[Subscription]] = relationship(back_populates="mailing_list")
 
+    @property
+    def public_archive(self) -> bool:
+        """The archive is shown (and linked from mail) only for a public list with it on."""
+        return bool(self.public and self.archive)
+
 
 class Subscription(db.Model):
     """One subscriber on one list."""

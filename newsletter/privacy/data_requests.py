@@ -32,6 +32,7 @@ from newsletter.subscribers import suppression
 OPEN_STATUSES = (PrivacyRequestStatus.unverified, PrivacyRequestStatus.verified)
 RESEND_AFTER = timedelta(minutes=10)  # a repeated request re-sends the link at most this often
 VERIFY_MAX_AGE_DAYS = 14
+VERIFY_KIND = "privacy-verify"  # OutboundMail.kind of the verification mail
 
 
 class PrivacyError(Exception):
@@ -94,6 +95,12 @@ def open_request(
     last = request.detail.get("verification_sent_at")
     if last and now - datetime.fromisoformat(last) < RESEND_AFTER:
         return request, None
+    # Per address, whatever the kind and however many IPs ask: else the form mails a stranger
+    # without end. The answer stays the same (the caller never says whether a mail went out).
+    window = timedelta(hours=config["NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS"])
+    if mailer.queued_since(session, to=email, kind=VERIFY_KIND, since=now - window) \
+            >= config["NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS"]:
+        return request, None
     return request, queue_verification(session, config, request, email, now)
 
 
@@ -121,7 +128,7 @@ def queue_verification(session: Session, config: Mapping, request: PrivacyReques
         config, to=email, subject=f"Please confirm your request to {what}",
         text=render_template("email/privacy_verify.txt", **context), now=now,
     )
-    mail = mailer.queue(session, kind="privacy-verify", mail=message, now=now)
+    mail = mailer.queue(session, kind=VERIFY_KIND, mail=message, now=now)
     request.detail = {**request.detail, "verification_sent_at": now.isoformat()}
     return mail
 

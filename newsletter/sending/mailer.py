@@ -4,8 +4,9 @@
 for campaign mail, and the DKIM signature is added before the bytes are queued, so the queued
 `raw` is exactly what goes on the wire. `queue()` writes an OutboundMail row in the caller's
 transaction, so the mail exists exactly when the change that needs it was committed.
-`send_queued()` hands due rows to a transport; it runs right after a request commits and from the
-worker, which retries with backoff.
+`send_queued()` hands due rows to a transport; the worker runs it (and the scheduler's
+`transactional-mail` job), retrying with backoff. Public pages only queue: a request that talked
+SMTP would answer slower for a new address than for a known one.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter import links
@@ -116,6 +117,16 @@ def queue(session: Session, *, kind: str, mail: Mail, now: datetime) -> Outbound
     )
     session.add(row)
     return row
+
+
+def queued_since(session: Session, *, to: str, kind: str, since: datetime) -> int:
+    """How many mails of this kind were queued to this address since then (a per-address limit).
+
+    Index: ix_outbound_mail_to_created (to_address, created_at) keeps it to that address's rows.
+    """
+    return session.scalar(select(func.count()).select_from(OutboundMail).where(
+        OutboundMail.to_address == to, OutboundMail.created_at >= since,
+        OutboundMail.kind == kind)) or 0
 
 
 def send_queued(session: Session, transport: Transport, now: datetime, limit: int = 100,

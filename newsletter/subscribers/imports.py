@@ -13,7 +13,7 @@ import csv
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -31,14 +31,26 @@ from newsletter.models import (
     savepoint,
 )
 from newsletter.privacy import audit, consent
-from newsletter.subscribers import messages, subscriptions, suppression
+from newsletter.subscribers import csv_encoding, messages, subscriptions, suppression
 
 CONSENT_BASES = ("double-opt-in", "existing")
 MAX_KEPT_ERRORS = 1000  # the report keeps the first ones; `on_error` sees every one
+REPLACEMENT = "\ufffd"  # what a byte that does not decode became
 
 
 class ImportFormatError(ValueError):
-    """The file as a whole cannot be imported (no email column, not CSV)."""
+    """The file as a whole cannot be imported (no email column, not CSV, unclear encoding)."""
+
+
+def open_csv(binary: BinaryIO, encoding: str | None = None) -> TextIO:
+    """The uploaded bytes as text: in `encoding`, or the one detected on a bounded sample
+    (csv_encoding.py); streamed, never read whole. ImportFormatError when it is not clear."""
+    try:
+        return csv_encoding.open_text(binary, encoding)
+    except csv_encoding.UndecidedEncoding as exc:
+        raise ImportFormatError(str(exc)) from None
+    except LookupError:
+        raise ImportFormatError(f"unknown encoding {encoding!r}") from None
 
 
 @dataclass
@@ -54,6 +66,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)
     mails_queued: int = 0
     dry_run: bool = False
+    encoding: str = ""  # what the file was read as
 
 
 def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis: str, now: datetime,
@@ -64,7 +77,8 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
     import is audited in the caller's transaction."""
     if consent_basis not in CONSENT_BASES:
         raise ImportFormatError(f"consent basis must be one of {', '.join(CONSENT_BASES)}")
-    report = ImportReport(dry_run=dry_run)
+    report = ImportReport(dry_run=dry_run, encoding=getattr(stream, "encoding", None) or "")
+    encoding = report.encoding or "text"
     reader = csv.reader(stream)
     try:
         columns = _columns(next(reader, None))
@@ -108,6 +122,11 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
             continue
         report.rows += 1
         try:
+            if any(REPLACEMENT in cell for cell in row):
+                # A byte the encoding does not know (decoded with errors="replace"): never stored.
+                raise subscriptions.SubscribeError(
+                    f"bytes that are not valid {encoding}; fix this line or save the file as "
+                    f"UTF-8", "row")
             batch.append(_parse_row(line, row, columns))
         except subscriptions.SubscribeError as exc:
             bad_row(line, str(exc))

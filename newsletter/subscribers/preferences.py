@@ -58,8 +58,14 @@ class PreferencesChange:
 
 
 def offered_lists(session: Session, subscriber: Subscriber) -> list[MailingList]:
-    """The lists the preference centre shows: public ones and any the subscriber was ever on."""
-    own = select(Subscription.list_id).where(Subscription.subscriber_id == subscriber.id)
+    """The lists the preference centre shows: public ones and any the subscriber is on now.
+
+    A list that is not public is shown only to its members (they may leave it); one they left
+    disappears, so the preference centre cannot be used to join a list the public cannot see.
+    """
+    own = select(Subscription.list_id).where(
+        Subscription.subscriber_id == subscriber.id,
+        Subscription.status != SubscriptionStatus.unsubscribed)
     return list(session.scalars(select(MailingList).where(
         MailingList.public.is_(True) | MailingList.id.in_(own)).order_by(MailingList.name)))
 

@@ -272,12 +272,16 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
                         cutoff: datetime) -> bool:
     # A conditional UPDATE, not read-then-write: on PostgreSQL a concurrent identical request
     # waits on the row lock, then sees the new confirmation_sent_at and claims nothing.
+    # The limit counts mail sent in the subscription's current state: a mail sent before the
+    # person left does not hold back the one they ask for on coming back (only the owner of the
+    # mailbox can leave, through a link we mailed, so this opens no way to flood a stranger).
     session.flush()
     claimed = session.execute(
         update(Subscription)
         .where(Subscription.id == subscription.id,
                (Subscription.confirmation_sent_at.is_(None))
-               | (Subscription.confirmation_sent_at < cutoff))
+               | (Subscription.confirmation_sent_at < cutoff)
+               | (Subscription.confirmation_sent_at < Subscription.unsubscribed_at))
         .values(confirmation_sent_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount

@@ -1,4 +1,4 @@
-"""The public web archive of a list (lists with `archive` on): every issue sent, each recurring
+"""The public web archive of a list (public lists with `archive` on): every issue sent, each recurring
 occurrence on its own page. Issues are shown as a reader would see them, minus personal data,
 from the copy stored on the first view (campaigns.archive_copy): no request renders a template
 twice."""
@@ -23,7 +23,8 @@ ISSUE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http
 
 def _archived_list(slug: str) -> MailingList:
     mailing_list = db.session.scalar(select(MailingList).where(MailingList.slug == slug))
-    if mailing_list is None or not mailing_list.archive:
+    # A list that is not public has no public pages, archive included, whatever its flag says.
+    if mailing_list is None or not mailing_list.public_archive:
         abort(404)
     return mailing_list
 

@@ -12,7 +12,6 @@ from flask import Blueprint, current_app, render_template, request
 from newsletter.extensions import db, limiter
 from newsletter.models import PrivacyRequestKind, utcnow
 from newsletter.privacy import data_requests
-from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.addresses import InvalidEmail
 
@@ -41,9 +40,11 @@ def request_form():
         return render_template("public/privacy_request.html", form=form,
                                error="Choose what you would like us to do."), 400
     now = utcnow()
-    _, mail = data_requests.open_request(db.session, kind=kind, email=email, source="form", now=now,
-                                   config=current_app.config)
-    mailer.commit_and_send(db.session, current_app.config, [mail], now)
+    data_requests.open_request(db.session, kind=kind, email=email, source="form", now=now,
+                               config=current_app.config)
+    # Queued, never sent from here: the answer takes as long for a known address as for an
+    # unknown one (the worker sends it).
+    db.session.commit()
     return render_template("public/privacy_requested.html", email=email)
 
 

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from newsletter import links
 from newsletter.extensions import csrf, db, limiter
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
-from newsletter.sending import mailer
 from newsletter.subscribers import confirmation, preferences, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
@@ -38,9 +37,13 @@ def consent_wording(lists: list[MailingList]) -> str:
             f"in every mail.")
 
 
-def _send(mails) -> None:
-    """Send what this request queued, right after its commit (best effort; the worker retries)."""
-    mailer.commit_and_send(db.session, current_app.config, mails, utcnow())
+def _commit() -> None:
+    """Commit; the mail this request queued goes out with the worker, never from the request.
+
+    Talking SMTP here would make the answer slow exactly when a mail is due (a new address) and
+    quick when none is (known or suppressed): its timing would tell who is subscribed.
+    """
+    db.session.commit()
 
 
 def _bad_link(error: TokenError, **extra):
@@ -64,8 +67,9 @@ def _form_lists(slug: str) -> list[MailingList]:
     # Only well-formed slugs reach SQL (PostgreSQL refuses NUL bytes with an error, not a miss).
     if len(slugs) > 20 or not all(SLUG.match(s) for s in slugs):
         abort(404)
+    # A list that is not public does not exist for the public pages (same 404 as a typo).
     found = {m.slug: m for m in db.session.scalars(
-        select(MailingList).where(MailingList.slug.in_(slugs)))}
+        select(MailingList).where(MailingList.slug.in_(slugs), MailingList.public.is_(True)))}
     if any(s not in found for s in slugs):
         abort(404)
     return list(dict.fromkeys(found[s] for s in slugs))
@@ -87,7 +91,7 @@ def subscribe(slug: str):
     if form.get("website"):
         return render_template("public/subscribed.html"), 200
     try:
-        outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+        subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
             name=form.get("name", ""), country=form.get("country") or None,
             wording=consent_wording(lists), **client(),
@@ -97,7 +101,7 @@ def subscribe(slug: str):
         return render_template("public/subscribe.html", lists=lists, countries=countries,
                                wording=consent_wording(lists), form=form, error=str(exc),
                                error_field=exc.field_name), 400
-    _send(outcome.mails)
+    _commit()
     # The same page whatever happened (new, known, already subscribed, suppressed): no enumeration.
     return render_template("public/subscribed.html"), 200
 
@@ -130,8 +134,8 @@ def confirm(token: str):
         expired = confirmation.expired_confirm_payload(exc)
         if expired is None or request.form.get("action") != "resend":
             return _bad_link(exc)
-        mails = confirmation.resend_confirmation(db.session, *expired, now=now, config=config)
-        _send(mails)
+        confirmation.resend_confirmation(db.session, *expired, now=now, config=config)
+        _commit()
         return render_template("public/subscribed.html", resent=True)
     try:
         outcome = confirmation.confirm(db.session, subscriber_id, list_ids, now=now, config=config,
@@ -143,7 +147,7 @@ def confirm(token: str):
     subscriber = outcome.subscriber
     prefs = links.preferences_url(config, subscriber.id, subscriber.token_version)
     lists = [s.mailing_list for s in outcome.confirmed + outcome.already]
-    _send(outcome.mails)
+    _commit()
     return render_template("public/confirmed.html", lists=lists, preferences_url=prefs)
 
 
@@ -199,10 +203,10 @@ def unsubscribe(token: str):
     if subscriber is None:  # erased or purged: nothing left to unsubscribe, and that is success
         return _unsubscribe_render(token, None, mailing_list, done="unsubscribed")
     if action == "resubscribe" and mailing_list is not None:
-        outcome = subscriptions.resubscribe(
+        subscriptions.resubscribe(
             db.session, subscriber, mailing_list, now=now, config=config,
             wording=f"Subscribe me to {mailing_list.name} again.", **client())
-        _send(outcome.mails)
+        _commit()
         return _unsubscribe_render(token, subscriber, mailing_list, done="resubscribe")
     everything = request.form.get("scope") == "all" or mailing_list is None
     subscriptions.unsubscribe(
@@ -237,13 +241,12 @@ def preferences_page(token: str):
                 done = "left"
             else:
                 wanted = {int(i) for i in request.form.getlist("list") if i.isdigit()}
-                change = preferences.update_preferences(
+                preferences.update_preferences(
                     db.session, subscriber, name=request.form.get("name", ""),
                     country=request.form.get("country") or None, wanted_list_ids=wanted,
                     now=now, config=config, **client())
-                _send(change.mails)
                 done = "saved"
-            db.session.commit()
+            _commit()
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
             error, status = str(exc), 400

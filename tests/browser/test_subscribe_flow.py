@@ -5,11 +5,13 @@ history."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 
 from newsletter.extensions import db
 from newsletter.models import MailingList
+from newsletter.sending.process import run_worker
 
 
 @pytest.fixture
@@ -18,12 +20,25 @@ def database_url(tmp_path):
     return f"sqlite:///{tmp_path / 'browser.db'}"
 
 
+@pytest.fixture
+def worker(app):
+    """A delivery worker beside the web server, as `flask newsletter serve` runs one: the pages
+    only queue mail, the worker sends it."""
+    stop = threading.Event()
+    thread = threading.Thread(target=run_worker, args=(app, stop), daemon=True)
+    thread.start()
+    yield thread
+    stop.set()
+    thread.join(10)
+
+
 def link(message, path_prefix: str) -> str:
     text = message.message.get_body(preferencelist=("plain",)).get_content()
     return next(u for u in re.findall(r"https?://\S+", text) if path_prefix in u)
 
 
-def test_subscribe_confirm_and_unsubscribe_in_a_browser(app, page, live_server, smtp, auth):
+def test_subscribe_confirm_and_unsubscribe_in_a_browser(app, page, live_server, smtp, auth,
+                                                         worker):
     with app.app_context():
         db.session.add(MailingList(slug="news", name="Weekly News", public=True,
                                    sender_name="News Desk", sender_address="news@news.example.org"))

@@ -191,7 +191,7 @@ def test_archive_pages_list_sent_issues_of_archived_lists(app, client, smtp):
     from newsletter.sending import campaigns
 
     with app.app_context():
-        public = make_list(db.session, "public-news", archive=True)
+        public = make_list(db.session, "public-news", archive=True, public=True)
         private = make_list(db.session, "private-news")
         add_subscribers(db.session, public, 1)
         issue = new_campaign(db.session, public, subject="Issue one",
@@ -257,7 +257,7 @@ def test_archive_serves_the_stored_copy_and_never_renders_again(app, client, smt
     from newsletter.sending import campaigns
 
     with app.app_context():
-        public = make_list(db.session, "public-news", archive=True)
+        public = make_list(db.session, "public-news", archive=True, public=True)
         add_subscribers(db.session, public, 1)
         issue = new_campaign(db.session, public, subject="Issue one", body="Hello, readers")
         campaigns.send_now(issue, T)

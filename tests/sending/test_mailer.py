@@ -26,7 +26,7 @@ from newsletter.models import (
 from newsletter.privacy import data_requests
 from newsletter.sending import campaigns, compose, mailer
 
-from conftest import csrf_token, make_app
+from conftest import csrf_token, deliver_queued, make_app
 
 # A list name long enough to fold List-Id, and a sender name that needs RFC 2047.
 LIST_NAME = "The Rhineland Weekly: everything that happened between Basel and Rotterdam this week"
@@ -104,6 +104,7 @@ def test_confirmation_and_subscribed_mail_carry_the_lists_headers_signed(signed_
     response = client.post("/subscribe/weekly", data={"email": "ada@example.org", "name": "Ada",
                                                       "country": "GB", "csrf_token": token})
     assert response.status_code == 200
+    deliver_queued(signed_app)
     (confirmation,) = smtp.wait_for(1)
     assert confirmation.message["Subject"].startswith("Please confirm")
     assert_list_mail(signed_app, confirmation.raw, "ada@example.org")
@@ -111,6 +112,7 @@ def test_confirmation_and_subscribed_mail_carry_the_lists_headers_signed(signed_
     text = confirmation.message.get_body(("plain",)).get_content()
     path = re.search(r"http://newsletter\.test(/confirm/\S+)", text).group(1)
     assert client.post(path).status_code == 200
+    deliver_queued(signed_app)
     subscribed = smtp.wait_for(2)[1]
     assert subscribed.message["Subject"].startswith("You are subscribed")
     assert_list_mail(signed_app, subscribed.raw, "ada@example.org")

@@ -24,7 +24,7 @@ def _message(message_id: int) -> InboundMessage:
 def inbox():
     status = request.args.get("status", "needs_human")
     verdict = request.args.get("verdict", "")
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = min(max(request.args.get("page", 1, type=int), 1), 1_000_000)
     rows, total = inbox_domain.list_messages(db.session, status=status, verdict=verdict, page=page)
     return render_template("admin/inbox.html", rows=rows, total=total, page=page, status=status,
                            verdict=verdict, counts=inbox_domain.counts(db.session),

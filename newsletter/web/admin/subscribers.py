@@ -3,7 +3,6 @@ and the CSV upload."""
 
 from __future__ import annotations
 
-import io
 import re
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
@@ -194,10 +193,10 @@ def subscribers_import():
         if upload is None or not upload.filename or list_id is None:
             error = "Choose a list and a CSV file."
         else:
-            # Streamed: the upload is read line by line, never as one string.
-            stream = io.TextIOWrapper(upload.stream, encoding="utf-8-sig", errors="replace",
-                                      newline="")
             try:
+                # Streamed: the upload is read line by line, never as one string; its encoding
+                # is the one chosen, or detected on a sample (refused when unclear).
+                stream = imports.open_csv(upload.stream, request.form.get("encoding") or None)
                 report = imports.import_csv(
                     db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
                     now=utcnow(), config=current_app.config, dry_run="dry_run" in request.form,
