@@ -394,7 +394,7 @@ def test_test_send_refuses_what_is_not_an_address(app, admin_client, runner, smt
 def test_the_footer_links_the_archive_only_when_the_list_has_one(app, admin_client, smtp):
     with app.app_context():
         ids = {slug: new_campaign(db.session, make_list(db.session, slug, name=slug.title(),
-                                                        archive=slug == "open")).id
+                                                        archive=slug == "open", public=True)).id
                for slug in ("closed", "open")}
     html = {}
     for slug, campaign_id in ids.items():
