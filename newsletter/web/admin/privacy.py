@@ -13,6 +13,7 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.privacy import data_requests as privacy_domain
+from newsletter.privacy import fulfil
 from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.addresses import InvalidEmail
@@ -66,3 +67,34 @@ def privacy_open():
     flash(f"Request {row.id} opened; the verification link was "
           f"{'sent' if mail else 'already sent recently'}.", "success")
     return redirect(url_for("admin.privacy")), 303
+
+
+@bp.get("/privacy/<int:request_id>/erase")
+@role_required(Role.privacy)
+def privacy_erase_page(request_id: int):
+    """The confirmation step: what erasure removes, and whether the person proved the address."""
+    row = _open_request(request_id, PrivacyRequestKind.erasure)
+    return render_template("admin/privacy_erase.html", row=row)
+
+
+@bp.post("/privacy/<int:request_id>/erase")
+@role_required(Role.privacy)
+def privacy_erase(request_id: int):
+    row = _open_request(request_id, PrivacyRequestKind.erasure)
+    if request.form.get("confirm") != "erase":
+        flash("Tick the box to confirm the erasure: nothing was done.", "error")
+        return redirect(url_for("admin.privacy_erase_page", request_id=row.id)), 303
+    now = utcnow()
+    mails = fulfil.carry_out(db.session, current_app.config, row, now=now, actor=actor())
+    mailer.commit_and_send(db.session, current_app.config, mails, now)
+    flash(f"Request {row.id}: the address was erased and told so.", "success")
+    return redirect(url_for("admin.privacy")), 303
+
+
+def _open_request(request_id: int, kind: PrivacyRequestKind) -> PrivacyRequest:
+    row = db.session.get(PrivacyRequest, request_id)
+    if row is None or row.kind is not kind:
+        abort(404)
+    if row.status not in privacy_domain.OPEN_STATUSES:
+        abort(409)
+    return row
