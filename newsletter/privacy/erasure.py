@@ -6,11 +6,10 @@ events and bounce counts still point at *someone* identified only by the keyed h
 goes onto the suppression list as that hash (reason `erasure`), so no import or admin add mails
 it again. The person's own later double opt-in lifts it (subscribers/confirmation.py).
 
-Rows about the person are found by subscriber id (the live row and earlier tombstones), by the
-address hash (privacy requests, suppression) and by the address itself (mail to or from it, audit
-details that quote it). Text columns are redacted, not emptied, where the rest still matters
-(an SMTP reply, an audit note); raw mail is dropped whole. A last mail confirms the erasure; its
-stored bytes are dropped once it is sent (mailer.FORGET_ONCE_SENT).
+Which rows are about the person is subject.py's rule (shared with export.py). Text columns are
+redacted, not emptied, where the rest still matters (an SMTP reply, an audit note); raw mail is
+dropped whole. A last mail confirms the erasure; its stored bytes are dropped once it is sent
+(mailer.FORGET_ONCE_SENT).
 
 Erasing twice is a no-op: a second run that finds nothing left to scrub changes nothing, mails
 nothing and writes no audit row. A run that does find something (a late bounce for the tombstone)
@@ -25,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import render_template
-from sqlalchemy import Text, cast, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from newsletter.models import (
@@ -44,7 +43,7 @@ from newsletter.models import (
     SubscriptionStatus,
     SuppressionReason,
 )
-from newsletter.privacy import audit, consent, data_requests
+from newsletter.privacy import audit, consent, data_requests, subject
 from newsletter.sending import mailer
 from newsletter.subscribers import suppression
 
@@ -95,22 +94,20 @@ class Redactor:
 def erase(session: Session, email: str, *, config: Mapping, now: datetime,
           actor: str) -> ErasureOutcome:
     """Erase everything held about an (already normalised) address; audited; idempotent."""
-    email = email.strip().lower()
-    digest = suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], email)
+    person = subject.find(session, email, config)
+    email, digest = person.email, person.digest
     outcome = ErasureOutcome(digest)
-    live = session.scalar(select(Subscriber).where(func.lower(Subscriber.email) == email))
-    redact = Redactor(email, live.name if live is not None else "")
-    ids = _subscriber_ids(session, digest, live)
+    redact = Redactor(email, person.name)
     steps = (
-        ("subscriber", lambda: _step_withdraw_and_anonymise(session, live, digest, now)),
-        ("consent_event", lambda: _step_consent_events(session, ids, redact)),
-        ("delivery", lambda: _step_deliveries(session, ids, redact)),
-        ("bounce_event", lambda: _step_bounces(session, ids, redact)),
-        ("inbound_message", lambda: _step_inbound(session, ids, email, redact)),
-        ("outbound_mail", lambda: _step_outbound(session, email)),
-        ("privacy_request", lambda: _step_privacy_requests(session, digest, redact, now, actor,
+        ("subscriber", lambda: _step_withdraw_and_anonymise(session, person.live, digest, now)),
+        ("consent_event", lambda: _step_consent_events(session, person, redact)),
+        ("delivery", lambda: _step_deliveries(session, person, redact)),
+        ("bounce_event", lambda: _step_bounces(session, person, redact)),
+        ("inbound_message", lambda: _step_inbound(session, person, redact)),
+        ("outbound_mail", lambda: _step_outbound(session, person)),
+        ("privacy_request", lambda: _step_privacy_requests(session, person, redact, now, actor,
                                                            outcome)),
-        ("audit_event", lambda: _step_audit_trail(session, ids, outcome.requests, email, redact)),
+        ("audit_event", lambda: _step_audit_trail(session, person, outcome.requests, redact)),
     )
     for table, step in steps:
         count = step()
@@ -126,15 +123,6 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
                          "requests": outcome.requests})
     outcome.mail = _step_confirm_by_mail(session, config, email, now)
     return outcome
-
-
-def _subscriber_ids(session: Session, digest: str, live: Subscriber | None) -> list[int]:
-    """The live row plus the tombstones of earlier erasures (a late bounce may name one)."""
-    ids = set(session.scalars(select(Subscriber.id).where(
-        Subscriber.email_hash == digest, Subscriber.status == SubscriberStatus.erased)))
-    if live is not None:
-        ids.add(live.id)
-    return sorted(ids)
 
 
 def _step_withdraw_and_anonymise(session: Session, subscriber: Subscriber | None, digest: str,
@@ -159,10 +147,11 @@ def _step_withdraw_and_anonymise(session: Session, subscriber: Subscriber | None
     return 1
 
 
-def _step_consent_events(session: Session, ids: list[int], redact: Redactor) -> int:
+def _step_consent_events(session: Session, person: subject.Subject, redact: Redactor) -> int:
     """Consent proof stays (purpose, grant, when, how, policy version); who-and-where goes."""
     changed = 0
-    for event in session.scalars(select(ConsentEvent).where(ConsentEvent.subscriber_id.in_(ids))):
+    for event in session.scalars(select(ConsentEvent).where(
+            subject.subscriber_rows(ConsentEvent.subscriber_id, person))):
         wording = redact.text(event.wording)
         if event.ip is not None or event.user_agent is not None or wording != event.wording:
             event.ip, event.user_agent, event.wording = None, None, wording
@@ -170,15 +159,14 @@ def _step_consent_events(session: Session, ids: list[int], redact: Redactor) -> 
     return changed
 
 
-def _step_deliveries(session: Session, ids: list[int], redact: Redactor) -> int:
+def _step_deliveries(session: Session, person: subject.Subject, redact: Redactor) -> int:
     """Unsent copies are skipped; a server reply may quote the address."""
+    theirs = subject.subscriber_rows(Delivery.subscriber_id, person)
     changed = session.execute(
-        update(Delivery).where(Delivery.subscriber_id.in_(ids),
-                               Delivery.status == DeliveryStatus.queued)
+        update(Delivery).where(theirs, Delivery.status == DeliveryStatus.queued)
         .values(status=DeliveryStatus.skipped)
         .execution_options(synchronize_session=False)).rowcount
-    for row in session.scalars(select(Delivery).where(Delivery.subscriber_id.in_(ids),
-                                                      Delivery.smtp_response.is_not(None))):
+    for row in session.scalars(select(Delivery).where(theirs, Delivery.smtp_response.is_not(None))):
         response = redact.text(row.smtp_response)
         if response != row.smtp_response:
             row.smtp_response = response
@@ -186,10 +174,11 @@ def _step_deliveries(session: Session, ids: list[int], redact: Redactor) -> int:
     return changed
 
 
-def _step_bounces(session: Session, ids: list[int], redact: Redactor) -> int:
+def _step_bounces(session: Session, person: subject.Subject, redact: Redactor) -> int:
     """The decision and status stay (they count); the diagnostic may quote the address."""
     changed = 0
-    for event in session.scalars(select(BounceEvent).where(BounceEvent.subscriber_id.in_(ids))):
+    for event in session.scalars(select(BounceEvent).where(
+            subject.subscriber_rows(BounceEvent.subscriber_id, person))):
         detail = redact.text(event.detail)
         if detail != event.detail:
             event.detail = detail
@@ -197,25 +186,10 @@ def _step_bounces(session: Session, ids: list[int], redact: Redactor) -> int:
     return changed
 
 
-def _lower_bytes_text(session: Session, column):
-    """A bytes column as lower-case text, for a case-insensitive search on either database."""
-    if session.get_bind().dialect.name == "postgresql":
-        # encode(..., 'escape') turns any byte string into text (non-ASCII as \\ooo).
-        return func.lower(func.encode(column, "escape"))
-    return func.lower(cast(column, Text))
-
-
-def _step_inbound(session: Session, ids: list[int], email: str, redact: Redactor) -> int:
-    """Mail they sent, or that is about them (a DSN naming them): raw, sender, subject go.
-
-    Also any stored message whose raw bytes quote the address. This reads every kept raw message
-    once per erasure: erasures are rare and raw mail is purged after its retention period.
-    """
-    rows = session.scalars(select(InboundMessage).where(or_(
-        InboundMessage.subscriber_id.in_(ids),
-        func.lower(InboundMessage.sender) == email,
-        _lower_bytes_text(session, InboundMessage.raw).contains(email, autoescape=True),
-    )))
+def _step_inbound(session: Session, person: subject.Subject, redact: Redactor) -> int:
+    """Mail they sent, carrying their token, or quoting them: raw, sender, subject go."""
+    rows = session.scalars(select(InboundMessage).where(
+        subject.inbound(session, person, erasure=True)))
     changed = 0
     for row in rows:
         before = (row.raw, row.sender, row.subject, row.note, row.reasons)
@@ -226,12 +200,10 @@ def _step_inbound(session: Session, ids: list[int], email: str, redact: Redactor
     return changed
 
 
-def _step_outbound(session: Session, email: str) -> int:
+def _step_outbound(session: Session, person: subject.Subject) -> int:
     """Queued mail to them is cancelled; stored bytes of any mail to or quoting them go."""
-    rows = session.scalars(select(OutboundMail).where(or_(
-        func.lower(OutboundMail.to_address) == email,
-        _lower_bytes_text(session, OutboundMail.raw).contains(email, autoescape=True),
-    )))
+    rows = session.scalars(select(OutboundMail).where(
+        subject.outbound(session, person, erasure=True)))
     changed = 0
     for row in rows:
         if row.status == "queued":
@@ -241,12 +213,12 @@ def _step_outbound(session: Session, email: str) -> int:
     return changed
 
 
-def _step_privacy_requests(session: Session, digest: str, redact: Redactor, now: datetime,
-                           actor: str, outcome: ErasureOutcome) -> int:
+def _step_privacy_requests(session: Session, person: subject.Subject, redact: Redactor,
+                           now: datetime, actor: str, outcome: ErasureOutcome) -> int:
     """Requests keep their hash and dates; the address goes; open ones are closed as done."""
     changed = 0
     for request in session.scalars(select(PrivacyRequest).where(
-            PrivacyRequest.email_hash == digest).order_by(PrivacyRequest.id)):
+            subject.privacy_requests(person)).order_by(PrivacyRequest.id)):
         outcome.requests.append(request.id)
         detail = redact.json({k: v for k, v in request.detail.items() if k != "email"})
         note = redact.text(request.note)
@@ -262,23 +234,14 @@ def _step_privacy_requests(session: Session, digest: str, redact: Redactor, now:
     return changed
 
 
-def _step_audit_trail(session: Session, ids: list[int], request_ids: list[int], email: str,
+def _step_audit_trail(session: Session, person: subject.Subject, request_ids: list[int],
                       redact: Redactor) -> int:
-    """Audit rows keep who acted, what and when; the address and name in them go.
-
-    Rows about the subscriber, their requests, or quoting the address anywhere (a note an admin
-    typed). The text search reads the whole audit table once per erasure, which is rare.
-    """
+    """Audit rows keep who acted, what and when; the address and name in them go (rows about
+    the person, their requests, or quoting the address: a note an officer typed)."""
     session.flush()
-    about = [
-        (AuditEvent.subject_type == "subscriber") & AuditEvent.subject_id.in_([str(i) for i in ids]),
-        (AuditEvent.subject_type == "privacy_request")
-        & AuditEvent.subject_id.in_([str(i) for i in request_ids]),
-        func.lower(cast(AuditEvent.detail, Text)).contains(email, autoescape=True),
-        func.lower(AuditEvent.note).contains(email, autoescape=True),
-    ]
     changed = 0
-    for row in session.scalars(select(AuditEvent).where(or_(*about))):
+    for row in session.scalars(select(AuditEvent).where(
+            subject.audit_events(person, request_ids))):
         detail, note = redact.json(row.detail), redact.text(row.note)
         if (detail, note) != (row.detail, row.note):
             row.detail, row.note = detail, note

@@ -1,8 +1,9 @@
 """What a verified data request sets in motion, without waiting for anyone.
 
 An erasure request is carried out the moment its link is confirmed (erasure.py): the person has
-proven the address, and the law asks for erasure "without undue delay". The caller commits and
-then sends the mail this returns.
+proven the address, and the law asks for erasure "without undue delay". An access request is
+answered by mail with a signed, expiring download link (export.py); the zip is built when the link
+is opened. The caller commits and then sends the mail this returns.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from newsletter.models import (
     PrivacyRequestKind,
     PrivacyRequestStatus,
 )
-from newsletter.privacy import data_requests, erasure
+from newsletter.privacy import data_requests, erasure, export
 
 
 def verify(session: Session, config: Mapping, token: str,
@@ -30,7 +31,7 @@ def verify(session: Session, config: Mapping, token: str,
 
 def carry_out(session: Session, config: Mapping, request: PrivacyRequest, *, now: datetime,
               actor: str) -> list[OutboundMail]:
-    """Do what an open request asks (erasure); returns the mail queued for after the commit."""
+    """Do what an open request asks; returns the mail queued for after the commit."""
     email = request.detail.get("email")
     if request.status not in data_requests.OPEN_STATUSES or not email:
         return []  # done already, closed, or the address was erased another way
@@ -40,4 +41,4 @@ def carry_out(session: Session, config: Mapping, request: PrivacyRequest, *, now
             data_requests.close(session, request, status=PrivacyRequestStatus.completed,
                                 actor=actor, now=now, note="the address was already erased")
         return [outcome.mail] if outcome.mail else []
-    return []
+    return [export.mail_link(session, config, request, now=now, actor=actor)]

@@ -1,18 +1,13 @@
 """Erasure: after it, no column of any table holds the address or the name, on either database.
 
-The person's data is made by the real flows (form subscribe + confirm, a campaign sent through
-the test SMTP server, a DSN and an erasure request read from the reply mailbox, an admin note),
-next to a second person on the same list, campaign and inbox, whose data must stay.
+Ann's and Bob's data come from the real flows (people.py); Bob's must stay.
 """
 
 from __future__ import annotations
 
 import io
-import json
-from dataclasses import dataclass
 
-import pytest
-from campaign_support import NOW, drain
+from campaign_support import NOW
 from inbound import mails
 from sqlalchemy import select
 
@@ -34,106 +29,12 @@ from newsletter.models import (
     Suppression,
     SuppressionReason,
 )
-from newsletter.privacy import audit, data_requests, erasure
-from newsletter.sending import campaigns, mailer
+from newsletter.privacy import data_requests, erasure
+from newsletter.sending import campaigns
 from newsletter.subscribers import confirmation, imports, subscriptions, suppression
 
+from .people import ANN, ANN_NAME, BOB, BOB_NAME, find_text
 from conftest import csrf_token
-
-ANN, ANN_NAME = "ann.quill@example.org", "Annabel Quillfeather"
-BOB, BOB_NAME = "bob.stone@example.com", "Robert Stone"
-
-
-@dataclass
-class World:
-    list_id: int
-    campaign_id: int
-    ann: int
-    bob: int
-
-
-def _subscribe(session, config, email, name, mailing_list) -> int:
-    outcome = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
-        email=email, lists=[mailing_list], name=name, ip="203.0.113.7",
-        user_agent=f"Browser for {email}", wording="Yes, send me Weekly"), now=NOW, config=config)
-    session.flush()
-    confirmation.confirm(session, outcome.subscriber.id, [mailing_list.id], now=NOW,
-                         config=config, ip="203.0.113.8", user_agent=f"Browser for {email}")
-    session.commit()
-    return outcome.subscriber.id
-
-
-@pytest.fixture
-def world(app) -> World:
-    """Ann and Bob on one list, one campaign sent to both, mail from both in the inbox."""
-    config = app.config
-    with app.app_context():
-        session = db.session
-        weekly = MailingList(slug="weekly", name="Weekly", sender_name="Weekly",
-                             sender_address="news@news.example.org")
-        session.add(weekly)
-        session.commit()
-        ann = _subscribe(session, config, ANN, ANN_NAME, weekly)
-        bob = _subscribe(session, config, BOB, BOB_NAME, weekly)
-        campaign = campaigns.create(session, subject="Weekly #1", body="Hi {{ subscriber.name }}",
-                                    list_ids=[weekly.id], now=NOW)
-        campaigns.send_now(campaign, NOW)
-        session.commit()
-        campaigns.dispatch_due_campaigns(session, config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
-        session.commit()
-        world = World(weekly.id, campaign.id, ann, bob)
-    drain(app)
-    with app.app_context():
-        session = db.session
-        # A server reply that quotes the address (some do), in another case.
-        for delivery in session.scalars(select(Delivery)):
-            who = ANN.upper() if delivery.subscriber_id == ann else BOB
-            delivery.smtp_response = f"250 2.0.0 <{who}> queued as 4XyZ"
-        # A soft bounce quoting the address, and an erasure request by bare From.
-        for person, email in ((ann, ANN), (bob, BOB)):
-            process(session, config, mails.dsn(config, person, campaign.id, status="5.2.2",
-                                               diagnostic=f"552 5.2.2 <{email}> mailbox full",
-                                               message_id=f"<dsn-{person}@mx>", recipient=email),
-                    NOW)
-            process(session, config, mails.plain(
-                f"{ANN_NAME if person == ann else BOB_NAME} <{email}>", "privacy@news.example.org",
-                f"Delete my data ({email})", "Please delete all my data.",
-                message_id=f"<erase-{person}@example.org>"), NOW)
-        # A third person's mail that quotes the address (in capitals) in its body.
-        process(session, config, mails.plain(
-            "Carol <carol@example.net>", "privacy@news.example.org", "A question",
-            f"My friend {ANN.upper()} asked me to write to you.", message_id="<carol@example.net>"),
-            NOW)
-        # The worker keeps the SMTP reply of a refusal, which often quotes the address.
-        bounces = session.scalars(select(BounceEvent)).all()
-        assert {b.subscriber_id for b in bounces} == {ann, bob}
-        for bounce in bounces:
-            who = ANN.title() if bounce.subscriber_id == ann else BOB
-            bounce.detail = f"552 5.2.2 <{who}>: mailbox full; {bounce.detail}"
-        # An officer's note quoting each address.
-        for email, name in ((ANN, ANN_NAME), (BOB, BOB_NAME)):
-            audit.record(session, actor="admin:officer@example.org", action="note",
-                         subject_type="list", subject_id=world.list_id, now=NOW,
-                         detail={"caller": email}, note=f"{name} phoned about {email}")
-        session.commit()
-        mailer.send_committed(session, config, None, NOW)
-    return world
-
-
-def _find(session, *needles: str) -> list[str]:
-    """Every (table.column) whose value contains a needle, case-insensitively, in any type."""
-    found = []
-    for table in db.metadata.sorted_tables:
-        for row in session.execute(select(table)).mappings():
-            for column, value in row.items():
-                if isinstance(value, bytes):
-                    text = value.decode("latin-1")
-                elif isinstance(value, (dict, list)):
-                    text = json.dumps(value, ensure_ascii=False)
-                else:
-                    text = str(value)
-                found += [f"{table.name}.{column}" for n in needles if n.lower() in text.lower()]
-    return sorted(set(found))
 
 
 def _verify_erasure_request(app, client, email) -> str:
@@ -148,18 +49,18 @@ def _verify_erasure_request(app, client, email) -> str:
 
 def test_a_verified_erasure_leaves_no_trace_in_any_column(app, client, smtp, world):
     with app.app_context():
-        assert _find(db.session, ANN, ANN_NAME)  # the scan sees the data before
+        assert find_text(db.session, ANN, ANN_NAME)  # the scan sees the data before
     smtp.clear()
     page = _verify_erasure_request(app, client, ANN)
     assert "Your data has been deleted" in page
 
     with app.app_context():
         session = db.session
-        assert _find(session, ANN, ANN_NAME, "quillfeather") == []
+        assert find_text(session, ANN, ANN_NAME, "quillfeather") == []
         # Bob is untouched: his address, name, mail and notes are all still there.
         assert {"subscriber.email", "subscriber.name", "inbound_message.raw",
                 "bounce_event.detail", "audit_event.note", "delivery.smtp_response",
-                "outbound_mail.raw"} <= set(_find(session, BOB, BOB_NAME))
+                "outbound_mail.raw"} <= set(find_text(session, BOB, BOB_NAME))
         tombstone = session.get(Subscriber, world.ann)
         assert tombstone.status is SubscriberStatus.erased
         digest = suppression.email_hash(app.config["NEWSLETTER_SUPPRESSION_KEY"], ANN)
@@ -255,10 +156,10 @@ def test_a_late_bounce_for_the_tombstone_is_scrubbed_by_a_second_erasure(app, ru
         assert late.subscriber_id == world.ann  # the VERP token names the tombstone
         late.detail = f"552 5.2.2 <{ANN}>: mailbox full"
         db.session.commit()
-        assert _find(db.session, ANN)
+        assert find_text(db.session, ANN)
     assert "already erased" not in _erase_by_cli(runner)
     with app.app_context():
-        assert _find(db.session, ANN, ANN_NAME) == []
+        assert find_text(db.session, ANN, ANN_NAME) == []
 
 
 def test_an_unknown_address_is_erased_and_told_like_a_known_one(app, runner, smtp):
@@ -287,7 +188,7 @@ def test_admin_erasure_needs_the_confirmation_box(app, admin_client, world):
     response = admin_client.post(url, data={"csrf_token": token, "confirm": "erase"})
     assert response.status_code == 303
     with app.app_context():
-        assert _find(db.session, ANN, ANN_NAME) == []
+        assert find_text(db.session, ANN, ANN_NAME) == []
         [row] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.erase"))
         assert row.actor == "admin:admin@example.org"
     listing = admin_client.get("/admin/privacy?show=all").get_data(as_text=True)
