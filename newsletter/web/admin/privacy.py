@@ -44,8 +44,12 @@ def privacy_close(request_id: int):
         abort(400)
     if status not in (PrivacyRequestStatus.completed, PrivacyRequestStatus.rejected):
         abort(400)
-    privacy_domain.close(db.session, row, status=status, actor=actor(), now=utcnow(),
-                         note=request.form.get("note", "")[:1000])
+    try:
+        privacy_domain.close(db.session, row, status=status, actor=actor(), now=utcnow(),
+                             note=request.form.get("note", "")[:1000])
+    except privacy_domain.PrivacyError as exc:
+        flash(f"Request {row.id} is still open: {exc}", "error")
+        return redirect(url_for("admin.privacy")), 303
     db.session.commit()
     flash(f"Request {row.id} marked {status.value}.", "success")
     return redirect(url_for("admin.privacy")), 303
