@@ -45,6 +45,8 @@ PREFERENCES = Purpose("newsletter.preferences.v1")
 CONFIRM = Purpose("newsletter.confirm.v1", expires=True)
 PRIVACY_VERIFY = Purpose("newsletter.privacy-verify.v1", expires=True)
 UNDO_UNSUBSCRIBE = Purpose("newsletter.undo-unsubscribe.v1", expires=True)
+# The link to one's data export: names an access request, expires (NEWSLETTER_EXPORT_DAYS).
+EXPORT_DOWNLOAD = Purpose("newsletter.export-download.v1", expires=True)
 
 
 def sign(secret_key: str, purpose: Purpose, payload: list | dict) -> str:

@@ -137,4 +137,4 @@ def run_scheduler() -> None:
 
 
 # Each domain adds its own sub-commands.
-from newsletter.cli import admin_tools, campaigns, inbound, policy, subscribers  # noqa: E402,F401
+from newsletter.cli import admin_tools, campaigns, inbound, policy, privacy, subscribers  # noqa: E402,F401

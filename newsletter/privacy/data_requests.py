@@ -2,9 +2,9 @@
 
 A request is opened from the public form, a reply, the admin UI or the API; it is always proven
 by a signed link mailed to the address (anyone can type an address in a form, and a From header
-is easy to forge), and it is due one month after we received it (GDPR art. 12(3)). The export and
-the erasure themselves are separate steps (a later issue); this module records, verifies and
-lists requests.
+is easy to forge), and it is due one month after we received it (GDPR art. 12(3)). This module
+records, verifies, lists and closes requests; what a verified one sets in motion is fulfil.py
+(export.py, erasure.py).
 """
 
 from __future__ import annotations
@@ -175,9 +175,17 @@ def days_left(request: PrivacyRequest, now: datetime) -> int:
     return (request.due_at - now).days
 
 
+def was_carried_out(request: PrivacyRequest) -> bool:
+    """True once the data was sent (a download link) or erased for this request."""
+    return bool(request.detail.get("export_sent_at") or request.detail.get("erased_at"))
+
+
 def close(session: Session, request: PrivacyRequest, *, status: PrivacyRequestStatus,
           actor: str, now: datetime, note: str = "") -> None:
-    """Mark a request completed or rejected by hand, with an audit row."""
+    """Mark a request completed or rejected, with an audit row. Closing one without doing it
+    (nothing was sent or erased for it) needs a reason."""
+    if not note.strip() and not was_carried_out(request):
+        raise PrivacyError("Say why the request is closed without being carried out.")
     request.status = status
     request.completed_at = now
     if note:

@@ -28,6 +28,10 @@ from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.transport import Transport, TransportError, new_message_id
 
 MAX_ATTEMPTS = 8
+# The mail that confirms an erasure is the one thing still holding the address: once it is sent
+# (or given up on) its bytes and recipient go too (privacy/erasure.py).
+ERASURE_CONFIRMATION = "privacy-erased"
+FORGET_ONCE_SENT = frozenset({ERASURE_CONFIRMATION})
 BODY_POLICY = policy.SMTP.clone(cte_type="7bit")
 log = logging.getLogger(__name__)
 
@@ -163,6 +167,8 @@ def send_queued(session: Session, transport: Transport, now: datetime, limit: in
         else:
             row.status, row.sent_at = "sent", now
             sent += 1
+        if row.kind in FORGET_ONCE_SENT and row.status != "queued":
+            row.raw, row.to_address = b"", ""
         session.commit()
     return sent
 

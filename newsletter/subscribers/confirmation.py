@@ -127,18 +127,24 @@ def _suppression_row(session: Session, subscriber: Subscriber, config: Mapping) 
         Suppression.email_hash == suppression.email_hash(key, subscriber.email)))
 
 
+# Suppressions a person lifts by confirming a fresh subscription themselves: their own
+# unsubscribe-all, and their own erasure. A bounce, a complaint or a manual entry stays.
+OWN_SUPPRESSIONS = (SuppressionReason.unsubscribe_all, SuppressionReason.erasure)
+
+
 def _only_own_unsubscribe(session: Session, subscriber: Subscriber, config: Mapping) -> bool:
     row = _suppression_row(session, subscriber, config)
-    return row is None or row.reason is SuppressionReason.unsubscribe_all
+    return row is None or row.reason in OWN_SUPPRESSIONS
 
 
 def lift_own_unsubscribe(session: Session, subscriber: Subscriber, now: datetime,
                          config: Mapping) -> None:
-    """A person who left everything and now confirms again lifts their own suppression."""
+    """A person who left everything (or was erased) and now confirms again lifts their own
+    suppression."""
     row = _suppression_row(session, subscriber, config)
     if row is None:
         return
-    if row.reason is not SuppressionReason.unsubscribe_all:
+    if row.reason not in OWN_SUPPRESSIONS:
         raise AddressSuppressed("This address cannot be subscribed. Please contact us.")
     suppression.lift(session, config["NEWSLETTER_SUPPRESSION_KEY"], subscriber.email,
                      actor="subscriber", reason="the subscriber confirmed a new subscription",

@@ -167,8 +167,18 @@ def _step_suppression_check(session: Session, request: SubscribeRequest, config:
     if request.lifts_own_unsubscribe and row.reason is SuppressionReason.unsubscribe_all:
         # Lifted for real only when the fresh confirmation is clicked (see confirm()).
         return False
+    if row.reason is SuppressionReason.erasure and _own_double_opt_in(request):
+        # An erased person may come back on their own: the click on the mailed confirm link
+        # proves the address and is the fresh consent that lifts the suppression (confirm()).
+        return False
     outcome.suppressed = True
     return True
+
+
+def _own_double_opt_in(request: SubscribeRequest) -> bool:
+    """The person asks for themselves, and every list will mail a confirm link first."""
+    return (request.actor is None and not request.existing_consent
+            and all(m.double_opt_in for m in request.lists))
 
 
 def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest, now: datetime,

@@ -11,7 +11,8 @@ from flask import Blueprint, current_app, render_template, request
 
 from newsletter.extensions import db, limiter
 from newsletter.models import PrivacyRequestKind, utcnow
-from newsletter.privacy import data_requests
+from newsletter.privacy import data_requests, fulfil
+from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.addresses import InvalidEmail
 
@@ -61,10 +62,11 @@ def verify_page(token: str):
 @bp.post("/verify/<token>")
 def verify(token: str):
     try:
-        found = data_requests.verify(db.session, current_app.config, token, utcnow())
+        now = utcnow()
+        found, mails = fulfil.verify(db.session, current_app.config, token, now)
     except data_requests.PrivacyError as exc:
         db.session.rollback()
         return render_template("error.html", code=400, title="This link does not work",
                                message=str(exc)), 400
-    db.session.commit()
+    mailer.commit_and_send(db.session, current_app.config, mails, now)
     return render_template("public/privacy_verify.html", request_=found, done=True)
