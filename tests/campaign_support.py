@@ -115,3 +115,17 @@ def drain(app, clock=None, stop: threading.Event | None = None, rounds: int = 10
             transport.close()
             db.session.remove()
     return sent
+
+
+def start_campaign(app, count: int, **list_fields) -> int:
+    """A campaign to `count` subscribers, dispatched; returns its id."""
+    with app.app_context():
+        news = make_list(db.session, **list_fields)
+        add_subscribers(db.session, news, count)
+        campaign = new_campaign(db.session, news)
+        campaigns.send_now(campaign, NOW)
+        db.session.commit()
+        campaign_id = campaign.id
+        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
+        db.session.remove()
+    return campaign_id

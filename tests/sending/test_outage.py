@@ -10,10 +10,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from campaign_support import add_subscribers, drain, make_list, new_campaign
+from campaign_support import NOW, drain, new_campaign, start_campaign
 from sqlalchemy import func, select, update
 
 from newsletter.extensions import db
@@ -33,21 +33,6 @@ from newsletter.sending.store import PortableStore, claim_batch
 
 import servers
 from conftest import AuthActions, make_app
-
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-def start(app, count: int) -> int:
-    with app.app_context():
-        news = make_list(db.session)
-        add_subscribers(db.session, news, count)
-        campaign = new_campaign(db.session, news)
-        campaigns.send_now(campaign, NOW)
-        db.session.commit()
-        campaign_id = campaign.id
-        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
-        db.session.remove()
-    return campaign_id
 
 
 def statuses(app, campaign_id: int) -> dict:
@@ -99,7 +84,7 @@ def outage_app(database_url, tmp_path, smtp):
 
 def test_an_outage_then_421s_reach_everyone_once_and_fail_nothing(outage_app, admin_client_for):
     app = outage_app
-    campaign_id = start(app, 20)
+    campaign_id = start_campaign(app, 20)
     stop = threading.Event()
     worker = threading.Thread(target=drain, args=(app,), kwargs={"stop": stop, "rounds": 100_000})
     worker.start()
@@ -149,7 +134,7 @@ def test_a_relay_that_refuses_us_fails_nothing_and_pauses_the_campaign_after_a_w
                    NEWSLETTER_BATCH_SIZE=20, NEWSLETTER_OUTAGE_BACKOFF_SECONDS=0,
                    NEWSLETTER_OUTAGE_PAUSE_MINUTES=60, **extra)
     try:
-        campaign_id = start(app, 20)
+        campaign_id = start_campaign(app, 20)
         for minutes in (0, 30):  # half an hour of refusals: still trying
             drain(app, clock=lambda m=minutes: NOW + timedelta(minutes=m), rounds=3)
         nobody_blamed(app)
@@ -179,7 +164,7 @@ def test_a_relay_that_refuses_us_fails_nothing_and_pauses_the_campaign_after_a_w
 
 
 def test_one_recipients_refusal_still_fails_only_that_one(app, smtp):
-    campaign_id = start(app, 3)
+    campaign_id = start_campaign(app, 3)
     smtp.rcpt_replies["reader1@example.net"] = "550 5.7.1 refused by policy"
     drain(app)
     assert statuses(app, campaign_id) == {DeliveryStatus.sent: 2, DeliveryStatus.failed: 1}
@@ -188,7 +173,7 @@ def test_one_recipients_refusal_still_fails_only_that_one(app, smtp):
 
 
 def test_cancel_during_a_send_skips_every_unsent_row(app, smtp):
-    campaign_id = start(app, 60)
+    campaign_id = start_campaign(app, 60)
     with app.app_context():
         held = claim_batch(db.session, "dead-worker", NOW, 600, 30)  # a worker mid-batch
         assert len(held) == 30
@@ -210,7 +195,7 @@ def test_cancel_during_a_send_skips_every_unsent_row(app, smtp):
 
 
 def test_progress_comes_from_the_campaigns_own_sending_time(app, admin_client_for):
-    campaign_id = start(app, 100)
+    campaign_id = start_campaign(app, 100)
     started = NOW
     with app.app_context():
         db.session.execute(update(Campaign).values(started_at=started))
@@ -240,7 +225,7 @@ def test_progress_comes_from_the_campaigns_own_sending_time(app, admin_client_fo
 
 
 def test_a_copy_sent_again_after_a_crash_keeps_its_message_id(app, smtp):
-    campaign_id = start(app, 2)
+    campaign_id = start_campaign(app, 2)
     drain(app)
     first = {m.rcpt_tos[0]: m.message["Message-ID"] for m in smtp.messages}
     with app.app_context():  # as if the worker died between the server's 250 and the mark

@@ -10,7 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from campaign_support import NOW, add_subscribers, drain, make_list, new_campaign, suppress
+from campaign_support import (
+    NOW,
+    add_subscribers,
+    drain,
+    make_list,
+    new_campaign,
+    start_campaign,
+    suppress,
+)
 from sqlalchemy import func, select, update
 
 from newsletter.extensions import db
@@ -31,20 +39,6 @@ from newsletter.subscribers import suppression
 
 import servers
 from conftest import make_app
-
-
-def start_campaign(app, count: int, **list_fields) -> int:
-    """A campaign to `count` subscribers, dispatched; returns its id."""
-    with app.app_context():
-        news = make_list(db.session, **list_fields)
-        add_subscribers(db.session, news, count)
-        campaign = new_campaign(db.session, news)
-        campaigns.send_now(campaign, NOW)
-        db.session.commit()
-        campaign_id = campaign.id
-        campaigns.dispatch_due_campaigns(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"], NOW)
-        db.session.remove()
-    return campaign_id
 
 
 def wait_until(condition, timeout: float = 30.0, what: str = "condition") -> None:
