@@ -25,6 +25,8 @@ from email.utils import getaddresses
 
 from newsletter.inbound import mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
+from newsletter.inbound.subject import own_words
+from newsletter.inbound.subject import read as read_subject
 from newsletter.subscribers import bounces
 from newsletter.subscribers.bounces import Decision
 
@@ -61,9 +63,6 @@ ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MARKER_IN_BRACKETS = re.compile(r"[(\[]([^()\[\]]{3,60})[)\]]")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
 BULK_PRECEDENCE = ("bulk", "junk")
-# Subject prefixes of a reply or forward: such a subject is the old one, not a request.
-REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|antw|odp|r|rif|ref|fw|fwd|wg|tr|rv|enc)\s*:",
-                          re.IGNORECASE)
 
 
 class Kind(enum.StrEnum):
@@ -306,7 +305,7 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     # An out-of-office puts its marker first ("Automatic reply: ..."); a person's "Re: Out of
     # office? Read this" is a reply to a newsletter of that title, not an auto-reply.
     subject = verdict.subject
-    if REPLY_PREFIX.match(subject):  # AOL: "Re: <subject> (Automatic Response)"
+    if read_subject(subject).inherited:  # AOL: "Re: <subject> (Automatic Response)"
         subject = " ".join(MARKER_IN_BRACKETS.findall(subject))
     found, _ = phrasebook.load().find("auto_reply_subject", subject)
     if found:
@@ -334,7 +333,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
     book = phrasebook.load()
     text = new_text(body_text(message))
     trouble = _trouble(message)
-    subject = "" if REPLY_PREFIX.match(verdict.subject) else verdict.subject
+    # "[Tag] Re: Unsubscribe me now!" is another message's subject: never a request alone.
+    subject = own_words(verdict.subject)
     if len(text) > MAX_NEW_TEXT_CHARS:
         verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone")
         return False
