@@ -97,6 +97,7 @@ class Verdict:
     mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
     feedback_type: str | None = None  # of a complaint (RFC 5965: abuse, auth-failure, ...)
     also_unsubscribe: bool = False  # a data request that also asks to stop the mail
+    auth_results: list[str] = field(default_factory=list)  # Authentication-Results, topmost first
 
     @property
     def recipient(self) -> str | None:
@@ -176,6 +177,9 @@ def _read_envelope(message: Message, verdict: Verdict, raw: bytes) -> None:
     verdict.subject = mime.header(message, "Subject")[:500]
     addresses = getaddresses([mime.header(message, "From")])
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
+    # Read by handle.py (authres.check) against our own server's authserv-id, RFC 8601.
+    verdict.auth_results = [value[:2000] for value in
+                            mime.all_headers(message, "Authentication-Results")[:20]]
     for name in RECIPIENT_HEADERS:
         for value in mime.all_headers(message, name):
             for kind, token in TOKEN_RE.findall(value):
