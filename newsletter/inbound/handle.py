@@ -7,8 +7,9 @@ from the bare From address, which is easy to forge: an unsubscribe by From is do
 confirmed to that address with an undo link; access and erasure always need the mailed link.
 A request by bare From is acted on only when our own receiving server's Authentication-Results
 (authserv-id `NEWSLETTER_INBOUND_AUTHSERV_ID`) shows SPF or DKIM passing for the From domain;
-otherwise it waits for a person (authres.py). Bounces and complaints without a token act on nobody: forged bounces are cheap. A bounce is
-recorded and scored by subscribers/bounces.py (not a withdrawal of consent); a complaint is one.
+otherwise it waits for a person (authres.py). Bounces and complaints without a token act on
+nobody: forged bounces are cheap. A bounce is recorded and scored by subscribers/bounces.py
+(not a withdrawal of consent); a complaint is one.
 """
 
 from __future__ import annotations
