@@ -10,13 +10,20 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
 - `negation_after`: the same, right after the phrase (Japanese puts the negation last);
 - `auto_reply_subject`: subject phrases of out-of-office and other automatic answers;
 - `auto_reply_body`: their wording in the text, used only when no request phrase matched;
-- `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then.
+- `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then;
+- `formal`: openings of a formal request letter ("I hereby request", "hiermit beantrage ich").
+
+A word of seven letters or more that is one letter away (missing, extra, replaced) from a word
+of a request phrase is read as that word ("unsubscrible"), unless the difference is a letter
+added at the end ("unsubscribed" is a word of its own, not a misspelling).
 
 >>> book = load()
 >>> book.find("unsubscribe", "hi, please unsubscribe me. thanks")[0]
 'en: unsubscribe me'
 >>> book.find("unsubscribe", "please do not unsubscribe me")
 (None, 'en: unsubscribe me (negated)')
+>>> book.find("unsubscribe", "Please unsubscrible me")[0]
+'en: unsubscribe me'
 """
 
 from __future__ import annotations
@@ -29,8 +36,13 @@ from pathlib import Path
 
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
-            "auto_reply_subject", "auto_reply_body", "keep")
+            "auto_reply_subject", "auto_reply_body", "keep", "formal")
+SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
+MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
+LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
+# Spellings that are the same letter: Romanian cedilla/comma s and t, Arabic alef and ya forms.
+SAME_LETTER = str.maketrans({"ş": "ș", "ţ": "ț", "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
 SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]")
 
 
@@ -40,7 +52,7 @@ def normalise(text: str) -> str:
     >>> normalise("Don\u2019t  SEND me")
     "don't send me"
     """
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = unicodedata.normalize("NFKC", text).lower().translate(SAME_LETTER)
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
@@ -66,6 +78,7 @@ class Language:
     code: str
     patterns: dict[str, list[tuple[str, re.Pattern]]] = field(default_factory=dict)
     words: dict[str, set[str]] = field(default_factory=dict)
+    any: dict[str, re.Pattern] = field(default_factory=dict)  # one alternation per section
 
 
 @dataclass
@@ -73,12 +86,71 @@ class PhraseBook:
     """Every language's phrases; `find` answers which request a text makes, and why."""
 
     languages: list[Language]
+    # Built once in __post_init__: one alternation per section to skip texts quickly, and the
+    # spelling table (each long phrase word with one letter deleted -> the word).
+    _any: dict[str, re.Pattern] = field(default_factory=dict, repr=False)
+    _words: set[str] = field(default_factory=set, repr=False)
+    _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _seen: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for language in self.languages:
+            for section, pairs in language.patterns.items():
+                language.any[section] = re.compile("|".join(f"(?:{p.pattern})" for _, p in pairs))
+        for section in SECTIONS:
+            patterns = [p.pattern for lang in self.languages for _, p in lang.patterns.get(
+                section, [])]
+            if patterns:
+                self._any[section] = re.compile("|".join(f"(?:{p})" for p in patterns))
+        for language in self.languages:
+            for section in SPELLED_SECTIONS:
+                phrases = [p for p, _ in language.patterns.get(section, [])]
+                phrases += language.words.get(section, set())
+                for phrase in phrases:
+                    self._words.update(LONG_WORD.findall(normalise(phrase)))
+        for word in self._words:
+            for i in range(1, len(word)):
+                self._deleted.setdefault(word[:i] + word[i + 1:], set()).add(word)
+
+    def spell(self, text: str) -> str:
+        """The normalised text with one-letter misspellings of long phrase words corrected.
+
+        >>> load().spell("Please UNSUBSCRIBLE me, I was unsubscribed before")
+        'please unsubscribe me, i was unsubscribed before'
+        """
+        text = normalise(text)
+        done = self._seen.get(text)
+        if done is None:
+            done = LONG_WORD.sub(self._correct, text) if self._words else text
+            if len(self._seen) > 64:
+                self._seen.clear()
+            self._seen[text] = done
+        return done
+
+    def _correct(self, match: re.Match) -> str:
+        word = match.group(0)
+        if word in self._words:
+            return word
+        found = set(self._deleted.get(word, ()))  # one letter missing
+        for i in range(1, len(word) - 1):  # never the first letter, nor one added at the end
+            shorter = word[:i] + word[i + 1:]
+            if shorter in self._words:
+                found.add(shorter)  # one letter too many
+            found.update(self._deleted.get(shorter, ()))  # one letter replaced or swapped
+        found = {w for w in found if w[0] == word[0] and _one_apart(w, word)}
+        return found.pop() if len(found) == 1 else word
 
     def find(self, section: str, text: str) -> tuple[str | None, str | None]:
         """(matched phrase, None) or (None, why a match was cancelled) or (None, None)."""
-        text = normalise(text)
+        text = self.spell(text) if section in SPELLED_SECTIONS else normalise(text)
+        quick = self._any.get(section)
+        if quick is None or not quick.search(text):
+            return None, None
         cancelled = None
         for language in self.languages:
+            quick = language.any.get(section)
+            if quick is None or not quick.search(text):
+                continue
             for phrase, pattern in language.patterns.get(section, []):
                 for match in pattern.finditer(text):
                     negation = self._negation(text, match, language)
@@ -90,7 +162,7 @@ class PhraseBook:
 
     def alone(self, text: str) -> str | None:
         """The language code if the whole text is one of the `alone` words."""
-        bare = re.sub(r"[^\w\s]", " ", normalise(text))
+        bare = re.sub(r"[^\w\s]", " ", self.spell(text))
         bare = " ".join(bare.split())
         for language in self.languages:
             if bare in language.words.get("alone", set()):
@@ -106,13 +178,32 @@ class PhraseBook:
         after = text[match.end():match.end() + 12]
         words = set(re.findall(r"[\w']+", before + " " + inside))
         negations = language.words.get("negation", set())
-        hit = words & negations or {n for n in negations if " " in n and n in before}
+        # Scripts without spaces (Chinese): a negation is read in the few characters before.
+        hit = words & negations or {n for n in negations if " " in n and n in before} or {
+            n for n in negations if not _latin(n[0]) and n in before[-6:]}
         if hit:
             return sorted(hit)[0]
         for word in language.words.get("negation_after", set()):
             if after.startswith(word):
                 return word
         return None
+
+
+def _one_apart(a: str, b: str) -> bool:
+    """One letter missing, added or replaced, or two neighbours swapped (not equal).
+
+    >>> _one_apart("unsubscribe", "unsubscrible"), _one_apart("unsubscribed", "unsubscrible")
+    (True, False)
+    """
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long[k]), len(short))
+    return short[i:] == long[i + 1:]
 
 
 def parse_file(code: str, text: str) -> Language:
