@@ -23,7 +23,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from newsletter.inbound import mime, phrasebook, reports
+from newsletter.inbound import formal, mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
 from newsletter.inbound.subject import own_words
 from newsletter.inbound.subject import read as read_subject
@@ -340,8 +340,9 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
     # "[Tag] Re: Unsubscribe me now!" is another message's subject: never a request alone.
     subject = own_words(verdict.subject)
     if len(text) > MAX_NEW_TEXT_CHARS:
-        verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone")
-        return False
+        verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone, "
+                               "unless a formal access or erasure request")
+        return _formal_request(book, text, trouble, verdict)
     verdict.reasons.append(f"new text: {len(text)} characters")
     verdict.mentioned = sorted({a.lower() for a in ADDRESS_RE.findall(text)})[:10]
     text = _without_footer_lines(text, verdict)
@@ -366,6 +367,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
                     verdict.also_unsubscribe = True
                     verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
+    if _formal_request(book, text, trouble, verdict):
+        return True
     language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
     if language and trouble:
         return _unsure(verdict, f"an unsubscribe word ({language})", trouble)
@@ -382,6 +385,21 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
     return False
+
+
+def _formal_request(book: phrasebook.PhraseBook, text: str, trouble: list[str],
+                    verdict: Verdict) -> bool:
+    """A letter citing GDPR Art. 15/17 or opening formally and asking for access or erasure:
+    that request whatever its length (acting only mails a verification link; formal.py)."""
+    found = formal.request(book, text)
+    if found is None:
+        return False
+    section, why = found
+    if trouble:
+        return _unsure(verdict, why, trouble)
+    verdict.kind = Kind.access_request if section == "access" else Kind.erasure_request
+    verdict.reasons.append(why)
+    return True
 
 
 def _trouble(message: Message) -> list[str]:
