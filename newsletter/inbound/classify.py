@@ -346,6 +346,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
     verdict.reasons.append(f"new text: {len(text)} characters")
     verdict.mentioned = sorted({a.lower() for a in ADDRESS_RE.findall(text)})[:10]
     text = _without_footer_lines(text, verdict)
+    if _list_notice(book, text, verdict):
+        return False
     for kind, section in ((Kind.erasure_request, "erasure"), (Kind.access_request, "access"),
                           (Kind.unsubscribe, "unsubscribe")):
         found, cancelled = book.find(section, text)
@@ -400,6 +402,18 @@ def _formal_request(book: phrasebook.PhraseBook, text: str, trouble: list[str],
     verdict.kind = Kind.access_request if section == "access" else Kind.erasure_request
     verdict.reasons.append(why)
     return True
+
+
+def _list_notice(book: phrasebook.PhraseBook, text: str, verdict: Verdict) -> bool:
+    """A list server's "your confirmation is needed to leave" notice, forwarded or pasted (or
+    its subject kept): the server's words, not the person's request to us."""
+    for where in (text, read_subject(verdict.subject).text):
+        found, cancelled = book.find("notice", where)
+        if found or cancelled:
+            verdict.reasons.append(f"a list server's confirmation notice ({found or cancelled}): "
+                                   "not the sender's own request")
+            return True
+    return False
 
 
 def _trouble(message: Message) -> list[str]:

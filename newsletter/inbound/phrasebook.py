@@ -11,7 +11,9 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
 - `auto_reply_subject`: subject phrases of out-of-office and other automatic answers;
 - `auto_reply_body`: their wording in the text, used only when no request phrase matched;
 - `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then;
-- `formal`: openings of a formal request letter ("I hereby request", "hiermit beantrage ich").
+- `formal`: openings of a formal request letter ("I hereby request", "hiermit beantrage ich");
+- `notice`: a list server's own wording ("your confirmation is needed to leave"): a message
+  that carries it (forwarded or pasted) is not the person's own request.
 
 A word of seven letters or more that is one letter away (missing, extra, replaced) from a word
 of a request phrase is read as that word ("unsubscrible"), unless the difference is a letter
@@ -36,7 +38,7 @@ from pathlib import Path
 
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
-            "auto_reply_subject", "auto_reply_body", "keep", "formal")
+            "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
 SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
 MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
 LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
@@ -63,7 +65,7 @@ def _latin(char: str) -> bool:
 
 def compile_phrase(phrase: str) -> re.Pattern:
     """A phrase line as a regex: blanks match any spacing, `*` a few words, word bounds."""
-    phrase = normalise(phrase)
+    phrase = re.sub(r"\s*\*\s*", " *", normalise(phrase)).strip()  # "a * b" reads as "a *b"
     pieces = [re.escape(p) for p in phrase.split("*")]
     body = WILDCARD.join(r"\s+".join(piece.split(r"\ ")) for piece in pieces)
     start = r"(?<!\w)" if phrase and _latin(phrase[0]) else ""
