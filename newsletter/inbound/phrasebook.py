@@ -41,6 +41,7 @@ SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_a
             "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
 SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
 MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
+WORD = re.compile(r"\w+")
 LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
 # Spellings that are the same letter: Romanian cedilla/comma s and t, Arabic alef and ya forms.
@@ -63,6 +64,11 @@ def _latin(char: str) -> bool:
     return char.isalnum() and ord(char) < 0x2E80  # CJK scripts have no spaces between words
 
 
+def _bounded(char: str) -> bool:
+    """A phrase that starts (ends) with this character starts (ends) at a word bound."""
+    return not char.isalnum() or _latin(char)
+
+
 def compile_phrase(phrase: str) -> re.Pattern:
     """A phrase line as a regex: blanks match any spacing, `*` a few words, word bounds."""
     phrase = re.sub(r"\s*\*\s*", " *", normalise(phrase)).strip()  # "a * b" reads as "a *b"
@@ -80,7 +86,6 @@ class Language:
     code: str
     patterns: dict[str, list[tuple[str, re.Pattern]]] = field(default_factory=dict)
     words: dict[str, set[str]] = field(default_factory=dict)
-    any: dict[str, re.Pattern] = field(default_factory=dict)  # one alternation per section
 
 
 @dataclass
@@ -88,28 +93,39 @@ class PhraseBook:
     """Every language's phrases; `find` answers which request a text makes, and why."""
 
     languages: list[Language]
-    # Built once in __post_init__: one alternation per section to skip texts quickly, and the
-    # spelling table (each long phrase word with one letter deleted -> the word).
-    _any: dict[str, re.Pattern] = field(default_factory=dict, repr=False)
+    # Built once in __post_init__: per section every phrase in order, an index from a word each
+    # phrase needs to the phrases (only those are tried on a text), and the spelling table
+    # (each long phrase word with one letter deleted -> the word).
+    _entries: dict[str, list[tuple[Language, str, re.Pattern]]] = field(
+        default_factory=dict, repr=False)
+    _index: dict[str, dict[str, list[int]]] = field(default_factory=dict, repr=False)
+    _wide: dict[str, list[tuple[str, int]]] = field(default_factory=dict, repr=False)
     _words: set[str] = field(default_factory=set, repr=False)
     _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _seen: dict[str, str] = field(default_factory=dict, repr=False)
+    _ends: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
-        for language in self.languages:
-            for section, pairs in language.patterns.items():
-                language.any[section] = re.compile("|".join(f"(?:{p.pattern})" for _, p in pairs))
         for section in SECTIONS:
-            patterns = [p.pattern for lang in self.languages for _, p in lang.patterns.get(
-                section, [])]
-            if patterns:
-                self._any[section] = re.compile("|".join(f"(?:{p})" for p in patterns))
+            entries = [(lang, phrase, pattern) for lang in self.languages
+                       for phrase, pattern in lang.patterns.get(section, [])]
+            self._entries[section] = entries
+            index, wide = self._index.setdefault(section, {}), self._wide.setdefault(section, [])
+            for i, (_, phrase, _) in enumerate(entries):
+                norm = normalise(phrase).replace("*", " ")
+                key = max(WORD.findall(norm) or [norm], key=len)
+                if _bounded(norm[:1]) and _bounded(norm[-1:]):
+                    index.setdefault(key, []).append(i)  # a whole word of the text
+                else:
+                    wide.append((key, i))  # no word bounds (Chinese): looked for as a substring
         for language in self.languages:
             for section in SPELLED_SECTIONS:
                 phrases = [p for p, _ in language.patterns.get(section, [])]
                 phrases += language.words.get(section, set())
                 for phrase in phrases:
                     self._words.update(LONG_WORD.findall(normalise(phrase)))
+        # One edit leaves the first three or the last three letters of a long word as they were.
+        self._ends = {w[:3] for w in self._words} | {w[-3:] for w in self._words}
         for word in self._words:
             for i in range(1, len(word)):
                 self._deleted.setdefault(word[:i] + word[i + 1:], set()).add(word)
@@ -131,7 +147,7 @@ class PhraseBook:
 
     def _correct(self, match: re.Match) -> str:
         word = match.group(0)
-        if word in self._words:
+        if word in self._words or (word[:3] not in self._ends and word[-3:] not in self._ends):
             return word
         found = set(self._deleted.get(word, ()))  # one letter missing
         for i in range(1, len(word) - 1):  # never the first letter, nor one added at the end
@@ -142,24 +158,30 @@ class PhraseBook:
         found = {w for w in found if w[0] == word[0] and _one_apart(w, word)}
         return found.pop() if len(found) == 1 else word
 
-    def find(self, section: str, text: str) -> tuple[str | None, str | None]:
-        """(matched phrase, None) or (None, why a match was cancelled) or (None, None)."""
+    def find(self, section: str, text: str, plain: bool = False
+             ) -> tuple[str | None, str | None]:
+        """(matched phrase, None) or (None, why a match was cancelled) or (None, None).
+
+        Only phrases whose longest word is in the text are tried (`plain`: all of them)."""
         text = self.spell(text) if section in SPELLED_SECTIONS else normalise(text)
-        quick = self._any.get(section)
-        if quick is None or not quick.search(text):
-            return None, None
+        entries = self._entries.get(section, [])
+        if plain:  # every phrase in order: the reference the index is tested against
+            tried = range(len(entries))
+        else:
+            index, tried = self._index.get(section, {}), set()
+            for word in set(WORD.findall(text)):
+                tried.update(index.get(word, ()))
+            tried.update(i for key, i in self._wide.get(section, ()) if key in text)
+            tried = sorted(tried)
         cancelled = None
-        for language in self.languages:
-            quick = language.any.get(section)
-            if quick is None or not quick.search(text):
-                continue
-            for phrase, pattern in language.patterns.get(section, []):
-                for match in pattern.finditer(text):
-                    negation = self._negation(text, match, language)
-                    label = f"{language.code}: {phrase}"
-                    if negation is None:
-                        return label, None
-                    cancelled = cancelled or f"{label} (negated)"
+        for i in tried:
+            language, phrase, pattern = entries[i]
+            for match in pattern.finditer(text):
+                negation = self._negation(text, match, language)
+                label = f"{language.code}: {phrase}"
+                if negation is None:
+                    return label, None
+                cancelled = cancelled or f"{label} (negated)"
         return None, cancelled
 
     def alone(self, text: str) -> str | None:

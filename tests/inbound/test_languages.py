@@ -124,3 +124,19 @@ def test_no_request_phrase_is_a_single_common_word():
                 spaced = " " in phrase.strip() or "-" in phrase or ord(phrase[0]) >= 0x2E80 \
                     and len(phrase) >= 3
                 assert spaced or len(phrase) >= 10, f"{language.code} [{section}] {phrase!r}"
+
+
+def test_indexed_find_agrees_with_trying_every_phrase():
+    # The index (phrasebook.PhraseBook.find) is a fast path: it must answer as the plain path,
+    # on each phrase of a section in Latin and in Chinese surroundings, and on the table rows.
+    book = phrasebook.load()
+    for section in ("unsubscribe", "access", "erasure", "keep", "formal", "notice",
+                    "auto_reply_subject", "auto_reply_body"):
+        texts = [text for _, text, _ in ROWS]
+        for language in book.languages:
+            for phrase, _ in language.patterns.get(section, []):
+                filled = phrase.replace("*", "really ")
+                texts += [f"Hello. {filled}, thanks!", f"你好{filled}谢谢"]
+        for text in texts:
+            assert book.find(section, text) == book.find(section, text, plain=True), \
+                (section, text)
