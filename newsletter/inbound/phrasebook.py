@@ -17,7 +17,9 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
 
 A word of seven letters or more that is one letter away (missing, extra, replaced) from a word
 of a request phrase is read as that word ("unsubscrible"), unless the difference is a letter
-added at the end ("unsubscribed" is a word of its own, not a misspelling).
+added at the end ("unsubscribed" is a word of its own, not a misspelling) or lies in the first
+three letters, where the opposite requests differ: Polish "wpisanie" (sign-up) is not
+"wypisanie" (removal), German "anmelden" is not "abmelden".
 
 >>> book = load()
 >>> book.find("unsubscribe", "hi, please unsubscribe me. thanks")[0]
@@ -41,6 +43,7 @@ SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_a
             "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
 SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
 MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
+PREFIX_KEPT = 3  # a misspelling is read only after these letters (an-/ab-, wp-/wyp-, un-)
 WORD = re.compile(r"\w+")
 LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
@@ -103,7 +106,7 @@ class PhraseBook:
     _words: set[str] = field(default_factory=set, repr=False)
     _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _seen: dict[str, str] = field(default_factory=dict, repr=False)
-    _ends: set[str] = field(default_factory=set, repr=False)
+    _starts: set[str] = field(default_factory=set, repr=False)
 
     def __post_init__(self) -> None:
         for section in SECTIONS:
@@ -124,8 +127,7 @@ class PhraseBook:
                 phrases += language.words.get(section, set())
                 for phrase in phrases:
                     self._words.update(LONG_WORD.findall(normalise(phrase)))
-        # One edit leaves the first three or the last three letters of a long word as they were.
-        self._ends = {w[:3] for w in self._words} | {w[-3:] for w in self._words}
+        self._starts = {w[:PREFIX_KEPT] for w in self._words}
         for word in self._words:
             for i in range(1, len(word)):
                 self._deleted.setdefault(word[:i] + word[i + 1:], set()).add(word)
@@ -147,15 +149,15 @@ class PhraseBook:
 
     def _correct(self, match: re.Match) -> str:
         word = match.group(0)
-        if word in self._words or (word[:3] not in self._ends and word[-3:] not in self._ends):
+        if word in self._words or word[:PREFIX_KEPT] not in self._starts:
             return word
         found = set(self._deleted.get(word, ()))  # one letter missing
-        for i in range(1, len(word) - 1):  # never the first letter, nor one added at the end
+        for i in range(PREFIX_KEPT, len(word) - 1):  # not in the prefix, nor added at the end
             shorter = word[:i] + word[i + 1:]
             if shorter in self._words:
                 found.add(shorter)  # one letter too many
             found.update(self._deleted.get(shorter, ()))  # one letter replaced or swapped
-        found = {w for w in found if w[0] == word[0] and _one_apart(w, word)}
+        found = {w for w in found if w[:PREFIX_KEPT] == word[:PREFIX_KEPT] and _one_apart(w, word)}
         return found.pop() if len(found) == 1 else word
 
     def find(self, section: str, text: str, plain: bool = False

@@ -93,6 +93,9 @@ ROWS = [
     ("de", "Bitte abbestelen, danke", U),
     ("en", "You unsubscribed me without asking! Why?", H),
     ("en", "Your system unsubscribes me every month, please fix it.", H),  # not a misspelling
+    # One letter away but the opposite request: the prefix is never corrected.
+    ("pl", "Dzień dobry, proszę o wpisanie mnie na listę.", H),  # "please sign me up"
+    ("de", "Ich möchte mich gerne anmelden, bitte.", H),
 ]
 
 
