@@ -47,8 +47,11 @@ PREFIX_KEPT = 3  # a misspelling is read only after these letters (an-/ab-, wp-/
 WORD = re.compile(r"\w+")
 LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
-# Spellings that are the same letter: Romanian cedilla/comma s and t, Arabic alef and ya forms.
-SAME_LETTER = str.maketrans({"ş": "ș", "ţ": "ț", "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"})
+# Spellings that are the same letter: Romanian cedilla/comma s and t, Arabic alef and ya forms,
+# Greek vowels with and without the accent (often left out, always in capitals).
+SAME_LETTER = str.maketrans({"ş": "ș", "ţ": "ț", "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي",
+                             "ά": "α", "έ": "ε", "ή": "η", "ί": "ι", "ό": "ο", "ύ": "υ",
+                             "ώ": "ω", "ΐ": "ϊ", "ΰ": "ϋ"})
 SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]")
 
 

@@ -40,6 +40,8 @@ ROWS = [
     ("el", "Καλησπέρα, θα ήθελα να διαγραφώ από τη λίστα σας.", U),
     ("el", "Ποια προσωπικά δεδομένα έχετε για μένα;", A),
     ("el", "Παρακαλώ διαγράψτε τα προσωπικά δεδομένα μου.", E),
+    ("el", "ΘΕΛΩ ΝΑ ΔΙΑΓΡΑΦΩ ΑΠΟ ΤΗ ΛΙΣΤΑ", U),  # capitals carry no accents
+    ("cs", "Neposílejte mi prosím nic jiného než zpravodaj.", H),  # "nothing but the newsletter"
     ("el", "Δεν θέλω να διαγραφώ, θέλω να συνεχίσω να λαμβάνω το ενημερωτικό.", H),
     # Croatian
     ("hr", "Poštovani, molim vas odjavite me s newslettera.", U),
