@@ -142,6 +142,8 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_INBOUND_HUMAN_FOLDER": env.get("NEWSLETTER_INBOUND_HUMAN_FOLDER", "NeedsHuman"),
         "NEWSLETTER_INBOUND_MAX_BYTES": _int(env, "NEWSLETTER_INBOUND_MAX_BYTES", 25 * 1024 * 1024),
         "NEWSLETTER_INBOUND_KEEP_DAYS": _int(env, "NEWSLETTER_INBOUND_KEEP_DAYS", 90),
+        # The authserv-id our receiving server writes in Authentication-Results (RFC 8601).
+        "NEWSLETTER_INBOUND_AUTHSERV_ID": env.get("NEWSLETTER_INBOUND_AUTHSERV_ID", "").strip(),
         "NEWSLETTER_SOFT_BOUNCE_LIMIT": _int(env, "NEWSLETTER_SOFT_BOUNCE_LIMIT", 5),
         "NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS": _int(env, "NEWSLETTER_SOFT_BOUNCE_WINDOW_DAYS", 30),
         "NEWSLETTER_DKIM_KEY_FILE": dkim_key_file,

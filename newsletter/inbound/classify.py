@@ -23,8 +23,10 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from newsletter.inbound import mime, phrasebook, reports
+from newsletter.inbound import formal, mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
+from newsletter.inbound.subject import own_words
+from newsletter.inbound.subject import read as read_subject
 from newsletter.subscribers import bounces
 from newsletter.subscribers.bounces import Decision
 
@@ -61,9 +63,6 @@ ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MARKER_IN_BRACKETS = re.compile(r"[(\[]([^()\[\]]{3,60})[)\]]")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
 BULK_PRECEDENCE = ("bulk", "junk")
-# Subject prefixes of a reply or forward: such a subject is the old one, not a request.
-REPLY_PREFIX = re.compile(r"^\s*(re|aw|sv|vs|antw|odp|r|rif|ref|fw|fwd|wg|tr|rv|enc)\s*:",
-                          re.IGNORECASE)
 
 
 class Kind(enum.StrEnum):
@@ -98,6 +97,7 @@ class Verdict:
     mentioned: list[str] = field(default_factory=list)  # addresses named in the new text
     feedback_type: str | None = None  # of a complaint (RFC 5965: abuse, auth-failure, ...)
     also_unsubscribe: bool = False  # a data request that also asks to stop the mail
+    auth_results: list[str] = field(default_factory=list)  # Authentication-Results, topmost first
 
     @property
     def recipient(self) -> str | None:
@@ -177,6 +177,10 @@ def _read_envelope(message: Message, verdict: Verdict, raw: bytes) -> None:
     verdict.subject = mime.header(message, "Subject")[:500]
     addresses = getaddresses([mime.header(message, "From")])
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
+    # Read by handle.py (authres.check) against our own server's authserv-id, RFC 8601.
+    # Structured ASCII (RFC 8601): the raw values, without the cost of decoding.
+    verdict.auth_results = [str(value)[:2000] for value in
+                            (message.get_all("Authentication-Results") or [])[:20]]
     for name in RECIPIENT_HEADERS:
         for value in mime.all_headers(message, name):
             for kind, token in TOKEN_RE.findall(value):
@@ -306,7 +310,7 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     # An out-of-office puts its marker first ("Automatic reply: ..."); a person's "Re: Out of
     # office? Read this" is a reply to a newsletter of that title, not an auto-reply.
     subject = verdict.subject
-    if REPLY_PREFIX.match(subject):  # AOL: "Re: <subject> (Automatic Response)"
+    if read_subject(subject).inherited:  # AOL: "Re: <subject> (Automatic Response)"
         subject = " ".join(MARKER_IN_BRACKETS.findall(subject))
     found, _ = phrasebook.load().find("auto_reply_subject", subject)
     if found:
@@ -334,13 +338,17 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
     book = phrasebook.load()
     text = new_text(body_text(message))
     trouble = _trouble(message)
-    subject = "" if REPLY_PREFIX.match(verdict.subject) else verdict.subject
+    # "[Tag] Re: Unsubscribe me now!" is another message's subject: never a request alone.
+    subject = own_words(verdict.subject)
     if len(text) > MAX_NEW_TEXT_CHARS:
-        verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone")
-        return False
+        verdict.reasons.append(f"new text is {len(text)} characters: too long to act on alone, "
+                               "unless a formal access or erasure request")
+        return _formal_request(book, text, trouble, verdict)
     verdict.reasons.append(f"new text: {len(text)} characters")
     verdict.mentioned = sorted({a.lower() for a in ADDRESS_RE.findall(text)})[:10]
     text = _without_footer_lines(text, verdict)
+    if _list_notice(book, text, verdict):
+        return False
     for kind, section in ((Kind.erasure_request, "erasure"), (Kind.access_request, "access"),
                           (Kind.unsubscribe, "unsubscribe")):
         found, cancelled = book.find(section, text)
@@ -362,6 +370,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
                     verdict.also_unsubscribe = True
                     verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
+    if _formal_request(book, text, trouble, verdict):
+        return True
     language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
     if language and trouble:
         return _unsure(verdict, f"an unsubscribe word ({language})", trouble)
@@ -377,6 +387,33 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"auto-reply wording in the text ({found})")
         return True
+    return False
+
+
+def _formal_request(book: phrasebook.PhraseBook, text: str, trouble: list[str],
+                    verdict: Verdict) -> bool:
+    """A letter citing GDPR Art. 15/17 or opening formally and asking for access or erasure:
+    that request whatever its length (acting only mails a verification link; formal.py)."""
+    found = formal.request(book, text)
+    if found is None:
+        return False
+    section, why = found
+    if trouble:
+        return _unsure(verdict, why, trouble)
+    verdict.kind = Kind.access_request if section == "access" else Kind.erasure_request
+    verdict.reasons.append(why)
+    return True
+
+
+def _list_notice(book: phrasebook.PhraseBook, text: str, verdict: Verdict) -> bool:
+    """A list server's "your confirmation is needed to leave" notice, forwarded or pasted (or
+    its subject kept): the server's words, not the person's request to us."""
+    for where in (text, read_subject(verdict.subject).text):
+        found, cancelled = book.find("notice", where)
+        if found or cancelled:
+            verdict.reasons.append(f"a list server's confirmation notice ({found or cancelled}): "
+                                   "not the sender's own request")
+            return True
     return False
 
 

@@ -5,8 +5,11 @@
 from one of our address tokens first (verified with the secret here), and only for requests
 from the bare From address, which is easy to forge: an unsubscribe by From is done and
 confirmed to that address with an undo link; access and erasure always need the mailed link.
-Bounces and complaints without a token act on nobody: forged bounces are cheap. A bounce is
-recorded and scored by subscribers/bounces.py (not a withdrawal of consent); a complaint is one.
+A request by bare From is acted on only when our own receiving server's Authentication-Results
+(authserv-id `NEWSLETTER_INBOUND_AUTHSERV_ID`) shows SPF or DKIM passing for the From domain;
+otherwise it waits for a person (authres.py). Bounces and complaints without a token act on
+nobody: forged bounces are cheap. A bounce is recorded and scored by subscribers/bounces.py
+(not a withdrawal of consent); a complaint is one.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import links, tokens
+from newsletter.inbound import authres
 from newsletter.inbound.classify import Kind, Verdict
 from newsletter.models import (
     Campaign,
@@ -40,6 +44,7 @@ from newsletter.subscribers.bounces import Decision
 NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 POLICY_REJECTION = "policy-rejection-counted"
 HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
+REQUESTS = (Kind.unsubscribe, Kind.access_request, Kind.erasure_request)
 
 
 @dataclass
@@ -51,6 +56,7 @@ class Who:
     token_kind: str = ""  # reply | bounce | unsubscribe
     campaign_id: int | None = None
     list_id: int | None = None
+    authenticated: bool = True  # by "from": our receiving server vouched for the From domain
 
 
 @dataclass
@@ -129,14 +135,33 @@ def identify(session: Session, verdict: Verdict, config: Mapping) -> Who:
             email = subscriptions.normalise_email(verdict.sender)
         except subscriptions.InvalidEmail:
             return Who()
-        return Who(subscriptions.find_subscriber(session, email), "from")
+        authenticated = _authenticated(verdict, config) if verdict.kind in REQUESTS else True
+        return Who(subscriptions.find_subscriber(session, email), "from",
+                   authenticated=authenticated)
     return Who()
+
+
+def _authenticated(verdict: Verdict, config: Mapping) -> bool:
+    """Whether our receiving server authenticated the From domain of a bare-From request."""
+    authserv_id = (config.get("NEWSLETTER_INBOUND_AUTHSERV_ID") or "").strip()
+    if not authserv_id:
+        # Without the setting we cannot tell our header from a forged one: today's behaviour,
+        # but said.
+        verdict.reasons.append("sender not authenticated (NEWSLETTER_INBOUND_AUTHSERV_ID unset)")
+        return True
+    passed, why = authres.check(verdict.auth_results, authserv_id, verdict.sender)
+    verdict.reasons.append(("sender authenticated: " if passed else "sender not authenticated: ")
+                           + why)
+    return passed
 
 
 def act(session: Session, row: InboundMessage, verdict: Verdict, who: Who, *,
         config: Mapping, now: datetime) -> None:
     """Carry out what the verdict asks; sets row.action and row.status."""
     action = ACTIONS[verdict.kind]
+    if verdict.kind in REQUESTS and who.by == "from" and not who.authenticated:
+        # A forged From would otherwise unsubscribe (or be mailed a data link for) another person.
+        action = _unauthenticated
     row.action = clean(action(session, row, verdict, who, config, now))[:64]
     row.reasons = [clean(r) for r in verdict.reasons]
 
@@ -281,6 +306,11 @@ def _privacy_request(kind: PrivacyRequestKind):
 
 def _auto_reply(session, row, verdict, who, config, now) -> str:
     return "ignored"
+
+
+def _unauthenticated(session, row, verdict, who, config, now) -> str:
+    row.status = InboundStatus.needs_human
+    return "sender-not-authenticated: a person decides"
 
 
 def _human(session, row, verdict, who, config, now) -> str:

@@ -10,13 +10,24 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
 - `negation_after`: the same, right after the phrase (Japanese puts the negation last);
 - `auto_reply_subject`: subject phrases of out-of-office and other automatic answers;
 - `auto_reply_body`: their wording in the text, used only when no request phrase matched;
-- `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then.
+- `keep`: "but keep the newsletter coming": the person wants to stay; no unsubscribe then;
+- `formal`: openings of a formal request letter ("I hereby request", "hiermit beantrage ich");
+- `notice`: a list server's own wording ("your confirmation is needed to leave"): a message
+  that carries it (forwarded or pasted) is not the person's own request.
+
+A word of seven letters or more that is one letter away (missing, extra, replaced) from a word
+of a request phrase is read as that word ("unsubscrible"), unless the difference is a letter
+added at the end ("unsubscribed" is a word of its own, not a misspelling) or lies in the first
+three letters, where the opposite requests differ: Polish "wpisanie" (sign-up) is not
+"wypisanie" (removal), German "anmelden" is not "abmelden".
 
 >>> book = load()
 >>> book.find("unsubscribe", "hi, please unsubscribe me. thanks")[0]
 'en: unsubscribe me'
 >>> book.find("unsubscribe", "please do not unsubscribe me")
 (None, 'en: unsubscribe me (negated)')
+>>> book.find("unsubscribe", "Please unsubscrible me")[0]
+'en: unsubscribe me'
 """
 
 from __future__ import annotations
@@ -29,8 +40,18 @@ from pathlib import Path
 
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
-            "auto_reply_subject", "auto_reply_body", "keep")
+            "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
+SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
+MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
+PREFIX_KEPT = 3  # a misspelling is read only after these letters (an-/ab-, wp-/wyp-, un-)
+WORD = re.compile(r"\w+")
+LONG_WORD = re.compile(rf"\w{{{MIN_SPELLED},}}")
 WILDCARD = r"((?:\S+\s+){0,4}?)"  # `*`: up to four words, captured to look for negations
+# Spellings that are the same letter: Romanian cedilla/comma s and t, Arabic alef and ya forms,
+# Greek vowels with and without the accent (often left out, always in capitals).
+SAME_LETTER = str.maketrans({"ş": "ș", "ţ": "ț", "أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي",
+                             "ά": "α", "έ": "ε", "ή": "η", "ί": "ι", "ό": "ο", "ύ": "υ",
+                             "ώ": "ω", "ΐ": "ϊ", "ΰ": "ϋ"})
 SENTENCE_END = re.compile(r"[.!?;\n\u3002\uff01\uff1f]")
 
 
@@ -40,7 +61,7 @@ def normalise(text: str) -> str:
     >>> normalise("Don\u2019t  SEND me")
     "don't send me"
     """
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = unicodedata.normalize("NFKC", text).lower().translate(SAME_LETTER)
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     return re.sub(r"[ \t\u3000]+", " ", text).strip()
 
@@ -49,9 +70,14 @@ def _latin(char: str) -> bool:
     return char.isalnum() and ord(char) < 0x2E80  # CJK scripts have no spaces between words
 
 
+def _bounded(char: str) -> bool:
+    """A phrase that starts (ends) with this character starts (ends) at a word bound."""
+    return not char.isalnum() or _latin(char)
+
+
 def compile_phrase(phrase: str) -> re.Pattern:
     """A phrase line as a regex: blanks match any spacing, `*` a few words, word bounds."""
-    phrase = normalise(phrase)
+    phrase = re.sub(r"\s*\*\s*", " *", normalise(phrase)).strip()  # "a * b" reads as "a *b"
     pieces = [re.escape(p) for p in phrase.split("*")]
     body = WILDCARD.join(r"\s+".join(piece.split(r"\ ")) for piece in pieces)
     start = r"(?<!\w)" if phrase and _latin(phrase[0]) else ""
@@ -73,24 +99,99 @@ class PhraseBook:
     """Every language's phrases; `find` answers which request a text makes, and why."""
 
     languages: list[Language]
+    # Built once in __post_init__: per section every phrase in order, an index from a word each
+    # phrase needs to the phrases (only those are tried on a text), and the spelling table
+    # (each long phrase word with one letter deleted -> the word).
+    _entries: dict[str, list[tuple[Language, str, re.Pattern]]] = field(
+        default_factory=dict, repr=False)
+    _index: dict[str, dict[str, list[int]]] = field(default_factory=dict, repr=False)
+    _wide: dict[str, list[tuple[str, int]]] = field(default_factory=dict, repr=False)
+    _words: set[str] = field(default_factory=set, repr=False)
+    _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
+    _seen: dict[str, str] = field(default_factory=dict, repr=False)
+    _starts: set[str] = field(default_factory=set, repr=False)
 
-    def find(self, section: str, text: str) -> tuple[str | None, str | None]:
-        """(matched phrase, None) or (None, why a match was cancelled) or (None, None)."""
-        text = normalise(text)
-        cancelled = None
+    def __post_init__(self) -> None:
+        for section in SECTIONS:
+            entries = [(lang, phrase, pattern) for lang in self.languages
+                       for phrase, pattern in lang.patterns.get(section, [])]
+            self._entries[section] = entries
+            index, wide = self._index.setdefault(section, {}), self._wide.setdefault(section, [])
+            for i, (_, phrase, _) in enumerate(entries):
+                norm = normalise(phrase).replace("*", " ")
+                key = max(WORD.findall(norm) or [norm], key=len)
+                if _bounded(norm[:1]) and _bounded(norm[-1:]):
+                    index.setdefault(key, []).append(i)  # a whole word of the text
+                else:
+                    wide.append((key, i))  # no word bounds (Chinese): looked for as a substring
         for language in self.languages:
-            for phrase, pattern in language.patterns.get(section, []):
-                for match in pattern.finditer(text):
-                    negation = self._negation(text, match, language)
-                    label = f"{language.code}: {phrase}"
-                    if negation is None:
-                        return label, None
-                    cancelled = cancelled or f"{label} (negated)"
+            for section in SPELLED_SECTIONS:
+                phrases = [p for p, _ in language.patterns.get(section, [])]
+                phrases += language.words.get(section, set())
+                for phrase in phrases:
+                    self._words.update(LONG_WORD.findall(normalise(phrase)))
+        self._starts = {w[:PREFIX_KEPT] for w in self._words}
+        for word in self._words:
+            for i in range(1, len(word)):
+                self._deleted.setdefault(word[:i] + word[i + 1:], set()).add(word)
+
+    def spell(self, text: str) -> str:
+        """The normalised text with one-letter misspellings of long phrase words corrected.
+
+        >>> load().spell("Please UNSUBSCRIBLE me, I was unsubscribed before")
+        'please unsubscribe me, i was unsubscribed before'
+        """
+        text = normalise(text)
+        done = self._seen.get(text)
+        if done is None:
+            done = LONG_WORD.sub(self._correct, text) if self._words else text
+            if len(self._seen) > 64:
+                self._seen.clear()
+            self._seen[text] = done
+        return done
+
+    def _correct(self, match: re.Match) -> str:
+        word = match.group(0)
+        if word in self._words or word[:PREFIX_KEPT] not in self._starts:
+            return word
+        found = set(self._deleted.get(word, ()))  # one letter missing
+        for i in range(PREFIX_KEPT, len(word) - 1):  # not in the prefix, nor added at the end
+            shorter = word[:i] + word[i + 1:]
+            if shorter in self._words:
+                found.add(shorter)  # one letter too many
+            found.update(self._deleted.get(shorter, ()))  # one letter replaced or swapped
+        found = {w for w in found if w[:PREFIX_KEPT] == word[:PREFIX_KEPT] and _one_apart(w, word)}
+        return found.pop() if len(found) == 1 else word
+
+    def find(self, section: str, text: str, plain: bool = False
+             ) -> tuple[str | None, str | None]:
+        """(matched phrase, None) or (None, why a match was cancelled) or (None, None).
+
+        Only phrases whose longest word is in the text are tried (`plain`: all of them)."""
+        text = self.spell(text) if section in SPELLED_SECTIONS else normalise(text)
+        entries = self._entries.get(section, [])
+        if plain:  # every phrase in order: the reference the index is tested against
+            tried = range(len(entries))
+        else:
+            index, tried = self._index.get(section, {}), set()
+            for word in set(WORD.findall(text)):
+                tried.update(index.get(word, ()))
+            tried.update(i for key, i in self._wide.get(section, ()) if key in text)
+            tried = sorted(tried)
+        cancelled = None
+        for i in tried:
+            language, phrase, pattern = entries[i]
+            for match in pattern.finditer(text):
+                negation = self._negation(text, match, language)
+                label = f"{language.code}: {phrase}"
+                if negation is None:
+                    return label, None
+                cancelled = cancelled or f"{label} (negated)"
         return None, cancelled
 
     def alone(self, text: str) -> str | None:
         """The language code if the whole text is one of the `alone` words."""
-        bare = re.sub(r"[^\w\s]", " ", normalise(text))
+        bare = re.sub(r"[^\w\s]", " ", self.spell(text))
         bare = " ".join(bare.split())
         for language in self.languages:
             if bare in language.words.get("alone", set()):
@@ -106,13 +207,32 @@ class PhraseBook:
         after = text[match.end():match.end() + 12]
         words = set(re.findall(r"[\w']+", before + " " + inside))
         negations = language.words.get("negation", set())
-        hit = words & negations or {n for n in negations if " " in n and n in before}
+        # Scripts without spaces (Chinese): a negation is read in the few characters before.
+        hit = words & negations or {n for n in negations if " " in n and n in before} or {
+            n for n in negations if not _latin(n[0]) and n in before[-6:]}
         if hit:
             return sorted(hit)[0]
         for word in language.words.get("negation_after", set()):
             if after.startswith(word):
                 return word
         return None
+
+
+def _one_apart(a: str, b: str) -> bool:
+    """One letter missing, added or replaced, or two neighbours swapped (not equal).
+
+    >>> _one_apart("unsubscribe", "unsubscrible"), _one_apart("unsubscribed", "unsubscrible")
+    (True, False)
+    """
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    i = next((k for k in range(len(short)) if short[k] != long[k]), len(short))
+    return short[i:] == long[i + 1:]
 
 
 def parse_file(code: str, text: str) -> Language:

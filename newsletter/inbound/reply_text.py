@@ -25,6 +25,9 @@ QUOTE_START = re.compile(
     r"^\s*(?:>|\||-{2,}\s*(?:original message|ursprüngliche nachricht|message d'origine|"
     r"mensaje original|messaggio originale|oorspronkelijk bericht|mensagem original|"
     r"wiadomość oryginalna|originalmeddelande|forwarded message|weitergeleitete nachricht)"
+    # Apple Mail's forward header in its languages.
+    r"|begin forwarded message:|anfang der weitergeleiteten nachricht:|"
+    r"début du message réexpédié\s?:|inicio del mensaje reenviado:|begin doorgestuurd bericht:"
     r"|_{10,}|\*?from:\*?\s.*@|\*?von:\*?\s|\*?de\s?:\*?\s.*@|\*?van:\*?\s|\*?från:\*?\s|"
     r"\*?od:\*?\s|\*?da:\*?\s.*@|\*?差出人\s?:|em .{4,80} escreveu:|"
     r"\*?(?:sent|gesendet|envoyé|enviado|inviato|verzonden|wysłano|skickat|送信日時)\s?:\*?\s|"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.header import Header
 
 from newsletter import links
 from newsletter.extensions import db
@@ -80,7 +81,10 @@ def reply(config, subscriber_id: int, campaign_id: int, text: str, *, message_id
 
 
 def plain(sender: str, to: str, subject: str, text: str, *, message_id: str) -> bytes:
-    """A fresh mail (not a reply): no token anywhere."""
+    """A fresh mail (not a reply): no token anywhere; a non-ASCII subject RFC 2047-encoded, as
+    mail clients send it (raw 8-bit header bytes make the classifier wait for a person)."""
+    if not subject.isascii():
+        subject = Header(subject, "utf-8").encode()
     return _mail({"From": sender, "To": to, "Subject": subject, "Message-ID": message_id,
                   "Date": "Mon, 01 Jun 2026 10:00:00 +0000"}, text)
 
