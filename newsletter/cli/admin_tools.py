@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import click
 from sqlalchemy import select
 
 from newsletter import api_tokens
-from newsletter.cli.group import newsletter_cli
+from newsletter.cli.group import newsletter_cli, parse_moment
 from newsletter.extensions import db
 from newsletter.models import ApiToken, Role, utcnow
 
@@ -25,13 +25,7 @@ def _expiry(expires: str | None, days: int | None, now: datetime) -> datetime | 
         if days < 1:
             raise click.ClickException("--days must be at least 1")
         return now + timedelta(days=days)
-    if not expires:
-        return None
-    try:
-        moment = datetime.fromisoformat(expires)
-    except ValueError:
-        raise click.ClickException(f"--expires must be ISO 8601, got {expires!r}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return parse_moment(expires or None, "--expires")
 
 
 @api_token.command("create")

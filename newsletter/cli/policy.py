@@ -3,13 +3,12 @@ notices whose deadline has passed (DESIGN.md section 9)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from flask import current_app
 
-from newsletter.cli.group import newsletter_cli
+from newsletter.cli.group import newsletter_cli, parse_moment
 from newsletter.extensions import db
 from newsletter.models import PolicyVersion, utcnow
 from newsletter.privacy import policy
@@ -18,16 +17,6 @@ from newsletter.privacy import policy
 @newsletter_cli.group("policy")
 def policy_cli() -> None:
     """Privacy-policy versions and the notices owed about them."""
-
-
-def _moment(value: str | None, label: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.ClickException(f"{label}: not an ISO 8601 date or time: {value}") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @policy_cli.command("publish")
@@ -44,8 +33,8 @@ def publish(path: str, summary: str, material: bool, effective_at: str | None,
         version = policy.publish(
             db.session, body=Path(path).read_text(encoding="utf-8"), summary=summary,
             material=material, now=utcnow(), config=current_app.config, actor="cli",
-            effective_at=_moment(effective_at, "--effective-at"),
-            deadline=_moment(deadline, "--deadline"))
+            effective_at=parse_moment(effective_at, "--effective-at"),
+            deadline=parse_moment(deadline, "--deadline"))
     except policy.PolicyError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
