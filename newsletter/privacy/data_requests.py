@@ -19,13 +19,13 @@ from sqlalchemy.orm import Session
 
 from newsletter import tokens
 from newsletter.models import (
-    AuditEvent,
     OutboundMail,
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
     Subscriber,
 )
+from newsletter.privacy import audit
 from newsletter.sending import mailer
 from newsletter.subscribers import suppression
 
@@ -87,9 +87,9 @@ def open_request(
         )
         session.add(request)
         session.flush()
-        session.add(AuditEvent(at=now, actor=actor, action=f"privacy.{kind.value}.open",
-                               subject_type="privacy_request", subject_id=str(request.id),
-                               detail={"source": source}, note=note))
+        audit.record(session, actor=actor, action=f"privacy.{kind.value}.open",
+                     subject_type="privacy_request", subject_id=request.id, now=now,
+                     detail={"source": source}, note=note)
     if request.status is not PrivacyRequestStatus.unverified:
         return request, None
     last = request.detail.get("verification_sent_at")
@@ -154,9 +154,8 @@ def verify(session: Session, config: Mapping, token: str, now: datetime) -> Priv
     if request.status is PrivacyRequestStatus.unverified:
         request.status = PrivacyRequestStatus.verified
         request.verified_at = now
-        session.add(AuditEvent(at=now, actor="link", action=f"privacy.{request.kind.value}.verify",
-                               subject_type="privacy_request", subject_id=str(request.id),
-                               detail={}))
+        audit.record(session, actor="link", action=f"privacy.{request.kind.value}.verify",
+                     subject_type="privacy_request", subject_id=request.id, now=now)
     elif request.status is PrivacyRequestStatus.rejected:
         raise PrivacyError("This request was closed.")
     return request
@@ -190,6 +189,5 @@ def close(session: Session, request: PrivacyRequest, *, status: PrivacyRequestSt
     request.completed_at = now
     if note:
         request.note = note
-    session.add(AuditEvent(at=now, actor=actor, action=f"privacy.{request.kind.value}.{status.value}",
-                           subject_type="privacy_request", subject_id=str(request.id),
-                           detail={}, note=note))
+    audit.record(session, actor=actor, action=f"privacy.{request.kind.value}.{status.value}",
+                 subject_type="privacy_request", subject_id=request.id, now=now, note=note)
