@@ -84,6 +84,14 @@ def sweep_policy_notices(app: Flask) -> None:
     policy.sweep(db.session, app.config, utcnow())
 
 
+def seal_audit_trail(app: Flask) -> None:
+    """Chain the audit rows committed since the last run (privacy/audit.py `seal()`)."""
+    from newsletter.privacy import audit
+
+    audit.seal(db.session, app.config["NEWSLETTER_SUPPRESSION_KEY"])
+    db.session.commit()
+
+
 def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
@@ -94,6 +102,7 @@ def jobs(app: Flask) -> list[Job]:
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
         Job("inbound-purge-raw", purge_inbound_raw, 3600),
         Job("policy-sweep", sweep_policy_notices, 300),
+        Job("audit-seal", seal_audit_trail, 60),
     ]
 
 

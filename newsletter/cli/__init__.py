@@ -137,4 +137,12 @@ def run_scheduler() -> None:
 
 
 # Each domain adds its own sub-commands.
-from newsletter.cli import admin_tools, campaigns, inbound, policy, privacy, subscribers  # noqa: E402,F401
+from newsletter.cli import (  # noqa: E402,F401
+    admin_tools,
+    audit,
+    campaigns,
+    inbound,
+    policy,
+    privacy,
+    subscribers,
+)

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, Index, String, Text, event
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.orm.base import NEVER_SET, NO_VALUE
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -88,7 +88,7 @@ class ApiToken(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Who did what to whose data: append-only."""
+    """Who did what to whose data: append-only, sealed into a hash chain."""
 
     __tablename__ = "audit_event"
     __table_args__ = (Index("ix_audit_event_subject", "subject_type", "subject_id"),)
@@ -102,3 +102,11 @@ class AuditEvent(db.Model):
     subject_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    # The hash chain (privacy/audit.py `seal()`): NULL until sealed. `seq` is the row's place in
+    # the chain, given at sealing, not the id: ids are handed out at INSERT, and a transaction
+    # that got id 10 may commit after id 11 was sealed. Unique, so two sealers cannot fork the
+    # chain; its index also finds the unsealed rows (`seq IS NULL`) and the head (max seq).
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    content_digest: Mapped[str | None] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))

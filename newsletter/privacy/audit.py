@@ -1,18 +1,41 @@
 """The audit trail: who did what to whose data (DESIGN.md section 6: every action on personal
-data leaves a row).
+data leaves a row), sealed into a hash chain so that an edit shows.
 
 Domain functions write their own rows through `record()`, in the caller's transaction, so an
 action and its audit row commit together or not at all; views, API and CLI only say who the
 actor is ("admin:alice@example.org", "api:crm-sync", "cli", "system", "subscriber", "link").
+
+Rows are chained after they commit, not at INSERT: writers in concurrent transactions cannot
+see each other's last row, so chaining at insert would fork the chain. `seal()` (a scheduler
+job every minute, and the first step of `verify()`) gives each committed, unsealed row, in id
+order, the next `seq`, the previous row's hash and its own:
+
+    content_digest = HMAC(key, canonical JSON of {detail, note})       the personal part
+    hash = sha256(prev_hash + canonical JSON of {id, seq, at, actor, action,
+                  subject_type, subject_id, content_digest})
+
+The personal part enters the chain only as a keyed digest, so erasure can redact `detail` and
+`note` without breaking the links: the chain still proves who did what, when, to which subject.
+A row whose detail no longer matches its digest verifies only if a later, intact row lists it
+under `redacted_audit_rows` (erasure.py writes that on its `privacy.erase` row).
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from newsletter.models import AuditEvent
+
+GENESIS = "0" * 64  # the prev_hash of the first row
+REDACTED_KEY = "redacted_audit_rows"  # detail key of a row that vouches for redactions
+_SEAL_LOCK = 0x61756474  # pg_advisory_xact_lock id: one sealer at a time ("audt")
 
 
 def record(session: Session, *, actor: str, action: str, subject_type: str,
@@ -24,3 +47,80 @@ def record(session: Session, *, actor: str, action: str, subject_type: str,
                      detail=detail or {}, note=note)
     session.add(row)
     return row
+
+
+# -- the chain ------------------------------------------------------------------------------
+
+def _canonical(value) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode()
+
+
+def content_digest(key: str, row: AuditEvent) -> str:
+    """The keyed digest of a row's personal part (detail and note)."""
+    message = b"audit-content\0" + _canonical({"detail": row.detail, "note": row.note})
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def row_hash(row: AuditEvent) -> str:
+    """sha256 of the previous hash and the row's sealed content."""
+    content = {"id": row.id, "seq": row.seq, "at": row.at.astimezone(UTC).isoformat(),
+               "actor": row.actor, "action": row.action, "subject_type": row.subject_type,
+               "subject_id": row.subject_id, "content_digest": row.content_digest}
+    return hashlib.sha256(row.prev_hash.encode() + _canonical(content)).hexdigest()
+
+
+def seal(session: Session, key: str) -> int:
+    """Chain every unsealed row, in id order, after the current head; the number sealed. The
+    caller commits. Sealing again without new rows changes nothing."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Two sealers would both read the same head; the unique seq would make the second fail
+        # anyway, but waiting is kinder than an error every minute.
+        session.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _SEAL_LOCK})
+    head = session.execute(select(AuditEvent.seq, AuditEvent.hash)
+                           .where(AuditEvent.seq.is_not(None))
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.seq.is_(None))
+                           .order_by(AuditEvent.id)).all()
+    for row in rows:
+        seq += 1
+        row.seq, row.prev_hash, row.content_digest = seq, prev, content_digest(key, row)
+        row.hash = prev = row_hash(row)
+    session.flush()
+    return len(rows)
+
+
+@dataclass
+class Verification:
+    """What verify() found: the first broken row (None when the chain holds) and the head."""
+
+    rows: int
+    problem: str | None
+    head_seq: int
+    head_hash: str
+
+
+def verify(session: Session, key: str) -> Verification:
+    """Seal, then recompute the whole chain; stop at the first row that does not match."""
+    seal(session, key)
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.seq.is_not(None))
+                           .order_by(AuditEvent.seq)).all()
+    intact = {row.id for row in rows if row.content_digest == content_digest(key, row)}
+    vouched: dict[int, int] = {}  # redacted row id -> seq of the intact row that says so
+    for row in rows:
+        if row.id in intact:
+            for rid in (row.detail or {}).get(REDACTED_KEY, []):
+                vouched.setdefault(rid, row.seq)
+    prev = GENESIS
+    for count, row in enumerate(rows, 1):
+        if row.prev_hash != prev:
+            return Verification(count, f"row {row.id}: previous hash does not match",
+                                row.seq, row.hash)
+        redacted_later = vouched.get(row.id, 0) > row.seq
+        if (row.id not in intact and not redacted_later) or row_hash(row) != row.hash:
+            return Verification(count, f"row {row.id}: content changed", row.seq, row.hash)
+        prev = row.hash
+    last = rows[-1] if rows else None
+    return Verification(len(rows), None, last.seq if last else 0, last.hash if last else GENESIS)
+

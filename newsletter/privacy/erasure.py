@@ -60,6 +60,7 @@ class ErasureOutcome:
     email_hash: str
     changed: dict[str, int] = field(default_factory=dict)
     requests: list[int] = field(default_factory=list)
+    redacted_audit_rows: list[int] = field(default_factory=list)
     mail: OutboundMail | None = None
     noop: bool = False
 
@@ -107,7 +108,8 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
         ("outbound_mail", lambda: _step_outbound(session, person)),
         ("privacy_request", lambda: _step_privacy_requests(session, person, redact, now, actor,
                                                            outcome)),
-        ("audit_event", lambda: _step_audit_trail(session, person, outcome.requests, redact)),
+        ("audit_event", lambda: _step_audit_trail(session, person, outcome.requests, redact,
+                                                  outcome)),
     )
     for table, step in steps:
         count = step()
@@ -120,7 +122,8 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
     audit.record(session, actor=actor, action=ACTION, subject_type="email_hash",
                  subject_id=digest[:16], now=now,
                  detail={"email_hash": digest, "rows": outcome.changed,
-                         "requests": outcome.requests})
+                         "requests": outcome.requests,
+                         audit.REDACTED_KEY: outcome.redacted_audit_rows})
     outcome.mail = _step_confirm_by_mail(session, config, email, now)
     return outcome
 
@@ -235,16 +238,19 @@ def _step_privacy_requests(session: Session, person: subject.Subject, redact: Re
 
 
 def _step_audit_trail(session: Session, person: subject.Subject, request_ids: list[int],
-                      redact: Redactor) -> int:
+                      redact: Redactor, outcome: ErasureOutcome) -> int:
     """Audit rows keep who acted, what and when; the address and name in them go (rows about
-    the person, their requests, or quoting the address: a note an officer typed)."""
+    the person, their requests, or quoting the address: a note an officer typed). The hash
+    chain covers detail and note only as a keyed digest, so it still links; the ids go into
+    the `privacy.erase` row, which is what lets `audit verify` accept the changed content."""
     session.flush()
     changed = 0
     for row in session.scalars(select(AuditEvent).where(
-            subject.audit_events(person, request_ids))):
+            subject.audit_events(person, request_ids)).order_by(AuditEvent.id)):
         detail, note = redact.json(row.detail), redact.text(row.note)
         if (detail, note) != (row.detail, row.note):
             row.detail, row.note = detail, note
+            outcome.redacted_audit_rows.append(row.id)
             changed += 1
     return changed
 
