@@ -22,13 +22,16 @@ under `redacted_audit_rows` (erasure.py writes that on its `privacy.erase` row).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
 import json
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from newsletter.models import AuditEvent
@@ -124,3 +127,75 @@ def verify(session: Session, key: str) -> Verification:
     last = rows[-1] if rows else None
     return Verification(len(rows), None, last.seq if last else 0, last.hash if last else GENESIS)
 
+
+# -- reading the log (the privacy officer's view) ---------------------------------------------
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the officer asked for; empty fields do not filter. Dates are whole UTC days."""
+
+    actor: str = ""
+    subject_type: str = ""
+    subject_id: str = ""
+    action: str = ""
+    since: date | None = None
+    until: date | None = None
+
+    def query(self) -> Select:
+        """The filtered rows, newest first."""
+        query = select(AuditEvent)
+        if self.actor:
+            query = query.where(AuditEvent.actor.contains(self.actor, autoescape=True))
+        if self.subject_type:
+            query = query.where(AuditEvent.subject_type == self.subject_type)
+        if self.subject_id:
+            query = query.where(AuditEvent.subject_id == self.subject_id)
+        if self.action:  # "privacy." finds every privacy action
+            query = query.where(AuditEvent.action.startswith(self.action, autoescape=True))
+        if self.since:
+            query = query.where(AuditEvent.at >= datetime.combine(self.since, time(), UTC))
+        if self.until:
+            end = datetime.combine(self.until + timedelta(days=1), time(), UTC)
+            query = query.where(AuditEvent.at < end)
+        return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+
+
+def page(session: Session, where: AuditFilter, number: int, size: int = 50
+         ) -> tuple[list[AuditEvent], int]:
+    """One page of the filtered rows and the number of rows in all."""
+    total = session.scalar(select(func.count()).select_from(where.query().order_by(None)
+                                                              .subquery()))
+    rows = session.scalars(where.query().limit(size).offset((max(number, 1) - 1) * size)).all()
+    return list(rows), total or 0
+
+
+COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "detail", "note",
+           "seq", "hash")
+
+
+def _cell(value) -> str:
+    text_value = "" if value is None else str(value)
+    # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection").
+    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@", "\t", "\r") else text_value
+
+
+def export_csv(session: Session, where: AuditFilter, *, actor: str, now: datetime
+               ) -> Iterator[str]:
+    """The filtered rows as CSV lines; the export itself is audited (the log holds personal
+    data). The caller commits before streaming."""
+    rows = session.scalars(where.query()).all()
+    record(session, actor=actor, action="audit.export", subject_type="audit_event",
+           subject_id=None, now=now,
+           detail={"filter": {k: str(v) for k, v in asdict(where).items() if v},
+                   "rows": len(rows)})
+    lines = []
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow([_cell(row.id), _cell(row.at.isoformat()), *(
+            _cell(getattr(row, c)) for c in ("actor", "action", "subject_type", "subject_id")),
+            _cell(json.dumps(row.detail, sort_keys=True)), _cell(row.note), _cell(row.seq),
+            _cell(row.hash)])
+        lines.append(buffer.getvalue())
+    header = io.StringIO()
+    csv.writer(header).writerow(COLUMNS)
+    return iter([header.getvalue(), *lines])

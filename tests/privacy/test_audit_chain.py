@@ -1,14 +1,17 @@
-"""The audit hash chain (privacy/audit.py): sealing, `audit verify`, erasure that keeps
-it verifiable."""
+"""The audit hash chain (privacy/audit.py): sealing, `audit verify`, erasure that keeps it
+verifiable, and the privacy officer's filtered view and CSV export."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, select, update
 
 from newsletter.extensions import db
-from newsletter.models import AuditEvent
+from newsletter.models import AuditEvent, Role
 from newsletter.privacy import audit, erasure
 
 from .people import ANN
@@ -124,3 +127,64 @@ def test_erasure_redacts_sealed_rows_and_the_chain_still_verifies(app, runner, w
         db.session.commit()
     assert f"row {other}: content changed" in verify(runner).stderr
 
+
+def _login(auth, role):
+    auth.create(email=f"{role.value}@example.org", role=role)
+    assert auth.login(email=f"{role.value}@example.org").status_code == 302
+
+
+def _seed_log(app) -> dict[str, int]:
+    ids = add_rows(
+        app,
+        row(actor="admin:ann@example.org", action="privacy.erasure.open",
+            subject_type="privacy_request", day=1, n=1),
+        row(actor="admin:ann@example.org", action="subscriber.edit", day=2, n=2),
+        row(actor="cli", action="privacy.erase", subject_type="email_hash", day=3, n=3),
+        row(actor="admin:bob@example.org", action="privacy.access.open",
+            subject_type="privacy_request", day=4, n=4),
+        row(actor="admin:ann@example.org", action="privacy.access.verify",
+            subject_type="privacy_request", day=9, n=5, text="=HYPERLINK(1)"),
+    )
+    return dict(zip(("open1", "edit", "erase", "bob", "late"), ids, strict=True))
+
+
+def test_the_log_filters_and_the_csv_holds_exactly_the_filtered_rows(app, client, auth):
+    ids = _seed_log(app)
+    _login(auth, Role.privacy)
+    query = {"actor": "admin:ann", "action": "privacy.", "since": "2026-03-01",
+             "until": "2026-03-08"}
+    page = client.get("/admin/audit", query_string=query)
+    assert page.status_code == 200
+    shown = {int(x) for x in re.findall(r'data-id="(\d+)"', page.get_data(as_text=True))}
+    assert shown == {ids["open1"]}
+    by_type = client.get("/admin/audit", query_string={"subject_type": "privacy_request"})
+    assert by_type.get_data(as_text=True).count("data-id=") == 3
+
+    response = client.get("/admin/audit.csv", query_string={"subject_type": "privacy_request"})
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert sorted(int(r["id"]) for r in rows) == sorted([ids["open1"], ids["bob"], ids["late"]])
+    late = next(r for r in rows if int(r["id"]) == ids["late"])
+    assert late["actor"] == "admin:ann@example.org" and '"=HYPERLINK(1)"' in late["detail"]
+    # The export is itself audited.
+    with app.app_context():
+        [export] = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "audit.export")).all()
+        assert export.actor == "admin:privacy@example.org" and export.detail["rows"] == 3
+    assert client.get("/admin/audit", query_string={"since": "March"}).status_code == 400
+
+
+def test_the_log_is_paged(app, client, auth):
+    add_rows(app, *(row(n=i) for i in range(55)))
+    _login(auth, Role.privacy)
+    first = client.get("/admin/audit").get_data(as_text=True)
+    second = client.get("/admin/audit?page=2").get_data(as_text=True)
+    assert first.count("data-id=") == 50 and second.count("data-id=") == 5
+    assert 'rel="next"' in first and 'rel="next"' not in second
+
+
+def test_a_marketer_may_not_read_the_log(app, client, auth):
+    _seed_log(app)
+    _login(auth, Role.marketer)
+    assert client.get("/admin/audit").status_code == 403
+    assert client.get("/admin/audit.csv").status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from newsletter.web.admin import (  # noqa: F401 - importing an area registers its routes
     api_tokens,
+    audit,
     campaigns,
     dashboard,
     inbox,

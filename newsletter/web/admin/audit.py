@@ -1,0 +1,49 @@
+"""Admin: the audit log for the privacy officer (filter, page, export the filter as CSV)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Response, abort, render_template, request
+
+from newsletter.extensions import db
+from newsletter.models import Role, utcnow
+from newsletter.privacy import audit
+from newsletter.web.admin.blueprint import actor, bp, role_required
+
+PAGE_SIZE = 50
+
+
+@bp.get("/audit")
+@role_required(Role.privacy)
+def audit_log():
+    where = _filter()
+    number = request.args.get("page", 1, type=int) or 1
+    rows, total = audit.page(db.session, where, number, PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("admin/audit.html", rows=rows, total=total, where=where,
+                           number=number, pages=pages, args=args)
+
+
+@bp.get("/audit.csv")
+@role_required(Role.privacy)
+def audit_csv():
+    lines = audit.export_csv(db.session, _filter(), actor=actor(), now=utcnow())
+    db.session.commit()
+    return Response(lines, mimetype="text/csv", headers={
+        "Content-Disposition": 'attachment; filename="audit.csv"'})
+
+
+def _filter() -> audit.AuditFilter:
+    """The query string as a filter; a date that is not YYYY-MM-DD is a bad request."""
+    args = request.args
+    try:
+        since, until = (date.fromisoformat(args[k]) if args.get(k) else None
+                        for k in ("since", "until"))
+    except ValueError:
+        abort(400)
+    return audit.AuditFilter(
+        actor=args.get("actor", "").strip()[:254], action=args.get("action", "").strip()[:64],
+        subject_type=args.get("subject_type", "").strip()[:32],
+        subject_id=args.get("subject_id", "").strip()[:64], since=since, until=until)
