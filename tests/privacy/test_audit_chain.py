@@ -92,6 +92,20 @@ def test_editing_a_sealed_column_is_named_by_verify(app, runner, world):
     assert result.exit_code == 1 and f"row {victim}: content changed" in result.stderr
 
 
+def test_forging_the_digest_with_the_detail_is_named_by_verify(app, runner, world):
+    """Whoever holds the key can recompute the digest; the row hash covers the digest."""
+    assert verify(runner).exit_code == 0
+    victim = chain(app)[3].id
+    with app.app_context():
+        forged = db.session.get(AuditEvent, victim)
+        forged.detail = {"forged": True}
+        forged.content_digest = audit.content_digest(app.config["NEWSLETTER_SUPPRESSION_KEY"],
+                                                     forged)
+        db.session.commit()
+    result = verify(runner)
+    assert result.exit_code == 1 and f"row {victim}: content changed" in result.stderr
+
+
 def test_deleting_a_row_breaks_the_next_link(app, runner, world):
     assert verify(runner).exit_code == 0
     rows = sorted(chain(app), key=lambda r: r.seq)
