@@ -61,3 +61,17 @@ def test_views_and_commands_leave_audit_rows_to_the_domain():
                     and node.func.id == "AuditEvent"):
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert offenders == []
+
+
+def test_audit_rows_are_built_only_by_audit_record():
+    """One writer: audit.record() (the chain and the redaction rules assume every row came
+    through it)."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "privacy" / "audit.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "AuditEvent"):
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert offenders == []
