@@ -59,21 +59,15 @@ def poll_inbound(app: Flask) -> None:
     log.info("inbound: %s", poll(db.session, app.config).summary())
 
 
-def purge_unconfirmed(app: Flask) -> None:
-    """Forget subscription requests nobody confirmed within NEWSLETTER_PENDING_PURGE_DAYS."""
-    from newsletter.subscribers import subscriptions
+def enforce_retention(app: Flask) -> None:
+    """One retention pass: unconfirmed sign-ups, inbound and sent mail bytes, delivery details,
+    people who left long ago, consent IPs, closed privacy requests (privacy/retention.py)."""
+    from newsletter.privacy import retention
 
-    subscriptions.purge_unconfirmed(
-        db.session, now=utcnow(), max_age_days=app.config["NEWSLETTER_PENDING_PURGE_DAYS"])
+    removed = retention.run(db.session, utcnow(), app.config)
     db.session.commit()
-
-
-def purge_inbound_raw(app: Flask) -> None:
-    """Forget the bytes of old inbound messages (the rows stay as the record)."""
-    from newsletter.inbound.inbox import purge_raw
-
-    purge_raw(db.session, utcnow(), app.config["NEWSLETTER_INBOUND_KEEP_DAYS"])
-    db.session.commit()
+    if any(removed.values()):
+        log.info("retention: %s", removed)
 
 
 def sweep_policy_notices(app: Flask) -> None:
@@ -96,11 +90,10 @@ def jobs(app: Flask) -> list[Job]:
     """Every periodic job of the service."""
     return [
         Job("transactional-mail", send_transactional_mail, 10),
-        Job("purge-unconfirmed", purge_unconfirmed, 3600),
+        Job("retention", enforce_retention, 3600),
         Job("dispatch-campaigns", dispatch_campaigns, 5),
         Job("purge-send-windows", purge_send_windows, 600),
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
-        Job("inbound-purge-raw", purge_inbound_raw, 3600),
         Job("policy-sweep", sweep_policy_notices, 300),
         Job("audit-seal", seal_audit_trail, 60),
     ]

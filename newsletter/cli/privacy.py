@@ -1,4 +1,5 @@
-"""`flask newsletter privacy export|erase EMAIL` (DESIGN.md section 9)."""
+"""`flask newsletter privacy export|erase EMAIL` and `flask newsletter retention run` (DESIGN.md
+section 9)."""
 
 from __future__ import annotations
 
@@ -59,3 +60,20 @@ def export_command(email: str, output: str) -> None:
     db.session.commit()
     click.echo(", ".join(f"{table} {n}" for table, n in counts.items() if n) or "nothing held")
     click.echo(output)
+
+
+retention_cli = AppGroup("retention", help="Retention periods (privacy/retention.py).")
+newsletter_cli.add_command(retention_cli)
+
+
+@retention_cli.command("run")
+def retention_run_command() -> None:
+    """One retention pass now (as the scheduler's hourly job); prints what each period removed."""
+    from newsletter.extensions import db
+    from newsletter.models import utcnow
+    from newsletter.privacy import retention
+
+    removed = retention.run(db.session, utcnow(), current_app.config)
+    db.session.commit()
+    for period, count in removed.items():
+        click.echo(f"{period} {count}")

@@ -8,8 +8,8 @@ it again. The person's own later double opt-in lifts it (subscribers/confirmatio
 
 Which rows are about the person is subject.py's rule (shared with export.py). Text columns are
 redacted, not emptied, where the rest still matters (an SMTP reply, an audit note); raw mail is
-dropped whole. A last mail confirms the erasure; its stored bytes are dropped once it is sent
-(mailer.FORGET_ONCE_SENT).
+dropped whole. A last mail confirms the erasure (not when retention erases); its stored bytes
+are dropped once it is sent (mailer.FORGET_ONCE_SENT).
 
 Erasing twice is a no-op: a second run that finds nothing left to scrub changes nothing, mails
 nothing and writes no audit row. A run that does find something (a late bounce for the tombstone)
@@ -93,8 +93,12 @@ class Redactor:
 
 
 def erase(session: Session, email: str, *, config: Mapping, now: datetime,
-          actor: str) -> ErasureOutcome:
-    """Erase everything held about an (already normalised) address; audited; idempotent."""
+          actor: str, confirm_by_mail: bool = True) -> ErasureOutcome:
+    """Erase everything held about an (already normalised) address; audited; idempotent.
+
+    Retention (retention.py) erases people who left long ago with `confirm_by_mail=False`:
+    nobody asked, so nobody is told.
+    """
     person = subject.find(session, email, config)
     email, digest = person.email, person.digest
     outcome = ErasureOutcome(digest)
@@ -124,7 +128,8 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
                  detail={"email_hash": digest, "rows": outcome.changed,
                          "requests": outcome.requests,
                          audit.REDACTED_KEY: outcome.redacted_audit_rows})
-    outcome.mail = _step_confirm_by_mail(session, config, email, now)
+    if confirm_by_mail:
+        outcome.mail = _step_confirm_by_mail(session, config, email, now)
     return outcome
 
 

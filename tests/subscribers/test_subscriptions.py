@@ -103,7 +103,7 @@ def test_purge_forgets_unconfirmed_requests_but_not_former_members(app, news):
 def test_purge_job_is_scheduled(app):
     from newsletter import scheduler
 
-    job = next(j for j in scheduler.jobs(app) if j.id == "purge-unconfirmed")
+    job = next(j for j in scheduler.jobs(app) if j.id == "retention")
     do_subscribe_time = utcnow() - timedelta(days=app.config["NEWSLETTER_PENDING_PURGE_DAYS"] + 1)
     with app.app_context():
         mailing_list = MailingList(slug="x", name="X")
