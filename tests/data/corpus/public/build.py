@@ -72,6 +72,8 @@ MANUAL = {
     # used here predates that row and says "filtered".
     "longer-status.eml": "bounce_hard",
 }
+# Not every message of notmuch's corpora is a person's: these are robots' answers.
+NOTMUCH_AUTO = {"1532672447.R3166642290392477575.len:2,S": "Request Tracker's AutoReply"}
 # Left out: what a person could not label with confidence.
 SKIP = {"boxbe-cr.msg", "boxbe-cr2.msg", "no-message-collected.msg", "tt_bounce_11.eml"}
 LANGUAGE = {"polish-autoreply.msg": "pl", "polish-unknown.msg": "pl",
@@ -143,6 +145,10 @@ def main(src: Path, sisimai_tsv: Path) -> None:
     chosen += lkml[::2]
     for path in chosen:
         rel = str(path.relative_to(corpora))
+        if path.name in NOTMUCH_AUTO:
+            add("notmuch", path, "auto_reply", "read by a person: " + NOTMUCH_AUTO[path.name],
+                rel)
+            continue
         add("notmuch", path, "human", "mailing-list post or reply (list headers removed)", rel,
             strip=True)
     roots = {"rt": src / RT, "publicinbox": src / PI}
