@@ -244,7 +244,12 @@ def _rule_failure(message: Message, verdict: Verdict) -> bool:
             return False
     verdict.failed_recipient = report.recipients[0] if report.recipients else None
     verdict.status = report.status
-    judgement = bounces.judge(report.status, report.reply_code, report.diagnostic, report.action)
+    diagnostic = report.diagnostic
+    after_data = None if bounces.AFTER_DATA.search(diagnostic) else bounces.AFTER_DATA.search(
+        " ".join(body_text(message)[:50_000].split()))
+    if after_data:  # Postfix names the failed command only in its human-readable part
+        diagnostic = f"{diagnostic} ({after_data.group(0)})"
+    judgement = bounces.judge(report.status, report.reply_code, diagnostic, report.action)
     verdict.bounce = judgement.decision.value
     verdict.kind = Kind.bounce_hard if judgement.decision is Decision.hard else Kind.bounce_soft
     verdict.policy = bool(report.status and report.status.startswith("5.7."))
