@@ -13,6 +13,7 @@ new purpose.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,6 +39,10 @@ from newsletter.sending import eligibility, mailer
 from newsletter.subscribers.lists import SLUG
 
 ANNOUNCE_BATCH = 500
+# Control characters other than line breaks and tabs have no place in text people read (and
+# PostgreSQL refuses NUL in a string); the name is one line, so it refuses those too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\r\n\t\u2028\u2029\x85]")
 MAIL_KIND = "purpose-notice"  # OutboundMail.kind of an announcement
 
 
@@ -93,10 +98,11 @@ def create(session: Session, *, slug: str, name: str, description: str, now: dat
     if not SLUG.match(slug):
         raise PurposeError(f"slug {slug!r}: use 1-64 lower-case letters, digits and hyphens")
     name, description = (name or "").strip(), (description or "").strip()
-    if not name or len(name) > 200 or "\n" in name or "\r" in name:
+    if not name or len(name) > 200 or _CONTROL.search(name) or _LINE_BREAK.search(name):
         raise PurposeError("name: one line of 1-200 characters (it is the subject of the mail)")
-    if not description:
-        raise PurposeError("description: say what the data will be used for (people read it)")
+    if not description or len(description) > 5000 or _CONTROL.search(description):
+        raise PurposeError("description: say in up to 5000 characters, without control "
+                           "characters, what the data will be used for (people read it)")
     countries = (default_opt_in_countries(config) if opt_in_countries is None
                  else parse_countries(opt_in_countries))
     if session.scalar(select(Purpose.id).where(Purpose.slug == slug)) is not None:

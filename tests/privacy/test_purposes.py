@@ -217,6 +217,13 @@ def test_existing_slug_and_bad_countries_are_refused_with_a_clear_message(app, r
     assert "partners\ttold opt-in 0 opt-out 0" in listed.output
     assert "opt-in: DE,FR\tTips" in listed.output
     with app.app_context():
+        for fields, words in (({"name": "Two\nlines"}, "name: one line"),
+                              ({"description": "nul \x00 inside"}, "without control"),
+                              ({"slug": "Bad Slug!"}, "lower-case letters")):
+            arguments = {"slug": "other", "name": "Other", "description": "Other use.", **fields}
+            with pytest.raises(purposes.PurposeError, match=words):
+                purposes.create(db.session, now=NOW, config=app.config, actor="test",
+                                **arguments)
         partners = db.session.scalar(select(Purpose).where(Purpose.slug == "partners"))
         # The default set, as configured: the EU/EEA, UK, CH, CA, BR; not the US.
         assert {"DE", "FR", "NO", "GB", "CH", "CA", "BR"} <= set(partners.opt_in_countries)
