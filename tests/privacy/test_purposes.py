@@ -21,6 +21,7 @@ from newsletter.models import (
     Campaign,
     ConsentEvent,
     ConsentMethod,
+    MailingList,
     OutboundMail,
     Purpose,
     PurposeNotice,
@@ -294,3 +295,15 @@ def test_two_announce_runs_at_once_mail_each_person_once(app, smtp, people, monk
         assert db.session.scalar(select(func.count(PurposeNotice.id))) == 3
     assert deliver_queued(app) == 3
     assert sorted(m.rcpt_tos[0] for m in smtp.wait_for(3)) == [DE, US, UNKNOWN]
+
+
+def test_each_occurrence_of_a_recurring_series_keeps_its_purpose(app, people):
+    with app.app_context():
+        purpose = purposes.create(db.session, slug="tips", name="Tips", description="Tips.",
+                                  now=NOW, config=app.config, actor="test")
+        series = campaigns.create(db.session, subject="Tips", body="Hi",
+                                  list_ids=[db.session.scalar(select(MailingList.id))],
+                                  now=NOW, cron="0 9 * * *", purpose_id=purpose.id)
+        db.session.commit()
+        (child,) = campaigns.spawn_occurrences(db.session, series.next_occurrence_at)
+        assert child.parent_id == series.id and child.purpose_id == purpose.id
