@@ -15,6 +15,16 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent
 
 
+# Where a new use of personal data needs the person's opt-in by default (issue 15): the EU and
+# the EEA (GDPR), the United Kingdom (UK GDPR), Switzerland (FADP), Canada (PIPEDA/CASL) and
+# Brazil (LGPD). A subscriber whose country is unknown is always asked to opt in.
+DEFAULT_PURPOSE_OPT_IN_COUNTRIES = (
+    "AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE,"  # EU
+    "IS,LI,NO,"  # the rest of the EEA
+    "GB,CH,CA,BR"
+)
+
+
 class ConfigError(Exception):
     """A configuration value is missing or malformed; the message names the variable."""
 
@@ -169,6 +179,8 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS": _int(
             env, "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS", 3 * 365),
         "NEWSLETTER_POLICY_NOTICE_DAYS": _int(env, "NEWSLETTER_POLICY_NOTICE_DAYS", 30),
+        "NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES": (env.get("NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES")
+                                                or DEFAULT_PURPOSE_OPT_IN_COUNTRIES),
         "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS": _int(env, "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS", 3),
         "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS": _int(env, "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS", 24),
         "NEWSLETTER_EXPORT_DAYS": _int(env, "NEWSLETTER_EXPORT_DAYS", 7),

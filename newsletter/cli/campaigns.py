@@ -12,6 +12,7 @@ from sqlalchemy import select
 from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose, recurrence
 
 
@@ -60,19 +61,27 @@ def _parse_time(value: str, tz_name: str) -> datetime:
 @click.option("--send-at", help="ISO 8601; without an offset it is read in --timezone.")
 @click.option("--cron", help="Recurring: five-field cron expression.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True)
-def create(slugs, subject, body_file, body_format, name, send_at, cron, tz_name) -> None:
+@click.option("--purpose", "purpose_slug", help="Send only to those who consent to this purpose.")
+def create(slugs, subject, body_file, body_format, name, send_at, cron, tz_name,
+           purpose_slug) -> None:
     """Create a draft, a scheduled campaign or a recurring series; prints its id."""
     if send_at and cron:
         raise click.ClickException("give --send-at or --cron, not both")
     body = Path(body_file).read_text()
     body_format = body_format or ("html" if body_file.endswith((".html", ".htm")) else "markdown")
     now = utcnow()
+    purpose_id = None
+    if purpose_slug:
+        try:
+            purpose_id = purposes.by_slug(db.session, purpose_slug).id
+        except purposes.PurposeError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
         campaign = campaigns.create(
             db.session, subject=subject, body=body, body_format=body_format,
             list_ids=_list_ids(slugs), now=now, name=name, cron=cron, timezone=tz_name,
             send_at=_parse_time(send_at, tz_name) if send_at else None, created_by="cli",
-            limits=compose.Limits.from_config(current_app.config))
+            limits=compose.Limits.from_config(current_app.config), purpose_id=purpose_id)
     except campaigns.CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

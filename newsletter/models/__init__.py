@@ -22,6 +22,8 @@ from newsletter.models.privacy import (
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
+    Purpose,
+    PurposeNotice,
 )
 from newsletter.models.subscribers import (
     ConsentEvent,
@@ -57,6 +59,8 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
+    "Purpose",
+    "PurposeNotice",
     "Role",
     "SendWindow",
     "Subscriber",

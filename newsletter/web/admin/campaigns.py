@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose, recurrence
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
@@ -65,7 +66,8 @@ def _send_at(form) -> datetime | None:
 
 def _render_form(campaign: Campaign | None, form, error: str | None):
     return render_template("admin/campaign_form.html", campaign=campaign, form=form, error=error,
-                           lists=_all_lists(), timezones=COMMON_TIMEZONES), 400 if error else 200
+                           lists=_all_lists(), timezones=COMMON_TIMEZONES,
+                           purposes=purposes.all_purposes(db.session)), 400 if error else 200
 
 
 @bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
@@ -93,7 +95,8 @@ def campaigns_new():
             send_at=_send_at(form) if mode == "schedule" else None,
             cron=form.get("cron", "").strip() or None if mode == "recurring" else None,
             timezone=form.get("timezone") or "UTC", created_by=actor(),
-            limits=compose.Limits.from_config(current_app.config))
+            limits=compose.Limits.from_config(current_app.config),
+            purpose_id=int(form["purpose"]) if form.get("purpose", "").isdigit() else None)
         if mode == "schedule" and campaign.send_at is None:
             raise campaigns.CampaignError("give a send time to schedule")
         if mode == "recurring" and not campaign.cron:

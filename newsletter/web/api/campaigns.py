@@ -8,7 +8,8 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, MailingList, Role, utcnow
+from newsletter.models import Campaign, MailingList, Purpose, Role, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose
 from newsletter.web.api.auth import SECURITY, api_blueprint
 
@@ -34,6 +35,12 @@ class CampaignSchema(Schema):
     occurrence_at = fields.DateTime(allow_none=True)
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
+    purpose = fields.Function(lambda c: _purpose_slug(c.purpose_id), allow_none=True,
+                              metadata={"description": "slug of the purpose, or null"})
+
+
+def _purpose_slug(purpose_id: int | None) -> str | None:
+    return None if purpose_id is None else db.session.get(Purpose, purpose_id).slug
 
 
 class CampaignCreateSchema(Schema):
@@ -46,6 +53,8 @@ class CampaignCreateSchema(Schema):
     send_at = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601, with offset"})
     cron = fields.Str(load_default=None, validate=validate.Length(max=100))
     timezone = fields.Str(load_default="UTC", validate=validate.Length(min=1, max=64))
+    purpose = fields.Str(load_default=None, validate=SLUG, metadata={
+        "description": "a purpose slug: sent only to subscribers with effective consent to it"})
 
 
 class ScheduleSchema(Schema):
@@ -103,12 +112,19 @@ def create_campaign(data):
         if list_id is None:
             abort(422, message=f"no list {slug!r}")
         list_ids.append(list_id)
+    purpose_id = None
+    if data["purpose"]:
+        try:
+            purpose_id = purposes.by_slug(db.session, data["purpose"]).id
+        except purposes.PurposeError as exc:
+            abort(422, message=str(exc))
     try:
         campaign = campaigns.create(
             db.session, subject=data["subject"], body=data["body"],
             body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
             send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
-            created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config))
+            created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config),
+            purpose_id=purpose_id)
     except campaigns.CampaignError as exc:
         db.session.rollback()
         abort(422, message=str(exc))
