@@ -85,6 +85,7 @@ class Verdict:
     kind: Kind = Kind.human
     reasons: list[str] = field(default_factory=list)
     message_key: str = ""  # Message-ID, or sha256 of the bytes when there is none
+    digest: str = ""  # sha256 hex of the bytes: with message_key, what makes a message new
     sender: str = ""  # the From address
     subject: str = ""
     tokens: list[str] = field(default_factory=list)  # our address tokens, best first
@@ -127,14 +128,14 @@ def classify(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES, size: int | None = 
 
     `size` is the full size when only the headers of a huge message were fetched.
     """
-    verdict = Verdict()
+    verdict = Verdict(digest=hashlib.sha256(bytes(raw or b"")).hexdigest())
     try:
         _classify(raw, max_bytes, verdict, size)
     except Exception as exc:  # noqa: BLE001 - the promise: no message is ever lost
         verdict.kind = Kind.human
         verdict.reasons.append(f"classifier error: {type(exc).__name__}: {str(exc)[:200]}")
     if not verdict.message_key:
-        verdict.message_key = "sha256:" + hashlib.sha256(bytes(raw or b"")).hexdigest()
+        verdict.message_key = "sha256:" + verdict.digest
     return verdict
 
 
@@ -146,7 +147,7 @@ def _classify(raw: bytes, max_bytes: int, verdict: Verdict, size: int | None) ->
         verdict.reasons.append(f"message is {size} bytes, over the {max_bytes} limit: "
                                "headers only")
     message = _parse(raw, headers_only=too_big)
-    _read_envelope(message, verdict, raw)
+    _read_envelope(message, verdict)
     if message.defects:
         verdict.reasons.append("MIME defects: " + ", ".join(
             sorted({type(d).__name__ for d in message.defects}))[:200])
@@ -168,12 +169,12 @@ def _parse(raw: bytes, headers_only: bool) -> Message:
     return BytesParser(policy=policy.compat32).parsebytes(raw)
 
 
-def _read_envelope(message: Message, verdict: Verdict, raw: bytes) -> None:
+def _read_envelope(message: Message, verdict: Verdict) -> None:
     message_id = mime.header(message, "Message-ID").strip()
     if message_id and len(message_id) <= 250:
         verdict.message_key = message_id
     else:
-        verdict.message_key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        verdict.message_key = "sha256:" + verdict.digest
     verdict.subject = mime.header(message, "Subject")[:500]
     addresses = getaddresses([mime.header(message, "From")])
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
