@@ -23,7 +23,7 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses
 
-from newsletter.inbound import formal, mime, phrasebook, reports
+from newsletter.inbound import formal, language, mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
 from newsletter.inbound.subject import own_words
 from newsletter.inbound.subject import read as read_subject
@@ -350,11 +350,15 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
     text = _without_footer_lines(text, verdict)
     if _list_notice(book, text, verdict):
         return False
+    # Orders the phrase sets and lets that language's phrases match inflected (language.py).
+    written_in = language.detect(text, book.codes)
+    if written_in:
+        verdict.reasons.append(f"written in {written_in} (py3langid)")
     for kind, section in ((Kind.erasure_request, "erasure"), (Kind.access_request, "access"),
                           (Kind.unsubscribe, "unsubscribe")):
-        found, cancelled = book.find(section, text)
+        found, cancelled = book.find(section, text, prefer=written_in)
         if not found and subject:
-            found, cancelled = book.find(section, subject)
+            found, cancelled = book.find(section, subject, prefer=written_in)
         if cancelled and not found:
             verdict.reasons.append(f"{section} phrase cancelled: {cancelled}")
         if found and kind is Kind.unsubscribe and _wants_to_stay(book, text, verdict):
@@ -373,14 +377,14 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             return True
     if _formal_request(book, text, trouble, verdict):
         return True
-    language = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
-    if language and trouble:
-        return _unsure(verdict, f"an unsubscribe word ({language})", trouble)
-    if language:
+    alone_in = book.alone(text) or (book.alone(subject) if _plain_short(text) else None)
+    if alone_in and trouble:
+        return _unsure(verdict, f"an unsubscribe word ({alone_in})", trouble)
+    if alone_in:
         verdict.kind = Kind.unsubscribe
-        verdict.language = language
+        verdict.language = alone_in
         verdict.reasons.append(f"the whole message (or its subject) is an unsubscribe word "
-                               f"({language})")
+                               f"({alone_in})")
         return True
     found, _ = book.find("auto_reply_body", text)
     if found:
