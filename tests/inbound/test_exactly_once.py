@@ -3,10 +3,14 @@ server without UIDPLUS (or MOVE) nothing but our own messages is ever expunged."
 
 from __future__ import annotations
 
-import pytest
-from imapclient import IMAPClient
-from sqlalchemy import select
+import hashlib
 
+import pytest
+from flask_migrate import downgrade, upgrade
+from imapclient import IMAPClient
+from sqlalchemy import select, text
+
+from newsletter import create_app
 from newsletter.extensions import db
 from newsletter.inbound.poll import poll, process
 from newsletter.models import InboundMessage, Subscriber, SubscriptionStatus
@@ -14,6 +18,7 @@ from newsletter.models import InboundMessage, Subscriber, SubscriptionStatus
 import servers
 from . import mails
 from .mails import NOW
+from conftest import TEST_SECRET, unavailable
 
 # What Dovecot 2.3 announces after login, less the extensions under test.
 BASE = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT THREAD=REFERENCES MULTIAPPEND "
@@ -114,3 +119,47 @@ def test_without_uidplus_only_our_messages_leave_the_inbox(app, limited_imap):
         assert _message_ids(client, "NeedsHuman") == ["<chat@x>"]
     finally:
         client.logout()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def migrating_app(request, tmp_path, pg_server_url):
+    """An app on a database of its own, its schema built by the migrations."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'digest.db'}"
+    elif not pg_server_url:
+        unavailable("TEST_DATABASE_URL is not set")
+    else:
+        url = servers.create_pg_database(pg_server_url)
+    app = create_app({"TESTING": True}, environ={
+        "NEWSLETTER_ENV": "testing", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": url,
+        "NEWSLETTER_INSTANCE_PATH": str(tmp_path / "instance")})
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    if request.param == "postgresql":
+        servers.drop_pg_database(url)
+
+
+def test_the_migration_gives_kept_bytes_their_digest_and_downgrades_without_loss(migrating_app):
+    insert = text("INSERT INTO inbound_message (message_key, received_at, sender, subject, "
+                  "verdict, reasons, action, status, raw, note) VALUES (:key, :at, '', '', "
+                  "'human', '[]', '', 'done', :raw, '')")
+    with migrating_app.app_context():
+        upgrade(revision="c4e8a1f2d7b3")
+        with db.engine.begin() as conn:
+            conn.execute(insert, {"key": "<old@x>", "at": NOW, "raw": b"old bytes"})
+            conn.execute(insert, {"key": "<purged@x>", "at": NOW, "raw": None})
+        upgrade()
+        with db.engine.begin() as conn:
+            digests = dict(conn.execute(text(
+                "SELECT message_key, raw_digest FROM inbound_message")).all())
+            assert digests == {"<old@x>": hashlib.sha256(b"old bytes").hexdigest(),
+                               "<purged@x>": None}
+            conn.execute(text("INSERT INTO inbound_message (message_key, raw_digest, "
+                              "received_at, sender, subject, verdict, reasons, action, status, "
+                              "note) VALUES ('<old@x>', 'other', :at, '', '', 'human', '[]', '', "
+                              "'done', '')"), {"at": NOW})
+        downgrade(revision="c4e8a1f2d7b3")
+        with db.engine.begin() as conn:
+            keys = sorted(conn.execute(text("SELECT message_key FROM inbound_message")).scalars())
+        assert keys == ["<old@x>", "<old@x>#other", "<purged@x>"]
