@@ -72,6 +72,8 @@ def test_a_crash_swallowed_in_production_is_still_caught_by_the_check(monkeypatc
     """Production falls back to `human` and logs; the check still sees it (so it can fail)."""
     monkeypatch.setattr(classify_module, "_rule_request", crash)
     monkeypatch.setattr(classify_module, "RAISE_ERRORS", False)
+    # Alembic's logging setup (fileConfig) disables loggers made before it, in earlier tests.
+    monkeypatch.setattr(classify_module.log, "disabled", False)
     raw = b"From: a@example.org\r\nSubject: hi\r\n\r\nplease unsubscribe me\r\n"
     assert classify(raw).kind is Kind.human
     assert "classifier error on message" in caplog.text
