@@ -371,7 +371,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             found, cancelled = book.find(section, subject, prefer=written_in)
         if cancelled and not found:
             verdict.reasons.append(f"{section} phrase cancelled: {cancelled}")
-        if found and kind is Kind.unsubscribe and _wants_to_stay(book, text, verdict):
+        if found and kind is Kind.unsubscribe and _wants_to_stay(book, text, verdict,
+                                                                 written_in):
             return False
         if found and trouble:
             return _unsure(verdict, f"{section} phrase ({found})", trouble)
@@ -380,8 +381,8 @@ def _rule_request(message: Message, verdict: Verdict) -> bool:
             verdict.language = found.split(":", 1)[0]
             verdict.reasons.append(f"{section} phrase in the new text ({found})")
             if kind is not Kind.unsubscribe:
-                also, _ = book.find("unsubscribe", text)
-                if also and not _wants_to_stay(book, text, verdict):
+                also, _ = book.find("unsubscribe", text, prefer=written_in)
+                if also and not _wants_to_stay(book, text, verdict, written_in):
                     verdict.also_unsubscribe = True
                     verdict.reasons.append(f"also asks to unsubscribe ({also})")
             return True
@@ -461,9 +462,10 @@ def _unsure(verdict: Verdict, what: str, trouble: list[str]) -> bool:
     return True
 
 
-def _wants_to_stay(book: phrasebook.PhraseBook, text: str, verdict: Verdict) -> bool:
+def _wants_to_stay(book: phrasebook.PhraseBook, text: str, verdict: Verdict,
+                   written_in: str | None) -> bool:
     """"Remove me from the beta group, but keep the newsletter coming": not a request to leave."""
-    found, _ = book.find("keep", text)
+    found, _ = book.find("keep", text, prefer=written_in)
     if found:
         verdict.reasons.append(f"an unsubscribe phrase, but the text also says to keep ({found})")
     return bool(found)

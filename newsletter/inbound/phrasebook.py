@@ -50,7 +50,8 @@ PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
             "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
 SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
-INFLECTED_SECTIONS = ("unsubscribe", "access", "erasure")  # inflected forms read here
+# Inflected forms are read here: the requests, and "keep" (which only ever stops an unsubscribe).
+INFLECTED_SECTIONS = ("unsubscribe", "access", "erasure", "keep")
 MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
 PREFIX_KEPT = 3  # a misspelling is read only after these letters (an-/ab-, wp-/wyp-, un-)
 WORD = re.compile(r"\w+")

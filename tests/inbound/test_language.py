@@ -67,3 +67,11 @@ def test_without_a_guess_no_inflected_form_is_read():
     text = "wypiszcie mnie z listy"
     assert book.find("unsubscribe", text) == (None, None)
     assert book.find("unsubscribe", text, prefer="pl")[0].endswith("(inflected)")
+
+
+def test_an_inflected_keep_phrase_stops_an_unsubscribe():
+    """"Remove me from the beta group, but I still want the newsletter": inflected too."""
+    verdict = verdict_of("Wypiszcie mnie z grupy beta, ale newsletter chcę nadal otrzymywał, "
+                         "dziękuję.")
+    assert verdict.kind is Kind.human
+    assert any("also says to keep (pl: nadal otrzymywać (inflected))" in r for r in verdict.reasons)
