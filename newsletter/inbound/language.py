@@ -50,11 +50,11 @@ def _identifier(codes: tuple[str, ...]):
 
 
 def detect(text: str, codes: tuple[str, ...]) -> str | None:
-    """The code (one of `codes`) of the language the text is confidently in, else None."""
+    """The code (one of `codes`, sorted) of the language the text is confidently in, else None."""
     text = text[:MAX_CHARS]
     if len(text.strip()) < MIN_CHARS or not codes:
         return None
-    code, confidence = _identifier(tuple(sorted(codes))).classify(text)
+    code, confidence = _identifier(codes).classify(text)
     return code if confidence >= MIN_CONFIDENCE else None
 
 

@@ -135,6 +135,7 @@ class PhraseBook:
     _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _seen: dict[str, str] = field(default_factory=dict, repr=False)
     _starts: set[str] = field(default_factory=set, repr=False)
+    _codes: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         for section in SECTIONS:
@@ -190,8 +191,10 @@ class PhraseBook:
 
     @property
     def codes(self) -> tuple[str, ...]:
-        """The language codes of the phrase files."""
-        return tuple(language.code for language in self.languages)
+        """The language codes of the phrase files, sorted."""
+        if not self._codes:
+            self._codes = tuple(sorted(language.code for language in self.languages))
+        return self._codes
 
     def find(self, section: str, text: str, plain: bool = False, prefer: str | None = None
              ) -> tuple[str | None, str | None]:
