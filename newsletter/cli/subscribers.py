@@ -87,7 +87,8 @@ def subscribe(email: str, slug: str, name: str, country: str) -> None:
               help="The file's encoding (e.g. cp1252); default: detected, refused when unclear.")
 def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, batch_size: int,
                    encoding: str | None) -> None:
-    """Import a CSV file (columns: email, optional name, country) into a list."""
+    """Import a CSV file (email, optional name, country, any other column an attribute; or a
+    Mailchimp, listmonk, Sendy or Substack export as it is) into a list."""
     mailing_list = _list_or_fail(slug)
 
     def on_error(line: int, message: str) -> None:
@@ -106,7 +107,8 @@ def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, bat
     verb = "would be" if dry_run else "were"
     click.echo(f"{report.rows} rows: {report.subscribed} {verb} subscribed, {report.pending} "
                f"{verb} asked to confirm, {report.unchanged} unchanged, {report.suppressed} "
-               f"suppressed, {report.failed} bad")
+               f"suppressed, {report.skipped} skipped, {report.failed} bad")
+    click.echo(f"read as {report.format} export; attributes: {', '.join(report.attributes) or '-'}")
     if not dry_run and report.mails_queued:
         click.echo(f"{report.mails_queued} confirmation mail(s) queued; the worker sends them")
     if report.failed:
