@@ -22,6 +22,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
 from newsletter.sending import campaigns, compose, recurrence
+from newsletter.subscribers import attributes
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 # GET  /admin/campaigns                 list
@@ -65,7 +66,9 @@ def _send_at(form) -> datetime | None:
 
 def _render_form(campaign: Campaign | None, form, error: str | None):
     return render_template("admin/campaign_form.html", campaign=campaign, form=form, error=error,
-                           lists=_all_lists(), timezones=COMMON_TIMEZONES), 400 if error else 200
+                           lists=_all_lists(), timezones=COMMON_TIMEZONES,
+                           attribute_names=attributes.known_names(db.session)), \
+        400 if error else 200
 
 
 @bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
