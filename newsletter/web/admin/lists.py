@@ -17,6 +17,7 @@ from newsletter.models import (
 )
 from newsletter.sending import eligibility
 from newsletter.subscribers import lists as mailing_lists
+from newsletter.web import embed
 from newsletter.web.admin.blueprint import bp, role_required
 
 
@@ -82,5 +83,8 @@ def lists_edit(list_id: int):
     welcome = None
     if mailing_list.welcome_campaign_id is not None:
         welcome = db.session.get(Campaign, mailing_list.welcome_campaign_id)
+    embeddable = mailing_list.public and mailing_list.double_opt_in
     return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
-                           welcome=welcome), 400 if error else 200
+                           welcome=welcome, embeddable=embeddable,
+                           snippet=embed.snippet(mailing_list) if embeddable else ""), \
+        400 if error else 200
