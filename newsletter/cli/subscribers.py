@@ -12,7 +12,7 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import ConsentMethod, MailingList, utcnow
 from newsletter.sending import mailer
-from newsletter.subscribers import imports, lists, subscriptions
+from newsletter.subscribers import exports, imports, lists, subscriptions
 
 
 @newsletter_cli.group("lists")
@@ -113,3 +113,21 @@ def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, bat
         click.echo(f"{report.mails_queued} confirmation mail(s) queued; the worker sends them")
     if report.failed:
         raise click.ClickException(f"{report.failed} row(s) could not be imported (see above)")
+
+
+@newsletter_cli.command("export")
+@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file (default: standard output).")
+def export_command(slug: str, output: Path | None) -> None:
+    """A list's subscribers as CSV (cells that would start a formula are escaped)."""
+    mailing_list = _list_or_fail(slug)
+    lines = exports.export_list(db.session, mailing_list, actor="cli", now=utcnow())
+    db.session.commit()  # the audit row, before a byte leaves
+    if output is None:
+        for line in lines:
+            click.echo(line, nl=False)
+        return
+    with output.open("w", encoding="utf-8", newline="") as out:
+        out.writelines(lines)
+    click.echo(str(output))
