@@ -144,5 +144,6 @@ from newsletter.cli import (  # noqa: E402,F401
     inbound,
     policy,
     privacy,
+    segments,
     subscribers,
 )

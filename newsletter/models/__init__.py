@@ -23,6 +23,7 @@ from newsletter.models.privacy import (
     PrivacyRequestKind,
     PrivacyRequestStatus,
 )
+from newsletter.models.segments import Segment
 from newsletter.models.subscribers import (
     ConsentEvent,
     ConsentMethod,
@@ -58,6 +59,7 @@ __all__ = [
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
     "Role",
+    "Segment",
     "SendWindow",
     "Subscriber",
     "SubscriberStatus",
