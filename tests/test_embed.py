@@ -190,3 +190,15 @@ def test_login_and_every_form_outside_the_api_keep_csrf(app, admin_client, news)
         checked.append(rule.endpoint)
     assert {"auth.login", "public.subscribe", "admin.subscribers_attributes",
             "admin.lists_edit"} <= set(checked)
+
+
+def test_form_origins_are_checked_at_start():
+    from config import ConfigError, load_config
+
+    environ = {"NEWSLETTER_ENV": "testing", "SECRET_KEY": "k" * 32}
+    config = load_config({**environ, "NEWSLETTER_FORM_ORIGINS":
+                          "https://www.example.com, http://localhost:8000/"})
+    assert config["NEWSLETTER_FORM_ORIGINS"] == ("https://www.example.com", "http://localhost:8000")
+    for bad in ("www.example.com", "https://www.example.com/form", "ftp://example.com"):
+        with pytest.raises(ConfigError, match="NEWSLETTER_FORM_ORIGINS"):
+            load_config({**environ, "NEWSLETTER_FORM_ORIGINS": bad})

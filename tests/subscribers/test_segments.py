@@ -22,6 +22,8 @@ from newsletter.subscribers import segments
 from newsletter.subscribers.segment_rules import condition
 from tests.subscribers.test_import_formats import MAILCHIMP
 
+from conftest import csrf_token
+
 PEOPLE = {
     "ada@example.org": ("GB", {"plan": "pro", "seats": "12", "joined": "2024-03-01"}),
     "bob@example.org": ("DE", {"plan": "free", "seats": 3, "joined": "2023-01-15"}),
@@ -132,3 +134,24 @@ def test_campaign_page_shows_the_count_before_sending(app, admin_client, crowd):
     assert "country = DE" in page
     page = admin_client.get(f"/admin/campaigns/{ids[1]}").get_data(as_text=True)
     assert "Would go to <strong>4</strong> subscribers if sent now" in page
+
+
+def test_admin_saves_a_segment_and_a_campaign_for_it(app, admin_client, crowd):
+    token = csrf_token(admin_client, "/admin/segments")
+    bad = admin_client.post("/admin/segments", data={
+        "csrf_token": token, "slug": "de", "list_id": str(crowd), "filters": "plan=pro"})
+    assert bad.status_code == 400 and "country or attributes.NAME" in bad.get_data(as_text=True)
+    response = admin_client.post("/admin/segments", data={
+        "csrf_token": token, "slug": "de", "name": "Germany", "list_id": str(crowd),
+        "filters": "country=DE\nattributes.seats is set\n"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "country = DE and attributes.seats is set" in page
+    assert "<td>2</td>" in page  # bob and cy
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    response = admin_client.post("/admin/campaigns/new", data={
+        "csrf_token": token, "subject": "Hallo", "body": "Hallo", "body_format": "markdown",
+        "segment": "de", "mode": "draft"}, follow_redirects=True)
+    page = response.get_data(as_text=True)
+    assert "Segment: <strong>Germany</strong>" in page
+    assert "Would go to <strong>2</strong> subscribers" in page

@@ -12,6 +12,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     lists,
     policy,
     privacy,
+    segments,
     sink,
     subscribers,
     suppressions,
