@@ -190,6 +190,10 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_EXPORT_DAYS": _int(env, "NEWSLETTER_EXPORT_DAYS", 7),
         # Sites whose pages may call POST /api/public/subscribe from a script (CORS).
         "NEWSLETTER_FORM_ORIGINS": _origins(env, "NEWSLETTER_FORM_ORIGINS"),
+        # Sign-ups from other sites must carry a solved proof-of-work challenge (ALTCHA v1);
+        # the difficulty is the largest number a browser may have to try.
+        "NEWSLETTER_FORM_POW": _bool(env, "NEWSLETTER_FORM_POW", False),
+        "NEWSLETTER_FORM_POW_DIFFICULTY": _int(env, "NEWSLETTER_FORM_POW_DIFFICULTY", 50_000),
         "NEWSLETTER_SUBSCRIBE_RATE_LIMIT": env.get("NEWSLETTER_SUBSCRIBE_RATE_LIMIT", "10/minute"),
         "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
         "NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT",

@@ -202,3 +202,59 @@ def test_form_origins_are_checked_at_start():
     for bad in ("www.example.com", "https://www.example.com/form", "ftp://example.com"):
         with pytest.raises(ConfigError, match="NEWSLETTER_FORM_ORIGINS"):
             load_config({**environ, "NEWSLETTER_FORM_ORIGINS": bad})
+
+
+def solved(client) -> str:
+    """A correct answer to a fresh challenge, found the way pow.js finds it."""
+    import base64
+    import json
+
+    import altcha
+
+    response = client.get("/api/public/challenge")
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    c = response.get_json()
+    solution = altcha.solve_challenge_v1(c["challenge"], c["salt"], c["algorithm"], c["maxNumber"])
+    return base64.b64encode(json.dumps({
+        "algorithm": c["algorithm"], "challenge": c["challenge"], "number": solution.number,
+        "salt": c["salt"], "signature": c["signature"]}).encode()).decode()
+
+
+def test_proof_of_work_when_required(app, client, news):
+    assert client.get("/api/public/challenge").status_code == 404  # off by default
+    app.config.update(NEWSLETTER_FORM_POW=True, NEWSLETTER_FORM_POW_DIFFICULTY=500)
+    body = {"email": "a@example.net", "lists": ["news"]}
+    response = client.post("/api/public/subscribe", json=body)
+    assert response.status_code == 400 and response.get_json()["field"] == "altcha"
+    assert client.post("/api/public/subscribe", json={**body, "altcha": "bm9wZQ=="}
+                       ).status_code == 400
+    answer = solved(client)
+    assert client.post("/api/public/subscribe", json={**body, "altcha": answer}).status_code == 202
+    # An answer counts once.
+    assert client.post("/api/public/subscribe", json={**body, "email": "b@example.net",
+                                                      "altcha": answer}).status_code == 400
+    assert queued(app) == ["a@example.net"]
+    # The HTML form without an answer: our own form (CSRF, no proof of work) to finish on.
+    response = client.post("/subscribe/news/embed", data={"email": "c@example.net"})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'action="/subscribe/news"' in page
+    assert client.post("/subscribe/news/embed", data={"email": "c@example.net",
+                                                      "altcha": solved(client)}).status_code == 200
+    assert sorted(queued(app)) == ["a@example.net", "c@example.net"]
+
+
+def test_snippet_with_proof_of_work_subscribes_from_another_origin(
+        app, page, live_server, foreign_site, admin_client, news, smtp):
+    app.config.update(NEWSLETTER_FORM_POW=True, NEWSLETTER_FORM_POW_DIFFICULTY=3000)
+    origin, pages = foreign_site
+    snippet = snippet_from_admin(admin_client, news)
+    assert f'src="{live_server.url}/static/pow.js"' in snippet
+    pages["/"] = f"<!doctype html><html><body>{snippet}</body></html>".encode()
+    page.goto(origin + "/")
+    page.fill("input[name=email]", "worker@example.net")
+    page.wait_for_function("document.querySelector('input[name=altcha]').value !== ''")
+    with page.expect_response(lambda r: r.url.endswith("/subscribe/news/embed")) as answer:
+        page.click("button[type=submit]")
+    assert answer.value.status == 200
+    assert deliver_queued(app) == 1
+    assert smtp.messages[0].rcpt_tos == ["worker@example.net"]

@@ -4,20 +4,23 @@ Routes:
   POST    /subscribe/<slug>/embed   a plain HTML form on another site: no cookie, no CSRF token
   POST    /api/public/subscribe     JSON {"email", "lists": [slug, ...], "name", "country"}
   OPTIONS /api/public/subscribe     the CORS preflight (origins in NEWSLETTER_FORM_ORIGINS)
+  GET     /api/public/challenge     a proof-of-work challenge (NEWSLETTER_FORM_POW; any origin)
 
 Why no CSRF token here: CSRF protects what a logged-in session may do, and these routes have no
 session and act for nobody. What a forged or scripted post can do is ask for a confirmation
 mail, so the protection is double opt-in itself (a list without it is refused here), with the
 honeypot field, the per-IP limit (NEWSLETTER_SUBSCRIBE_RATE_LIMIT) and the per-address limit
-(one confirmation per list per NEWSLETTER_CONFIRM_RESEND_MINUTES, subscriptions.py). The answer
+(one confirmation per list per NEWSLETTER_CONFIRM_RESEND_MINUTES, subscriptions.py), and, when
+NEWSLETTER_FORM_POW is on, a solved proof-of-work challenge used once (proof_of_work.py). The answer
 is the same whatever the address's state: no enumeration. The admin pages and login keep CSRF.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from sqlalchemy import select
 
+from newsletter import proof_of_work
 from newsletter.extensions import csrf, db, limiter
 from newsletter.models import ConsentMethod, MailingList, utcnow
 from newsletter.subscribers import subscriptions
@@ -28,6 +31,8 @@ from newsletter.web.public import consent_wording
 bp = Blueprint("embed", __name__)
 
 ANSWER = "Thank you. Please check your inbox: a mail asks you to confirm."
+POW_MISSING = ("This form needs its check to finish first: wait a moment after the page loads, "
+               "then send it again.")
 CORS_MAX_AGE = "86400"
 
 
@@ -63,11 +68,26 @@ def _subscribe(lists: list[MailingList], values: dict) -> None:
     db.session.commit()
 
 
+def _proof_of_work_missing(payload: object) -> bool:
+    """True when a proof of work is required and this one is missing, wrong, expired or used."""
+    config = current_app.config
+    if not config["NEWSLETTER_FORM_POW"]:
+        return False
+    solved = proof_of_work.verify(config["SECRET_KEY"], payload if isinstance(payload, str) else "")
+    if solved is None:
+        return True
+    # Each challenge counts once (until it expires); the limiter's storage is shared by every
+    # process when RATELIMIT_STORAGE_URI names a shared store.
+    expiry = int(proof_of_work.VALID_FOR.total_seconds())
+    return limiter.storage.incr(f"newsletter-pow/{solved}", expiry) > 1
+
+
 def snippet(mailing_list: MailingList) -> str:
     """The HTML a marketer pastes into another site for this list."""
+    base = current_app.config["NEWSLETTER_BASE_URL"]
     return render_template("public/embed_snippet.html", list=mailing_list,
-                           action=f"{current_app.config['NEWSLETTER_BASE_URL']}/subscribe/"
-                                  f"{mailing_list.slug}/embed",
+                           action=f"{base}/subscribe/{mailing_list.slug}/embed",
+                           pow=current_app.config["NEWSLETTER_FORM_POW"], base=base,
                            wording=consent_wording([mailing_list]))
 
 
@@ -85,11 +105,15 @@ def form(slug: str):
     if request.form.get("website"):  # the honeypot: the usual answer, nothing else
         return render_template("public/subscribed.html"), 200
     try:
+        if _proof_of_work_missing(request.form.get("altcha")):
+            raise subscriptions.SubscribeError(POW_MISSING, "altcha")
         _subscribe(lists, request.form)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
-        # Our own form, filled in as far as it got, with the reason: the person can fix it here.
+        # Our own form, filled in as far as it got, with the reason: the person can fix it here
+        # (it posts to our own page, with its CSRF token and without the proof of work).
         return render_template("public/subscribe.html", lists=lists,
+                               form_action=url_for("public.subscribe", slug=slug),
                                countries=subscriptions.country_choices(),
                                wording=consent_wording(lists), form=request.form, error=str(exc),
                                error_field=exc.field_name), 400
@@ -119,6 +143,17 @@ def _cors(response):
     return response
 
 
+@bp.get("/api/public/challenge")
+@limiter.limit(_subscribe_limit)
+def challenge():
+    if not current_app.config["NEWSLETTER_FORM_POW"]:
+        abort(404)
+    body = proof_of_work.challenge(current_app.config["SECRET_KEY"],
+                                   current_app.config["NEWSLETTER_FORM_POW_DIFFICULTY"], utcnow())
+    # Any page may ask: a challenge is worth nothing until somebody spends the work on it.
+    return body, 200, {"Access-Control-Allow-Origin": "*", "Cache-Control": "no-store"}
+
+
 @bp.route("/api/public/subscribe", methods=["OPTIONS"])
 @csrf.exempt
 def subscribe_preflight():
@@ -142,6 +177,8 @@ def subscribe_json():
     except NotEmbeddable:
         return {"message": "No such list.", "field": "lists"}, 404
     if not data.get("website"):  # the honeypot: the usual answer, nothing else
+        if _proof_of_work_missing(data.get("altcha")):
+            return {"message": POW_MISSING, "field": "altcha"}, 400
         try:
             _subscribe(lists, data)
         except subscriptions.SubscribeError as exc:
