@@ -155,3 +155,18 @@ def test_admin_saves_a_segment_and_a_campaign_for_it(app, admin_client, crowd):
     page = response.get_data(as_text=True)
     assert "Segment: <strong>Germany</strong>" in page
     assert "Would go to <strong>2</strong> subscribers" in page
+
+
+def test_api_campaign_for_a_segment(app, api_token, crowd):
+    with app.app_context():
+        segments.create(db.session, "germany", db.session.get(MailingList, crowd),
+                        [segments.parse_filter("country=DE")], actor="t", now=utcnow())
+        db.session.commit()
+    client = app.test_client()
+    body = {"subject": "Hallo", "body": "Hallo"}
+    response = client.post("/api/v1/campaigns", headers=api_token, json={**body, "segment": "germany"})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["lists"] == ["news"] and response.get_json()["segment_id"]
+    for wrong in ({}, {"segment": "nope"}):
+        assert client.post("/api/v1/campaigns", headers=api_token,
+                           json={**body, **wrong}).status_code == 422
