@@ -96,6 +96,22 @@ def _secret_key(environ: dict, development: bool, instance_path: Path) -> str:
     return key
 
 
+def _origins(environ: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated web origins (scheme://host[:port], nothing after it)."""
+    origins = []
+    for raw in environ.get(name, "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path \
+                or parts.query or parts.fragment:
+            raise ConfigError(f"{name} must list origins like https://www.example.com, "
+                              f"got {raw.strip()!r}")
+        origins.append(origin)
+    return tuple(origins)
+
+
 def load_config(environ: dict | None = None, instance_path: Path | None = None) -> dict:
     """Read the environment into a Flask config mapping; raise ConfigError on a bad value."""
     env = dict(os.environ if environ is None else environ)
@@ -184,6 +200,12 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS": _int(env, "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS", 3),
         "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS": _int(env, "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS", 24),
         "NEWSLETTER_EXPORT_DAYS": _int(env, "NEWSLETTER_EXPORT_DAYS", 7),
+        # Sites whose pages may call POST /api/public/subscribe from a script (CORS).
+        "NEWSLETTER_FORM_ORIGINS": _origins(env, "NEWSLETTER_FORM_ORIGINS"),
+        # Sign-ups from other sites must carry a solved proof-of-work challenge (ALTCHA v1);
+        # the difficulty is the largest number a browser may have to try.
+        "NEWSLETTER_FORM_POW": _bool(env, "NEWSLETTER_FORM_POW", False),
+        "NEWSLETTER_FORM_POW_DIFFICULTY": _int(env, "NEWSLETTER_FORM_POW_DIFFICULTY", 50_000),
         "NEWSLETTER_SUBSCRIBE_RATE_LIMIT": env.get("NEWSLETTER_SUBSCRIBE_RATE_LIMIT", "10/minute"),
         "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
         "NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT",

@@ -81,7 +81,7 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
     from newsletter.web import archive as archive_pages
-    from newsletter.web import auth, policy, public
+    from newsletter.web import auth, embed, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
     from newsletter.web import purposes as purpose_pages
@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(privacy_pages.bp)
     app.register_blueprint(policy.bp)
     app.register_blueprint(purpose_pages.bp)

@@ -16,7 +16,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd5a7c3e9b1f4'
-down_revision = 'c4e8a1f2d7b3'
+down_revision = 'd5f1a9c3b8e2'
 branch_labels = None
 depends_on = None
 

@@ -145,5 +145,6 @@ from newsletter.cli import (  # noqa: E402,F401
     policy,
     privacy,
     purposes,
+    segments,
     subscribers,
 )

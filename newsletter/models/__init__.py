@@ -25,6 +25,7 @@ from newsletter.models.privacy import (
     Purpose,
     PurposeNotice,
 )
+from newsletter.models.segments import Segment
 from newsletter.models.subscribers import (
     ConsentEvent,
     ConsentMethod,
@@ -62,6 +63,7 @@ __all__ = [
     "Purpose",
     "PurposeNotice",
     "Role",
+    "Segment",
     "SendWindow",
     "Subscriber",
     "SubscriberStatus",

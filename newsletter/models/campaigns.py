@@ -80,6 +80,10 @@ class Campaign(db.Model):
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waiting_reply: Mapped[str | None] = mapped_column(String(500))
     paused_reason: Mapped[str | None] = mapped_column(String(500))
+    # Only the part of the list(s) a saved filter picks (subscribers/segments.py); None: all.
+    # use_alter: segment -> mailing_list -> campaign (welcome) -> segment is a cycle.
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segment.id", ondelete="RESTRICT", use_alter=True))
 
     lists = relationship("MailingList", secondary=campaign_lists)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, select, true
 from sqlalchemy.orm import Session
 
 from newsletter.models import (
@@ -58,6 +58,15 @@ def eligible(list_ids: Sequence[int], purpose: PurposeRule | None = None) -> Col
     if purpose is None:
         return and_(active(), confirmed_on(list_ids))
     return and_(active(), confirmed_on(list_ids), consent.effective(purpose))
+
+
+def in_segment(condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
+    """The campaign's segment (subscribers/segments.py `condition_for`), or everybody.
+
+    Targeting, not permission: dispatch adds it to `eligible`, and the send-time check stays
+    `eligible` alone, so a segment can only narrow who gets a campaign, never widen it.
+    """
+    return true() if condition is None else condition
 
 
 def first_list(list_ids: Sequence[int]):

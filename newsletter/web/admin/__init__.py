@@ -13,6 +13,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     policy,
     privacy,
     purposes,
+    segments,
     sink,
     subscribers,
     suppressions,
