@@ -124,16 +124,31 @@ def render(block: dict, seed: int) -> bytes:
     return ("\n".join(lines) + "\n\n" + body + "\n").encode("utf-8")
 
 
-def main() -> None:
-    blocks = []
-    for path in sorted(HERE.glob("messages-*.txt")):
-        blocks += parse(path.read_text(encoding="utf-8"))
+def plan(blocks: list[dict]) -> list[tuple[str, dict, int]]:
+    """(relative path, block, seed) per block: the path numbers a verdict's messages per
+    language in file order, the seed (addresses, token, date) comes from the path, so adding
+    a message changes no other file."""
     counts: dict[tuple[str, str], int] = {}
-    rows = []
-    for seed, block in enumerate(blocks):
+    planned = []
+    for block in blocks:
         key = (block["verdict"], block["language"])
         counts[key] = counts.get(key, 0) + 1
         rel = f"{block['verdict']}/{PREFIX[block['verdict']]}-{block['language']}-{counts[key]}.eml"
+        planned.append((rel, block, int(hashlib.sha256(rel.encode()).hexdigest()[:6], 16)))
+    return planned
+
+
+def load() -> list[dict]:
+    """Every block of every messages file, in file order."""
+    blocks = []
+    for path in sorted(HERE.glob("messages-*.txt")):
+        blocks += parse(path.read_text(encoding="utf-8"))
+    return blocks
+
+
+def main() -> None:
+    rows = []
+    for rel, block, seed in plan(load()):
         (HERE / block["verdict"]).mkdir(exist_ok=True)
         (HERE / rel).write_bytes(render(block, seed))
         kind = "post" if any(p in block["url"] for p in POSTS) else "page"
