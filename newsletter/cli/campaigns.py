@@ -70,6 +70,12 @@ def create(slugs, segment_slug, subject, body_file, body_format, name, send_at, 
     reach now, then its id."""
     if send_at and cron:
         raise click.ClickException("give --send-at or --cron, not both")
+    purpose_id = None
+    if purpose_slug:
+        try:
+            purpose_id = purposes.by_slug(db.session, purpose_slug).id
+        except purposes.PurposeError as exc:
+            raise click.ClickException(str(exc)) from None
     list_ids, segment_id = _list_ids(slugs), None
     if segment_slug:
         segment = segments.find(db.session, segment_slug)
@@ -84,12 +90,6 @@ def create(slugs, segment_slug, subject, body_file, body_format, name, send_at, 
     body = Path(body_file).read_text()
     body_format = body_format or ("html" if body_file.endswith((".html", ".htm")) else "markdown")
     now = utcnow()
-    purpose_id = None
-    if purpose_slug:
-        try:
-            purpose_id = purposes.by_slug(db.session, purpose_slug).id
-        except purposes.PurposeError as exc:
-            raise click.ClickException(str(exc)) from None
     try:
         campaign = campaigns.create(
             db.session, subject=subject, body=body, body_format=body_format,
