@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from newsletter import links, tokens
 from newsletter.inbound import authres
 from newsletter.inbound.classify import Kind, Verdict
+from newsletter.integrations import webhooks
 from newsletter.models import (
     Campaign,
     ConsentMethod,
@@ -45,6 +46,9 @@ NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 POLICY_REJECTION = "policy-rejection-counted"
 HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
 REQUESTS = (Kind.unsubscribe, Kind.access_request, Kind.erasure_request)
+# How a bounce or complaint may name its subscriber: our address token, or the keyed
+# Message-ID of the copy we sent (a sending service's event). Never the bare address.
+PROVEN = ("token", "message-id")
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Who:
     """Whom a message concerns, and how sure we are."""
 
     subscriber: Subscriber | None = None
-    by: str = ""  # "token" | "from" | ""
+    by: str = ""  # "token" | "message-id" | "from" | ""
     token_kind: str = ""  # reply | bounce | unsubscribe
     campaign_id: int | None = None
     list_id: int | None = None
@@ -68,8 +72,12 @@ class Outcome:
 
 
 def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
-           now: datetime) -> Outcome:
-    """Record the message and act on its verdict, in the caller's transaction."""
+           now: datetime, who: Who | None = None) -> Outcome:
+    """Record the message and act on its verdict, in the caller's transaction.
+
+    `who` is given by a caller that proved whom the news concerns another way (a sending
+    service's event matched by our keyed Message-ID: integrations/events.py).
+    """
     existing = find(session, verdict.message_key)
     if existing is not None:
         return Outcome(existing, duplicate=True)
@@ -88,7 +96,7 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
     except IntegrityError:
         session.rollback()
         return Outcome(find(session, verdict.message_key), duplicate=True)
-    who = identify(session, verdict, config)
+    who = who or identify(session, verdict, config)
     row.subscriber_id = who.subscriber.id if who.subscriber else None
     row.campaign_id = who.campaign_id
     row.recipient_domain = _domain(verdict.failed_recipient or (
@@ -245,7 +253,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
     """Both bounce verdicts: the decision of subscribers/bounces.py, applied by its record()."""
     decision = Decision(verdict.bounce) if verdict.bounce else (
         Decision.hard if verdict.kind is Kind.bounce_hard else Decision.soft)
-    if who.by != "token":
+    if who.by not in PROVEN:
         # Forged bounces are cheap: without our token a bounce acts on nobody.
         return POLICY_REJECTION if verdict.policy else "no-token: nobody counted or suppressed"
     failed = (verdict.failed_recipient or "").strip().lower()
@@ -266,7 +274,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
 
 
 def _complaint(session, row, verdict, who, config, now) -> str:
-    if who.by != "token":
+    if who.by not in PROVEN:
         return "no-token: nobody suppressed"
     if verdict.feedback_type in NOT_A_PERSONS_COMPLAINT:
         # RFC 6591 authentication-failure reports (DMARC) and "not-spam" reports say nothing
@@ -277,6 +285,9 @@ def _complaint(session, row, verdict, who, config, now) -> str:
         suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
         suppress_reason=SuppressionReason.complaint, wording="spam complaint (feedback report)",
     )
+    webhooks.emit(session, webhooks.Event.complained, {
+        "subscriber_id": who.subscriber.id, "email": who.subscriber.email,
+        "campaign_id": who.campaign_id, "feedback_type": verdict.feedback_type}, now)
     return "unsubscribed-all-and-suppressed"
 
 

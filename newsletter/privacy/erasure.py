@@ -27,6 +27,7 @@ from flask import render_template
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from newsletter.integrations import webhooks
 from newsletter.models import (
     AuditEvent,
     BounceEvent,
@@ -128,6 +129,8 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
                  detail={"email_hash": digest, "rows": outcome.changed,
                          "requests": outcome.requests,
                          audit.REDACTED_KEY: outcome.redacted_audit_rows})
+    # Only the keyed hash: a receiver can match it to what it holds, and learns no address.
+    webhooks.emit(session, webhooks.Event.erasure_done, {"email_hash": digest}, now)
     if confirm_by_mail:
         outcome.mail = _step_confirm_by_mail(session, config, email, now)
     return outcome
