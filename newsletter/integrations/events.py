@@ -45,6 +45,10 @@ class Malformed(Exception):
     """A verified request whose body we cannot read."""
 
 
+class Unreachable(Exception):
+    """A verified request needs a call back to the service, and that call failed."""
+
+
 class EventKind(enum.Enum):
     """What a provider event tells us."""
 

@@ -73,8 +73,8 @@ def register(session: Session, *, url: str, events: list[str], actor: str, now: 
              config: Mapping, secret: str | None = None) -> Registered:
     """Add a webhook for the chosen events; the secret is generated unless given."""
     url = (url or "").strip()
-    check_url(url, allow_private=bool(config.get("NEWSLETTER_WEBHOOK_ALLOW_PRIVATE")),
-              resolve=False)
+    # Checked now for a clear answer to the admin, and again before every POST (DNS changes).
+    check_url(url, allow_private=bool(config.get("NEWSLETTER_WEBHOOK_ALLOW_PRIVATE")))
     chosen = sorted({e.strip() for e in events if e.strip()})
     unknown = [e for e in chosen if e not in Event.__members__]
     if unknown:
@@ -83,8 +83,10 @@ def register(session: Session, *, url: str, events: list[str], actor: str, now: 
     if not chosen:
         raise WebhookError("choose at least one event")
     secret = secret or secrets.token_urlsafe(32)
-    if len(secret) < 16:
-        raise WebhookError("the secret must have at least 16 characters")
+    if len(url) > 2000:
+        raise WebhookError("the URL is longer than 2000 characters")
+    if len(secret) < 16 or len(secret) > 200:
+        raise WebhookError("the secret must have 16 to 200 characters")
     webhook = Webhook(url=url, secret=secret, events=chosen, enabled=True, created_at=now,
                       created_by=actor[:254])
     session.add(webhook)

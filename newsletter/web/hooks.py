@@ -2,7 +2,8 @@
 plain values -> the provider's check and reading -> integrations.events.accept -> commit.
 
 A provider that is not configured answers 404; a bad or missing signature, a stale timestamp
-or a replayed token 401, with nothing changed; a verified body we cannot read 400.
+or a replayed token 401, with nothing changed; a verified body we cannot read 400; a failed
+call back to the service (the SNS SubscribeURL) 502.
 """
 
 from __future__ import annotations
@@ -49,4 +50,8 @@ def receive(provider: str, secret: str | None = None):
     except events.Malformed as exc:
         db.session.rollback()
         return jsonify(error=str(exc)), 400
+    except events.Unreachable as exc:
+        db.session.rollback()
+        log.warning("%s webhook: %s", provider, exc)
+        return jsonify(error=str(exc)), 502
     return jsonify(summary.as_dict()), 200

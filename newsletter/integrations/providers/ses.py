@@ -26,7 +26,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from sqlalchemy.orm import Session
 
-from newsletter.integrations.events import EventKind, Malformed, ProviderEvent, Refused
+from newsletter.integrations.events import (
+    EventKind,
+    Malformed,
+    ProviderEvent,
+    Refused,
+    Unreachable,
+)
 from newsletter.integrations.providers.common import Incoming, check_age, load_json
 
 NAME = "ses"
@@ -76,7 +82,10 @@ def events(session: Session, config: Mapping, incoming: Incoming, now: datetime,
     verify(config, message, now, fetch)
     kind = message["Type"]
     if kind == "SubscriptionConfirmation":
-        fetch(_sns_url(config, message.get("SubscribeURL", ""), "SubscribeURL"))
+        try:
+            fetch(_sns_url(config, str(message.get("SubscribeURL") or ""), "SubscribeURL"))
+        except OSError as exc:  # urllib's HTTPError and URLError included
+            raise Unreachable(f"SNS: confirming the subscription failed: {exc}") from None
         return []
     if kind != "Notification":
         return []
