@@ -61,6 +61,7 @@ class Who:
     campaign_id: int | None = None
     list_id: int | None = None
     authenticated: bool = True  # by "from": our receiving server vouched for the From domain
+    source: str = "dsn"  # BounceEvent.source: "dsn" (the mailbox) or "webhook" (a sending service)
 
 
 @dataclass
@@ -72,11 +73,12 @@ class Outcome:
 
 
 def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
-           now: datetime, who: Who | None = None) -> Outcome:
+           now: datetime, who: Who | None = None, source: str = "dsn") -> Outcome:
     """Record the message and act on its verdict, in the caller's transaction.
 
     `who` is given by a caller that proved whom the news concerns another way (a sending
-    service's event matched by our keyed Message-ID: integrations/events.py).
+    service's event matched by our keyed Message-ID: integrations/events.py), and `source`
+    says how the news came, so one failure learnt two ways is counted once (bounces.py).
     """
     existing = find(session, verdict.message_key)
     if existing is not None:
@@ -97,6 +99,7 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
         session.rollback()
         return Outcome(find(session, verdict.message_key), duplicate=True)
     who = who or identify(session, verdict, config)
+    who.source = source
     row.subscriber_id = who.subscriber.id if who.subscriber else None
     row.campaign_id = who.campaign_id
     row.recipient_domain = _domain(verdict.failed_recipient or (
@@ -263,7 +266,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
         verdict.reasons.append(f"the failed address {failed} is not the subscriber's: soft")
         decision = Decision.soft
     applied = bounces.record(
-        session, who.subscriber, decision, source="dsn", status=verdict.status,
+        session, who.subscriber, decision, source=who.source, status=verdict.status,
         detail="; ".join(verdict.reasons[-2:]), campaign_id=who.campaign_id, now=now,
         config=config,
     )

@@ -127,7 +127,7 @@ def receive(session: Session, event: ProviderEvent, *, config: Mapping,
     if who is not None:
         verdict.reasons.append(f"matched by our Message-ID {who_message_id(event)}")
     raw = json.dumps(event.raw, sort_keys=True, default=str).encode()
-    return handle.handle(session, raw, verdict, config=config, now=now, who=who)
+    return handle.handle(session, raw, verdict, config=config, now=now, who=who, source="webhook")
 
 
 def to_verdict(event: ProviderEvent) -> Verdict:

@@ -234,8 +234,8 @@ def record(session: Session, subscriber: Subscriber, decision: Decision, *, sour
                         campaign_id=campaign_id, detail=(detail or "")[:DETAIL_LIMIT],
                         counted=False)
     session.add(event)
-    if decision in (Decision.hard, Decision.soft) and _counted_before(session, subscriber, decision,
-                                                                       campaign_id, now):
+    if decision in (Decision.hard, Decision.soft) and _counted_before(
+            session, subscriber, decision, source, campaign_id, now):
         session.flush()
         return Applied(event, False, False, subscriber.bounce_score, repeat=True)
     if decision is Decision.hard:
@@ -264,18 +264,19 @@ def record(session: Session, subscriber: Subscriber, decision: Decision, *, sour
     return Applied(event, True, False, score)
 
 
-def _counted_before(session: Session, subscriber: Subscriber, decision: Decision,
+def _counted_before(session: Session, subscriber: Subscriber, decision: Decision, source: str,
                     campaign_id: int | None, now: datetime) -> bool:
-    """Whether this failure of this copy was counted already.
+    """Whether this failure of this copy was counted already, learnt another way.
 
-    One failure can reach us three ways (the SMTP reply, a DSN in the mailbox, a sending
+    One failure can reach us by several ways (the SMTP reply, a DSN in the mailbox, a sending
     service's webhook, which also mails the DSN to our VERP address): it counts once. A copy is
     a campaign's message to the subscriber; mail outside a campaign counts once a UTC day.
-    A hard bounce after a counted soft one of the same copy still counts: it says more.
+    Reports of one way stay as they were (the once-a-day rule below); a hard bounce after a
+    counted soft one of the same copy still counts: it says more.
     """
     earlier = select(BounceEvent.id).where(
         BounceEvent.subscriber_id == subscriber.id, BounceEvent.counted.is_(True),
-        BounceEvent.decision.in_([decision, Decision.hard]))
+        BounceEvent.source != source, BounceEvent.decision.in_([decision, Decision.hard]))
     if campaign_id is not None:
         earlier = earlier.where(BounceEvent.campaign_id == campaign_id)
     else:
