@@ -122,7 +122,8 @@ def emit(session: Session, event: Event, payload: dict | Callable[[], dict],
     data = payload() if callable(payload) else payload
     body = json.dumps({"id": str(uuid.uuid4()), "event": event.value,
                        "occurred_at": now.isoformat(), "data": data},
-                      sort_keys=True, separators=(",", ":"), default=str)
+                      sort_keys=True, separators=(",", ":"), default=str,
+                      ensure_ascii=False)  # an address stays findable (erasure searches for it)
     session.add_all([WebhookDelivery(webhook_id=hook_id, event=event.value, payload=body,
                                      status="queued", attempts=0, next_attempt_at=now,
                                      created_at=now) for hook_id in targets])

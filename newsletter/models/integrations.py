@@ -42,7 +42,8 @@ class WebhookDelivery(db.Model):
     event: Mapped[str] = mapped_column(String(32))
     # The exact JSON bytes that are signed and sent, fixed when the event happens.
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
+    # queued | sent | failed | cancelled (the person was erased before it went out)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

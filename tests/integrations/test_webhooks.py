@@ -219,3 +219,24 @@ def test_the_webhooks_page_is_for_admins_with_a_csrf_token(app, client, auth, pe
     page = client.get("/admin/webhooks").get_data(as_text=True)
     assert "unknown event" in page
 
+
+
+def test_erasure_cancels_unsent_events_about_the_person_and_scrubs_the_address(app, people,
+                                                                              receiver):
+    with app.app_context():
+        webhooks.register(db.session, url=receiver.url + "/hook",
+                          events=["subscribed", "erasure_done"], secret=SECRET, actor="cli",
+                          now=mails.NOW, config=app.config)
+        subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+            email="gina@example.org", lists=[db.session.get(MailingList, people.weekly)]),
+            now=mails.NOW, config=app.config)
+        db.session.commit()
+        erasure.erase(db.session, "gina@example.org", config=app.config, now=mails.NOW,
+                      actor="cli")
+        db.session.commit()
+        rows = {row.event: row for row in db.session.scalars(select(WebhookDelivery))}
+        assert rows["subscribed"].status == "cancelled"
+        assert all("gina" not in row.payload for row in rows.values())
+        db.session.remove()
+    assert send_due(app, utcnow()) == 1
+    assert [h["X-Newsletter-Event"] for h, _ in receiver.posts()] == ["erasure_done"]
