@@ -240,3 +240,23 @@ def test_erasure_cancels_unsent_events_about_the_person_and_scrubs_the_address(a
         db.session.remove()
     assert send_due(app, utcnow()) == 1
     assert [h["X-Newsletter-Event"] for h, _ in receiver.posts()] == ["erasure_done"]
+
+
+def test_cli_adds_lists_sends_and_removes(app, runner, people, receiver):
+    added = runner.invoke(args=["newsletter", "webhook", "add", receiver.url + "/hook",
+                                "--event", "subscribed", "--secret-stdin"], input=SECRET + "\n")
+    assert added.exit_code == 0, added.output
+    webhook_id = int(added.output.strip().splitlines()[-1])
+    assert f"{webhook_id}\t{receiver.url}/hook\tsubscribed" in runner.invoke(
+        args=["newsletter", "webhook", "list"]).output
+    with app.app_context():
+        subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+            email="hal@example.org", lists=[db.session.get(MailingList, people.weekly)]),
+            now=mails.NOW, config=app.config)
+        db.session.commit()
+    assert runner.invoke(args=["newsletter", "webhook", "send"]).output.strip() == "accepted 1"
+    assert runner.invoke(args=["newsletter", "webhook", "remove", str(webhook_id)]).exit_code == 0
+    app.config["NEWSLETTER_WEBHOOK_ALLOW_PRIVATE"] = False
+    refused = runner.invoke(args=["newsletter", "webhook", "add", "http://10.1.2.3/",
+                                  "--event", "subscribed"])
+    assert refused.exit_code != 0 and "not a public address" in refused.output
