@@ -105,13 +105,18 @@ def read_diagnostic(text: str) -> tuple[int | None, str | None]:
 
 def accept(session: Session, events: list[ProviderEvent], *, config: Mapping,
            now: datetime) -> Summary:
-    """Handle verified events in the caller's transaction; the caller commits."""
+    """Handle verified events, committing after each (a unit of work, like a polled message).
+
+    handle() rolls the transaction back when another request recorded the same event a moment
+    earlier; committing per event keeps that from undoing the others of a batch (SendGrid).
+    """
     summary = Summary()
     for event in events:
         if event.kind is EventKind.other or not event.event_id:
             summary.ignored += 1
             continue
         outcome = receive(session, event, config=config, now=now)
+        session.commit()
         if outcome.duplicate:
             summary.duplicates += 1
         else:

@@ -1,5 +1,6 @@
 """Where sending services POST their events (integrations/providers/*). Thin: the request as
-plain values -> the provider's check and reading -> integrations.events.accept -> commit.
+plain values -> the provider's check and reading -> integrations.events.accept (commits per
+event) -> commit (a Mailgun token is remembered even when no event needed acting on).
 
 A provider that is not configured answers 404; a bad or missing signature, a stale timestamp
 or a replayed token 401, with nothing changed; a verified body we cannot read 400; a failed

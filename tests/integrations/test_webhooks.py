@@ -98,6 +98,11 @@ def test_a_receiver_gets_each_chosen_event_once_signed(app, admin_client, people
                                               message_id="<dsn-9@mx.example.net>"), now)
         process(db.session, config, mails.arf(config, people.alice, people.campaign,
                                               message_id="<arf-9@fbl.example.net>"), now)
+        db.session.remove()
+    sent_at = utcnow()
+    # Sent before the erasure, which would cancel what is still queued about Carol.
+    assert send_due(app, sent_at) == 6
+    with app.app_context():
         erasure.erase(db.session, "carol@example.org", config=config, now=now, actor="cli")
         db.session.commit()
         # Finished, but not chosen: never sent.
@@ -108,8 +113,7 @@ def test_a_receiver_gets_each_chosen_event_once_signed(app, admin_client, people
         assert campaigns.finish_sent(db.session, now) == 1
         db.session.remove()
 
-    sent_at = utcnow()
-    assert send_due(app, sent_at) == 7
+    assert send_due(app, sent_at) == 1
     events = received(receiver, sent_at)
     assert sorted(e for e, _ in events) == sorted(
         ["subscribed", "confirmed", "unsubscribed", "bounced", "unsubscribed", "complained",
