@@ -135,7 +135,7 @@ def test_a_receiver_gets_each_chosen_event_once_signed(app, admin_client, people
     assert len(receiver.posts()) == 7
 
 
-def test_a_receiver_that_is_down_gets_the_event_later(app, people, receiver):
+def test_a_receiver_that_is_down_gets_the_event_later(app, admin_client, people, receiver):
     with app.app_context():
         webhooks.register(db.session, url=receiver.url + "/hook", events=["subscribed"],
                           secret=SECRET, actor="cli", now=mails.NOW, config=app.config)
@@ -147,6 +147,9 @@ def test_a_receiver_that_is_down_gets_the_event_later(app, people, receiver):
     now = utcnow()
     receiver.status = 503
     assert send_due(app, now) == 0
+    # The admin sees the attempt and the receiver's answer.
+    page = admin_client.get("/admin/webhooks").get_data(as_text=True)
+    assert "503 try later" in page
     stop(receiver)  # now it is not even listening
     assert send_due(app, now + timedelta(seconds=31)) == 0
     with app.app_context():
