@@ -1,7 +1,7 @@
 """webhook, webhook_delivery, provider_nonce: outgoing event webhooks and provider replay guard
 
 Revision ID: e5a7c3b9d1f4
-Revises: c4e8a1f2d7b3
+Revises: d5f1a7c3e9b2
 Create Date: 2026-12-02 23:30:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e5a7c3b9d1f4'
-down_revision = 'c4e8a1f2d7b3'
+down_revision = 'd5f1a7c3e9b2'
 branch_labels = None
 depends_on = None
 

@@ -144,6 +144,8 @@ from newsletter.cli import (  # noqa: E402,F401
     inbound,
     policy,
     privacy,
+    purposes,
+    segments,
     subscribers,
     webhooks,
 )

@@ -13,6 +13,7 @@ event names. The address alone acts on nobody, as with a bounce by mail.
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 import json
 import re
@@ -137,7 +138,10 @@ def receive(session: Session, event: ProviderEvent, *, config: Mapping,
 
 def to_verdict(event: ProviderEvent) -> Verdict:
     """The verdict the mailbox would give the same news."""
-    verdict = Verdict(message_key=f"{event.provider}:{event.event_id}"[:255],
+    key = f"{event.provider}:{event.event_id}"[:255]
+    # The digest the mailbox takes from a message's bytes is taken from the event id here: a
+    # provider sending the same event again, however its JSON is laid out, is a duplicate.
+    verdict = Verdict(message_key=key, digest=hashlib.sha256(key.encode()).hexdigest(),
                       subject=f"{event.provider} {event.name}"[:200],
                       failed_recipient=event.recipient or None)
     verdict.reasons.append(f"{event.provider} webhook event {event.name} {event.event_id}")

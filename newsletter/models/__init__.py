@@ -23,7 +23,10 @@ from newsletter.models.privacy import (
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
+    Purpose,
+    PurposeNotice,
 )
+from newsletter.models.segments import Segment
 from newsletter.models.subscribers import (
     ConsentEvent,
     ConsentMethod,
@@ -59,7 +62,10 @@ __all__ = [
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
     "ProviderNonce",
+    "Purpose",
+    "PurposeNotice",
     "Role",
+    "Segment",
     "SendWindow",
     "Subscriber",
     "SubscriberStatus",

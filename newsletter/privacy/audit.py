@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
+from newsletter import spreadsheet
 from newsletter.models import AuditEvent
 
 GENESIS = "0" * 64  # the prev_hash of the first row
@@ -173,10 +174,7 @@ COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "detail"
            "seq", "hash")
 
 
-def _cell(value) -> str:
-    text_value = "" if value is None else str(value)
-    # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection").
-    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@", "\t", "\r") else text_value
+_cell = spreadsheet.cell  # a spreadsheet must not run a cell as a formula
 
 
 def export_csv(session: Session, where: AuditFilter, *, actor: str, now: datetime
