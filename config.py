@@ -210,6 +210,18 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
         "NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT",
                                                        "10 per 15 minutes"),
+        # Sending services' event webhooks (integrations/providers/*): each is on when set.
+        "NEWSLETTER_SES_TOPIC_ARNS": env.get("NEWSLETTER_SES_TOPIC_ARNS", ""),
+        "NEWSLETTER_SES_SNS_URL": env.get("NEWSLETTER_SES_SNS_URL", ""),  # "": amazonaws.com SNS
+        "NEWSLETTER_POSTMARK_SECRET": env.get("NEWSLETTER_POSTMARK_SECRET", ""),
+        "NEWSLETTER_POSTMARK_USER": env.get("NEWSLETTER_POSTMARK_USER", ""),
+        "NEWSLETTER_POSTMARK_PASSWORD": env.get("NEWSLETTER_POSTMARK_PASSWORD", ""),
+        "NEWSLETTER_SENDGRID_PUBLIC_KEY": env.get("NEWSLETTER_SENDGRID_PUBLIC_KEY", ""),
+        "NEWSLETTER_MAILGUN_SIGNING_KEY": env.get("NEWSLETTER_MAILGUN_SIGNING_KEY", ""),
+        "NEWSLETTER_PROVIDER_MAX_AGE_SECONDS": _int(env, "NEWSLETTER_PROVIDER_MAX_AGE_SECONDS", 900),
+        # Outgoing webhooks (integrations/webhooks.py).
+        "NEWSLETTER_WEBHOOK_ALLOW_PRIVATE": _bool(env, "NEWSLETTER_WEBHOOK_ALLOW_PRIVATE", False),
+        "NEWSLETTER_WEBHOOK_RETRY_SECONDS": _float(env, "NEWSLETTER_WEBHOOK_RETRY_SECONDS", 30),
         "NEWSLETTER_RUN_SCHEDULER": _bool(env, "NEWSLETTER_RUN_SCHEDULER", True),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,

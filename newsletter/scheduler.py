@@ -78,6 +78,13 @@ def sweep_policy_notices(app: Flask) -> None:
     policy.sweep(db.session, app.config, utcnow())
 
 
+def send_webhooks(app: Flask) -> None:
+    """POST queued event webhooks that are due (integrations/webhooks.py; retried with backoff)."""
+    from newsletter.integrations import webhooks
+
+    webhooks.send_due(db.session, app.config, utcnow())
+
+
 def seal_audit_trail(app: Flask) -> None:
     """Chain the audit rows committed since the last run (privacy/audit.py `seal()`)."""
     from newsletter.privacy import audit
@@ -96,6 +103,7 @@ def jobs(app: Flask) -> list[Job]:
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
         Job("policy-sweep", sweep_policy_notices, 300),
         Job("audit-seal", seal_audit_trail, 60),
+        Job("webhooks", send_webhooks, 10),
     ]
 
 

@@ -174,7 +174,9 @@ def test_per_ip_limit(app, client, news):
 
 
 # Routes that take a POST without a CSRF token, each for a reason written next to it.
-CSRF_EXEMPT = {"public.confirm", "public.unsubscribe", "embed.form", "embed.subscribe_json"}
+# hooks.receive: sending services' event webhooks, authenticated by their signature or secret.
+CSRF_EXEMPT = {"public.confirm", "public.unsubscribe", "embed.form", "embed.subscribe_json",
+               "hooks.receive"}
 
 
 def test_login_and_every_form_outside_the_api_keep_csrf(app, admin_client, news):

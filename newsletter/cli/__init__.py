@@ -147,4 +147,5 @@ from newsletter.cli import (  # noqa: E402,F401
     purposes,
     segments,
     subscribers,
+    webhooks,
 )

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from newsletter import links, tokens
 from newsletter.inbound import authres
 from newsletter.inbound.classify import Kind, Verdict
+from newsletter.integrations import webhooks
 from newsletter.models import (
     Campaign,
     ConsentMethod,
@@ -46,6 +47,9 @@ NOT_A_PERSONS_COMPLAINT = ("auth-failure", "not-spam")
 POLICY_REJECTION = "policy-rejection-counted"
 HEADERS_ONLY_LIMIT = 64 * 1024  # of a message over the size limit we keep only the headers
 REQUESTS = (Kind.unsubscribe, Kind.access_request, Kind.erasure_request)
+# How a bounce or complaint may name its subscriber: our address token, or the keyed
+# Message-ID of the copy we sent (a sending service's event). Never the bare address.
+PROVEN = ("token", "message-id")
 
 
 @dataclass
@@ -53,11 +57,12 @@ class Who:
     """Whom a message concerns, and how sure we are."""
 
     subscriber: Subscriber | None = None
-    by: str = ""  # "token" | "from" | ""
+    by: str = ""  # "token" | "message-id" | "from" | ""
     token_kind: str = ""  # reply | bounce | unsubscribe
     campaign_id: int | None = None
     list_id: int | None = None
     authenticated: bool = True  # by "from": our receiving server vouched for the From domain
+    source: str = "dsn"  # BounceEvent.source: "dsn" (the mailbox) or "webhook" (a sending service)
 
 
 @dataclass
@@ -69,8 +74,13 @@ class Outcome:
 
 
 def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
-           now: datetime) -> Outcome:
-    """Record the message and act on its verdict, in the caller's transaction."""
+           now: datetime, who: Who | None = None, source: str = "dsn") -> Outcome:
+    """Record the message and act on its verdict, in the caller's transaction.
+
+    `who` is given by a caller that proved whom the news concerns another way (a sending
+    service's event matched by our keyed Message-ID: integrations/events.py), and `source`
+    says how the news came, so one failure learnt two ways is counted once (bounces.py).
+    """
     existing = find(session, verdict)
     if existing is not None:
         return Outcome(existing, duplicate=True)
@@ -90,7 +100,8 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
     except IntegrityError:
         session.rollback()
         return Outcome(find(session, verdict), duplicate=True)
-    who = identify(session, verdict, config)
+    who = who or identify(session, verdict, config)
+    who.source = source
     row.subscriber_id = who.subscriber.id if who.subscriber else None
     row.campaign_id = who.campaign_id
     row.recipient_domain = _domain(verdict.failed_recipient or (
@@ -251,7 +262,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
     """Both bounce verdicts: the decision of subscribers/bounces.py, applied by its record()."""
     decision = Decision(verdict.bounce) if verdict.bounce else (
         Decision.hard if verdict.kind is Kind.bounce_hard else Decision.soft)
-    if who.by != "token":
+    if who.by not in PROVEN:
         # Forged bounces are cheap: without our token a bounce acts on nobody.
         return POLICY_REJECTION if verdict.policy else "no-token: nobody counted or suppressed"
     failed = (verdict.failed_recipient or "").strip().lower()
@@ -261,7 +272,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
         verdict.reasons.append(f"the failed address {failed} is not the subscriber's: soft")
         decision = Decision.soft
     applied = bounces.record(
-        session, who.subscriber, decision, source="dsn", status=verdict.status,
+        session, who.subscriber, decision, source=who.source, status=verdict.status,
         detail="; ".join(verdict.reasons[-2:]), campaign_id=who.campaign_id, now=now,
         config=config,
     )
@@ -272,7 +283,7 @@ def _bounce(session, row, verdict, who, config, now) -> str:
 
 
 def _complaint(session, row, verdict, who, config, now) -> str:
-    if who.by != "token":
+    if who.by not in PROVEN:
         return "no-token: nobody suppressed"
     if verdict.feedback_type in NOT_A_PERSONS_COMPLAINT:
         # RFC 6591 authentication-failure reports (DMARC) and "not-spam" reports say nothing
@@ -283,6 +294,9 @@ def _complaint(session, row, verdict, who, config, now) -> str:
         suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
         suppress_reason=SuppressionReason.complaint, wording="spam complaint (feedback report)",
     )
+    webhooks.emit(session, webhooks.Event.complained, {
+        "subscriber_id": who.subscriber.id, "email": who.subscriber.email,
+        "campaign_id": who.campaign_id, "feedback_type": verdict.feedback_type}, now)
     return "unsubscribed-all-and-suppressed"
 
 

@@ -16,6 +16,7 @@ from newsletter.models.campaigns import (
     campaign_lists,
 )
 from newsletter.models.inbound import InboundMessage, InboundStatus
+from newsletter.models.integrations import ProviderNonce, Webhook, WebhookDelivery
 from newsletter.models.privacy import (
     PolicyNotice,
     PolicyVersion,
@@ -60,6 +61,7 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
+    "ProviderNonce",
     "Purpose",
     "PurposeNotice",
     "Role",
@@ -72,6 +74,8 @@ __all__ = [
     "Suppression",
     "SuppressionReason",
     "UTCDateTime",
+    "Webhook",
+    "WebhookDelivery",
     "campaign_lists",
     "savepoint",
     "utcnow",

@@ -33,7 +33,8 @@ class BounceEvent(db.Model):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decision: Mapped[BounceDecision] = mapped_column(enum_column(BounceDecision))
     status: Mapped[str | None] = mapped_column(String(16))  # enhanced status code, e.g. 5.1.1
-    source: Mapped[str] = mapped_column(String(8))  # "smtp" (worker) | "dsn" (reply mailbox)
+    # "smtp" (worker) | "dsn" (reply mailbox) | "webhook" (a sending service's event)
+    source: Mapped[str] = mapped_column(String(8))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     detail: Mapped[str] = mapped_column(Text, default="")  # the reply or diagnostic, bounded
     counted: Mapped[bool] = mapped_column(Boolean, default=False)  # changed bounce_score/status

@@ -18,15 +18,17 @@ scrubs it and is audited again.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import render_template
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.integrations import webhooks
 from newsletter.models import (
     AuditEvent,
     BounceEvent,
@@ -42,6 +44,7 @@ from newsletter.models import (
     SubscriberStatus,
     SubscriptionStatus,
     SuppressionReason,
+    WebhookDelivery,
 )
 from newsletter.privacy import audit, consent, data_requests, subject
 from newsletter.sending import mailer
@@ -110,6 +113,7 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
         ("bounce_event", lambda: _step_bounces(session, person, redact)),
         ("inbound_message", lambda: _step_inbound(session, person, redact)),
         ("outbound_mail", lambda: _step_outbound(session, person)),
+        ("webhook_delivery", lambda: _step_webhook_deliveries(session, person, redact)),
         ("privacy_request", lambda: _step_privacy_requests(session, person, redact, now, actor,
                                                            outcome)),
         ("audit_event", lambda: _step_audit_trail(session, person, outcome.requests, redact,
@@ -128,6 +132,8 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
                  detail={"email_hash": digest, "rows": outcome.changed,
                          "requests": outcome.requests,
                          audit.REDACTED_KEY: outcome.redacted_audit_rows})
+    # Only the keyed hash: a receiver can match it to what it holds, and learns no address.
+    webhooks.emit(session, webhooks.Event.erasure_done, {"email_hash": digest}, now)
     if confirm_by_mail:
         outcome.mail = _step_confirm_by_mail(session, config, email, now)
     return outcome
@@ -217,6 +223,20 @@ def _step_outbound(session: Session, person: subject.Subject) -> int:
         if row.status == "queued":
             row.status, row.last_error = "cancelled", "the address was erased"
         row.raw, row.to_address = b"", ""
+        changed += 1
+    return changed
+
+
+def _step_webhook_deliveries(session: Session, person: subject.Subject, redact: Redactor) -> int:
+    """Events about them not yet sent are cancelled; the address leaves every stored payload."""
+    rows = session.scalars(select(WebhookDelivery).where(
+        func.lower(WebhookDelivery.payload).contains(person.email, autoescape=True)))
+    changed = 0
+    for row in rows:
+        if row.status == "queued":
+            row.status, row.last_response = "cancelled", "the address was erased"
+        row.payload = json.dumps(redact.json(json.loads(row.payload)), sort_keys=True,
+                                 separators=(",", ":"), ensure_ascii=False)
         changed += 1
     return changed
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter.integrations import webhooks
 from newsletter.models import (
     Campaign,
     CampaignStatus,
@@ -368,9 +369,13 @@ def finish_sent(session: Session, now: datetime) -> int:
         Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.sending])).exists()
     done = session.execute(update(Campaign).where(
         Campaign.status == CampaignStatus.sending, Campaign.dispatched_at.is_not(None), ~open_rows,
-    ).values(status=CampaignStatus.sent, finished_at=now)).rowcount
+    ).values(status=CampaignStatus.sent, finished_at=now).returning(Campaign.id, Campaign.subject)
+        .execution_options(synchronize_session=False)).all()
+    for campaign_id, subject in done:
+        webhooks.emit(session, webhooks.Event.campaign_finished,
+                      {"campaign_id": campaign_id, "subject": subject}, now)
     session.commit()
-    return done or 0
+    return len(done)
 
 
 # --- watching and testing -----------------------------------------------------------------------

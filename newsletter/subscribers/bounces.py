@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.integrations import webhooks
 from newsletter.models import (
     BounceDecision,
     BounceEvent,
@@ -224,11 +225,14 @@ class Applied:
     counted: bool
     suppressed: bool
     score: int
+    repeat: bool = False  # the same failure was counted before (learnt another way)
 
     @property
     def summary(self) -> str:
         """A short account for InboundMessage.action and logs (at most 64 characters)."""
         decision = self.event.decision.value
+        if self.repeat:
+            return f"bounce-{decision}: already counted for this message"
         if self.suppressed:
             return f"bounce-{decision}: suppressed"
         if self.counted:
@@ -247,10 +251,15 @@ def record(session: Session, subscriber: Subscriber, decision: Decision, *, sour
                         campaign_id=campaign_id, detail=(detail or "")[:DETAIL_LIMIT],
                         counted=False)
     session.add(event)
+    if decision in (Decision.hard, Decision.soft) and _counted_before(
+            session, subscriber, decision, source, campaign_id, now):
+        session.flush()
+        return Applied(event, False, False, subscriber.bounce_score, repeat=True)
     if decision is Decision.hard:
         event.counted = True
         _step_mark(session, subscriber, now)
         _step_suppress(session, subscriber, event, config, now, why=f"hard bounce {status or ''}")
+        _emit(session, subscriber, event, now, suppressed=True)
         return Applied(event, True, True, subscriber.bounce_score)
     if decision is not Decision.soft:
         session.flush()  # delayed and not_recipient: kept for the record, nothing changes
@@ -264,10 +273,43 @@ def record(session: Session, subscriber: Subscriber, decision: Decision, *, sour
     if score >= limit:
         _step_suppress(session, subscriber, event, config, now,
                        why=f"{score} soft bounces on different days (limit {limit})")
+        _emit(session, subscriber, event, now, suppressed=True)
         return Applied(event, True, True, score)
     _audit(session, subscriber, event, now, "subscriber.bounce_counted", score=score)
     session.flush()
+    _emit(session, subscriber, event, now, suppressed=False)
     return Applied(event, True, False, score)
+
+
+def _counted_before(session: Session, subscriber: Subscriber, decision: Decision, source: str,
+                    campaign_id: int | None, now: datetime) -> bool:
+    """Whether this failure of this copy was counted already, learnt another way.
+
+    One failure can reach us by several ways (the SMTP reply, a DSN in the mailbox, a sending
+    service's webhook, which also mails the DSN to our VERP address): it counts once. A copy is
+    a campaign's message to the subscriber; mail outside a campaign counts once a UTC day.
+    Reports of one way stay as they were (the once-a-day rule below); a hard bounce after a
+    counted soft one of the same copy still counts: it says more.
+    """
+    earlier = select(BounceEvent.id).where(
+        BounceEvent.subscriber_id == subscriber.id, BounceEvent.counted.is_(True),
+        BounceEvent.source != source, BounceEvent.decision.in_([decision, Decision.hard]))
+    if campaign_id is not None:
+        earlier = earlier.where(BounceEvent.campaign_id == campaign_id)
+    else:
+        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        earlier = earlier.where(BounceEvent.campaign_id.is_(None),
+                                BounceEvent.occurred_at >= day_start)
+    return session.scalar(earlier.limit(1)) is not None
+
+
+def _emit(session: Session, subscriber: Subscriber, event: BounceEvent, now: datetime,
+          suppressed: bool) -> None:
+    webhooks.emit(session, webhooks.Event.bounced, lambda: {
+        "subscriber_id": subscriber.id, "email": subscriber.email,
+        "decision": event.decision.value, "status": event.status, "source": event.source,
+        "campaign_id": event.campaign_id, "score": subscriber.bounce_score,
+        "suppressed": suppressed}, now)
 
 
 def _step_mark(session: Session, subscriber: Subscriber, now: datetime) -> None:

@@ -9,7 +9,7 @@ confirmation for double opt-in, at once when the caller states an existing conse
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.integrations import webhooks
 from newsletter.models import (
     ConsentMethod,
     MailingList,
@@ -129,7 +130,18 @@ def subscribe(session: Session, request: SubscribeRequest, *, now: datetime,
     to_confirm = _step_subscribe_to_lists(session, subscriber, request, now, config, outcome)
     _step_send_confirmation(session, subscriber, to_confirm, now, config, outcome)
     _step_audit(session, subscriber, request, now)
+    _step_tell_webhooks(session, subscriber, outcome, now)
     return outcome
+
+
+def _step_tell_webhooks(session: Session, subscriber: Subscriber, outcome: SubscribeOutcome,
+                        now: datetime) -> None:
+    joined = outcome.confirmed + outcome.pending
+    if joined:
+        webhooks.emit(session, webhooks.Event.subscribed, lambda: {
+            "subscriber_id": subscriber.id, "email": subscriber.email,
+            "lists": [{"slug": s.mailing_list.slug, "status": s.status.value} for s in joined]},
+            now)
 
 
 def _step_audit(session: Session, subscriber: Subscriber, request: SubscribeRequest,
@@ -319,6 +331,9 @@ def activate(session: Session, subscription: Subscription, *, now: datetime, con
     consent.record(session, subscriber, purpose=consent.newsletter_purpose(mailing_list.slug),
                    granted=True, method=method, now=now, ip=ip, user_agent=user_agent,
                    wording=wording)
+    webhooks.emit(session, webhooks.Event.confirmed, lambda: {
+        "subscriber_id": subscriber.id, "email": subscriber.email, "list": mailing_list.slug,
+        "method": method.value}, now)
     if not welcome:
         return
     session.flush()
@@ -384,7 +399,20 @@ def unsubscribe(
         audit.record(session, actor=actor, action="subscriber.unsubscribe",
                      subject_type="subscriber", subject_id=subscriber.id, now=now,
                      detail={"list_ids": list_ids if list_ids is not None else "all"})
+    if changed:
+        _tell_webhooks_left(session, subscriber.id, subscriber.email,
+                            lambda: [s.mailing_list.slug for s in changed], method, now)
     return changed
+
+
+def _tell_webhooks_left(session: Session, subscriber_id: int, email: str | None,
+                        slugs: Callable[[], list[str]], method: ConsentMethod,
+                        now: datetime) -> None:
+    # The payload is built only when a webhook listens: the one-click path stays one statement.
+    webhooks.emit(session, webhooks.Event.unsubscribed, lambda: {
+        "subscriber_id": subscriber_id,
+        "email": email if email is not None else session.get(Subscriber, subscriber_id).email,
+        "lists": slugs(), "method": method.value}, now)
 
 
 # -- name: leave-list (PostgreSQL): the same three steps in one round trip. All parts of a statement
@@ -427,10 +455,14 @@ def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: Co
     """
     user_agent = (user_agent or "")[:512] or None
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(_LEAVE_LIST_PG, {
+        left = session.execute(_LEAVE_LIST_PG, {
             "subscriber": subscriber_id, "list": list_id, "now": now, "method": method.value,
             "ip": ip, "user_agent": user_agent, "wording": wording,
         }).scalar() > 0
+        if left:  # unsubscribe() tells the webhooks on the other path
+            _tell_webhooks_left(session, subscriber_id, None,
+                                lambda: [session.get(MailingList, list_id).slug], method, now)
+        return left
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return False

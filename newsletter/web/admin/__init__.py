@@ -17,6 +17,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     sink,
     subscribers,
     suppressions,
+    webhooks,
 )
 from newsletter.web.admin.blueprint import bp
 
