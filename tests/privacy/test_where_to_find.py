@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from campaign_support import NOW, drain
 from sqlalchemy import select
 
 from newsletter import links
@@ -13,7 +14,6 @@ from newsletter.models import Campaign, MailingList, Subscriber
 from newsletter.sending import campaigns
 
 from .people import ANN
-from campaign_support import NOW, drain
 from conftest import deliver_queued
 
 LAYOUT_WITHOUT_IT = ("<html><body><div>{{ content }}</div>"
