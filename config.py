@@ -15,6 +15,16 @@ from urllib.parse import urlsplit
 BASE_DIR = Path(__file__).resolve().parent
 
 
+# Where a new use of personal data needs the person's opt-in by default (issue 15): the EU and
+# the EEA (GDPR), the United Kingdom (UK GDPR), Switzerland (FADP), Canada (PIPEDA/CASL) and
+# Brazil (LGPD). A subscriber whose country is unknown is always asked to opt in.
+DEFAULT_PURPOSE_OPT_IN_COUNTRIES = (
+    "AT,BE,BG,HR,CY,CZ,DK,EE,FI,FR,DE,GR,HU,IE,IT,LV,LT,LU,MT,NL,PL,PT,RO,SK,SI,ES,SE,"  # EU
+    "IS,LI,NO,"  # the rest of the EEA
+    "GB,CH,CA,BR"
+)
+
+
 class ConfigError(Exception):
     """A configuration value is missing or malformed; the message names the variable."""
 
@@ -84,6 +94,22 @@ def _secret_key(environ: dict, development: bool, instance_path: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _origins(environ: dict, name: str) -> tuple[str, ...]:
+    """Comma-separated web origins (scheme://host[:port], nothing after it)."""
+    origins = []
+    for raw in environ.get(name, "").split(","):
+        origin = raw.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path \
+                or parts.query or parts.fragment:
+            raise ConfigError(f"{name} must list origins like https://www.example.com, "
+                              f"got {raw.strip()!r}")
+        origins.append(origin)
+    return tuple(origins)
 
 
 def load_config(environ: dict | None = None, instance_path: Path | None = None) -> dict:
@@ -169,9 +195,17 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS": _int(
             env, "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS", 3 * 365),
         "NEWSLETTER_POLICY_NOTICE_DAYS": _int(env, "NEWSLETTER_POLICY_NOTICE_DAYS", 30),
+        "NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES": (env.get("NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES")
+                                                or DEFAULT_PURPOSE_OPT_IN_COUNTRIES),
         "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS": _int(env, "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS", 3),
         "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS": _int(env, "NEWSLETTER_PRIVACY_MAIL_WINDOW_HOURS", 24),
         "NEWSLETTER_EXPORT_DAYS": _int(env, "NEWSLETTER_EXPORT_DAYS", 7),
+        # Sites whose pages may call POST /api/public/subscribe from a script (CORS).
+        "NEWSLETTER_FORM_ORIGINS": _origins(env, "NEWSLETTER_FORM_ORIGINS"),
+        # Sign-ups from other sites must carry a solved proof-of-work challenge (ALTCHA v1);
+        # the difficulty is the largest number a browser may have to try.
+        "NEWSLETTER_FORM_POW": _bool(env, "NEWSLETTER_FORM_POW", False),
+        "NEWSLETTER_FORM_POW_DIFFICULTY": _int(env, "NEWSLETTER_FORM_POW_DIFFICULTY", 50_000),
         "NEWSLETTER_SUBSCRIBE_RATE_LIMIT": env.get("NEWSLETTER_SUBSCRIBE_RATE_LIMIT", "10/minute"),
         "NEWSLETTER_LOGIN_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_RATE_LIMIT", "5/minute"),
         "NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT": env.get("NEWSLETTER_LOGIN_ACCOUNT_RATE_LIMIT",

@@ -81,15 +81,18 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
     from newsletter.web import archive as archive_pages
-    from newsletter.web import auth, policy, public
+    from newsletter.web import auth, embed, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
+    from newsletter.web import purposes as purpose_pages
     from newsletter.web.admin import bp as admin_bp
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(privacy_pages.bp)
     app.register_blueprint(policy.bp)
+    app.register_blueprint(purpose_pages.bp)
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(admin_bp)

@@ -40,6 +40,13 @@ def confirm_url(config: Mapping, subscriber_id: int, list_ids: list[int]) -> str
     return f"{config['NEWSLETTER_BASE_URL']}/confirm/{token}"
 
 
+def purpose_url(config: Mapping, subscriber_id: int, purpose_id: int, token_version: int) -> str:
+    """Opt in to, or out of, one use of data: GET shows a page with a button, POST acts."""
+    token = tokens.sign(config["SECRET_KEY"], tokens.PURPOSE_CHOICE,
+                        [subscriber_id, purpose_id, token_version])
+    return f"{config['NEWSLETTER_BASE_URL']}/purpose/{token}"
+
+
 def archive_url(config: Mapping, list_slug: str) -> str:
     """The public archive of a list."""
     return f"{config['NEWSLETTER_BASE_URL']}/archive/{list_slug}"

@@ -6,6 +6,7 @@ token cannot unsubscribe). Tokens carry a format version so the shape can change
 - unsubscribe: subscriber + list, never expires and is never revoked: a link in any message ever
   sent keeps working (RFC 8058 expects the List-Unsubscribe URL to stay valid).
 - preferences: subscriber + token_version; bumping Subscriber.token_version revokes them all.
+- purpose choice: subscriber + purpose + token_version (the opt-in / opt-out link of a purpose).
 - confirm: subscription, expires (NEWSLETTER_CONFIRM_MAX_AGE_DAYS).
 - address tokens (reply+/bounce+/unsubscribe+ local parts) are short and lowercase, because mail
   systems may change the case of a local part; they use a compact base32 MAC.
@@ -45,6 +46,9 @@ PREFERENCES = Purpose("newsletter.preferences.v1")
 CONFIRM = Purpose("newsletter.confirm.v1", expires=True)
 PRIVACY_VERIFY = Purpose("newsletter.privacy-verify.v1", expires=True)
 UNDO_UNSUBSCRIBE = Purpose("newsletter.undo-unsubscribe.v1", expires=True)
+# The link about one use of data (a purpose): subscriber + purpose + token_version, so bumping
+# Subscriber.token_version revokes it like the preference links.
+PURPOSE_CHOICE = Purpose("newsletter.purpose-choice.v1")
 # The link to one's data export: names an access request, expires (NEWSLETTER_EXPORT_DAYS).
 EXPORT_DOWNLOAD = Purpose("newsletter.export-download.v1", expires=True)
 

@@ -230,8 +230,11 @@ class Dovecot:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_dovecot() -> Dovecot:
-    """Run `dovecot -F -c <generated config>` without systemd; raise RuntimeError if it fails."""
+def start_dovecot(capability: str | None = None) -> Dovecot:
+    """Run `dovecot -F -c <generated config>` without systemd; raise RuntimeError if it fails.
+
+    `capability` replaces what IMAP announces after login (Dovecot's `imap_capability`), to play
+    a server without MOVE or UIDPLUS."""
     if not Path(DOVECOT).exists():
         raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd)")
     root = Path(tempfile.mkdtemp(prefix="nl-dovecot-"))
@@ -263,6 +266,7 @@ disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{root}/mail/%u
 first_valid_uid = 1
+{f"imap_capability = {capability}" if capability else ""}
 {login_users}
 passdb {{
   driver = passwd-file

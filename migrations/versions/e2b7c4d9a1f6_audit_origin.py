@@ -1,7 +1,7 @@
 """audit_event.origin: where an action came from (IP for web and API, cli:user@host)
 
 Revision ID: e2b7c4d9a1f6
-Revises: c4e8a1f2d7b3
+Revises: d5f1a7c3e9b2
 Create Date: 2026-12-02 23:50:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e2b7c4d9a1f6'
-down_revision = 'c4e8a1f2d7b3'
+down_revision = 'd5f1a7c3e9b2'
 branch_labels = None
 depends_on = None
 

@@ -144,5 +144,7 @@ from newsletter.cli import (  # noqa: E402,F401
     inbound,
     policy,
     privacy,
+    purposes,
+    segments,
     subscribers,
 )

@@ -12,7 +12,9 @@ from sqlalchemy import select
 from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose, recurrence
+from newsletter.subscribers import segments
 
 
 @newsletter_cli.group("campaign")
@@ -51,7 +53,8 @@ def _parse_time(value: str, tz_name: str) -> datetime:
 
 
 @campaign_cli.command("create")
-@click.option("--list", "slugs", multiple=True, required=True, help="List slug (repeatable).")
+@click.option("--list", "slugs", multiple=True, help="List slug (repeatable).")
+@click.option("--segment", "segment_slug", help="Only this segment (of its list).")
 @click.option("--subject", required=True)
 @click.option("--body-file", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option("--format", "body_format", type=click.Choice(["markdown", "html"]), default=None,
@@ -60,23 +63,45 @@ def _parse_time(value: str, tz_name: str) -> datetime:
 @click.option("--send-at", help="ISO 8601; without an offset it is read in --timezone.")
 @click.option("--cron", help="Recurring: five-field cron expression.")
 @click.option("--timezone", "tz_name", default="UTC", show_default=True)
-def create(slugs, subject, body_file, body_format, name, send_at, cron, tz_name) -> None:
-    """Create a draft, a scheduled campaign or a recurring series; prints its id."""
+@click.option("--purpose", "purpose_slug", help="Send only to those who consent to this purpose.")
+def create(slugs, segment_slug, subject, body_file, body_format, name, send_at, cron,
+           tz_name, purpose_slug) -> None:
+    """Create a draft, a scheduled campaign or a recurring series; prints how many it would
+    reach now, then its id."""
     if send_at and cron:
         raise click.ClickException("give --send-at or --cron, not both")
+    list_ids, segment_id = _list_ids(slugs), None
+    if segment_slug:
+        segment = segments.find(db.session, segment_slug)
+        if segment is None:
+            raise click.ClickException(f"no segment {segment_slug!r}")
+        if list_ids and list_ids != [segment.list_id]:
+            raise click.ClickException(f"the segment {segment.slug!r} is part of the list "
+                                       f"{segment.mailing_list.slug!r}: give that list or none")
+        list_ids, segment_id = [segment.list_id], segment.id
+    if not list_ids:
+        raise click.ClickException("give --list or --segment")
     body = Path(body_file).read_text()
     body_format = body_format or ("html" if body_file.endswith((".html", ".htm")) else "markdown")
     now = utcnow()
+    purpose_id = None
+    if purpose_slug:
+        try:
+            purpose_id = purposes.by_slug(db.session, purpose_slug).id
+        except purposes.PurposeError as exc:
+            raise click.ClickException(str(exc)) from None
     try:
         campaign = campaigns.create(
             db.session, subject=subject, body=body, body_format=body_format,
-            list_ids=_list_ids(slugs), now=now, name=name, cron=cron, timezone=tz_name,
+            list_ids=list_ids, now=now, name=name, cron=cron, timezone=tz_name,
             send_at=_parse_time(send_at, tz_name) if send_at else None, created_by="cli",
-            limits=compose.Limits.from_config(current_app.config))
+            limits=compose.Limits.from_config(current_app.config), segment_id=segment_id,
+            purpose_id=purpose_id)
     except campaigns.CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
-    click.echo(f"campaign {campaign.id}: {campaign.status.value}")
+    reach = segments.audience(db.session, list_ids, segment_id)
+    click.echo(f"campaign {campaign.id}: {campaign.status.value}; {reach} recipient(s) now")
     click.echo(campaign.id)
 
 

@@ -12,7 +12,7 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import ConsentMethod, MailingList, utcnow
 from newsletter.sending import mailer
-from newsletter.subscribers import imports, lists, subscriptions
+from newsletter.subscribers import exports, imports, lists, subscriptions
 
 
 @newsletter_cli.group("lists")
@@ -87,7 +87,8 @@ def subscribe(email: str, slug: str, name: str, country: str) -> None:
               help="The file's encoding (e.g. cp1252); default: detected, refused when unclear.")
 def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, batch_size: int,
                    encoding: str | None) -> None:
-    """Import a CSV file (columns: email, optional name, country) into a list."""
+    """Import a CSV file (email, optional name, country, any other column an attribute; or a
+    Mailchimp, listmonk, Sendy or Substack export as it is) into a list."""
     mailing_list = _list_or_fail(slug)
 
     def on_error(line: int, message: str) -> None:
@@ -106,8 +107,27 @@ def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, bat
     verb = "would be" if dry_run else "were"
     click.echo(f"{report.rows} rows: {report.subscribed} {verb} subscribed, {report.pending} "
                f"{verb} asked to confirm, {report.unchanged} unchanged, {report.suppressed} "
-               f"suppressed, {report.failed} bad")
+               f"suppressed, {report.skipped} skipped, {report.failed} bad")
+    click.echo(f"read as {report.format} export; attributes: {', '.join(report.attributes) or '-'}")
     if not dry_run and report.mails_queued:
         click.echo(f"{report.mails_queued} confirmation mail(s) queued; the worker sends them")
     if report.failed:
         raise click.ClickException(f"{report.failed} row(s) could not be imported (see above)")
+
+
+@newsletter_cli.command("export")
+@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file (default: standard output).")
+def export_command(slug: str, output: Path | None) -> None:
+    """A list's subscribers as CSV (cells that would start a formula are escaped)."""
+    mailing_list = _list_or_fail(slug)
+    lines = exports.export_list(db.session, mailing_list, actor="cli", now=utcnow())
+    db.session.commit()  # the audit row, before a byte leaves
+    if output is None:
+        for line in lines:
+            click.echo(line, nl=False)
+        return
+    with output.open("w", encoding="utf-8", newline="") as out:
+        out.writelines(lines)
+    click.echo(str(output))

@@ -28,10 +28,11 @@ MAX_CHARS = 20_000  # a letter; beyond this we read no further
 LAWS = (r"gdpr|uk gdpr|dsgvo|ds-gvo|rgpd|avg|uavg|rodo|lopd|lopdgdd|lgpd|kvkk|gdpr|"
         r"2016/679|dataskyddsförordningen|databeskyttelsesforordningen|personvernforordningen|"
         r"γκπδ|общего регламента|152-фз|regolamento|regulation|verordnung|règlement|reglamento|"
-        r"regulamento|verordening|rozporządzenia|nařízení|nariadenia|uredbe|regulamentului")
+        r"regulamento|verordening|rozporządzenia|nařízení|nariadenia|uredbe|regulamentului|"
+        r"орзд|bdar|vdar|tietosuoja-asetuksen|tietosuoja-asetus|üldmääruse|isikuandmete")
 ARTICLE_WORD = (r"art\.?|article|artikel|artículo|articulo|artigo|articolo|artykuł|artykułu|"
                 r"čl\.?|článek|článku|članak|članka|člen|artikla|άρθρο|статья|статьи|ст\.|madde|"
-                r"cikk|pants|straipsn\w*|artikkel")
+                r"cikk|pants|straipsn\w*|artikkel|artikli|artiklan|член|статті|статтею")
 NUMBER = r"(15|17)(?!\d)"
 CITATION = re.compile(
     rf"(?<!\w)(?:{ARTICLE_WORD})\s*{NUMBER}[^\n;]{{0,40}}?(?<!\w)(?:{LAWS})(?!\w)"

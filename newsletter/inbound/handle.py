@@ -1,7 +1,8 @@
 """A verdict becomes actions in the domain modules, recorded as one InboundMessage row.
 
 `handle()` runs inside the caller's transaction and does nothing twice: a message whose key
-(Message-ID, or the hash of its bytes) was seen before is skipped. Who a message is about comes
+(Message-ID, or the hash of its bytes) was seen before with the same bytes is skipped; one that
+reuses a Message-ID with other bytes is another message, and is read. Who a message is about comes
 from one of our address tokens first (verified with the secret here), and only for requests
 from the bare From address, which is easy to forge: an unsubscribe by From is done and
 confirmed to that address with an undo link; access and erasure always need the mailed link.
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,11 +71,12 @@ class Outcome:
 def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
            now: datetime) -> Outcome:
     """Record the message and act on its verdict, in the caller's transaction."""
-    existing = find(session, verdict.message_key)
+    existing = find(session, verdict)
     if existing is not None:
         return Outcome(existing, duplicate=True)
     row = InboundMessage(
-        message_key=clean(verdict.message_key)[:255], received_at=now,
+        message_key=clean(verdict.message_key)[:255], raw_digest=verdict.digest,
+        received_at=now,
         sender=clean(verdict.sender)[:254], subject=clean(verdict.subject),
         verdict=verdict.kind.value, reasons=[clean(r) for r in verdict.reasons],
         raw=_kept_bytes(raw, config), status=InboundStatus.done,
@@ -87,7 +89,7 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
         session.flush()
     except IntegrityError:
         session.rollback()
-        return Outcome(find(session, verdict.message_key), duplicate=True)
+        return Outcome(find(session, verdict), duplicate=True)
     who = identify(session, verdict, config)
     row.subscriber_id = who.subscriber.id if who.subscriber else None
     row.campaign_id = who.campaign_id
@@ -97,10 +99,14 @@ def handle(session: Session, raw: bytes, verdict: Verdict, *, config: Mapping,
     return Outcome(row)
 
 
-def find(session: Session, message_key: str) -> InboundMessage | None:
-    """The recorded message with this key, if any."""
+def find(session: Session, verdict: Verdict) -> InboundMessage | None:
+    """The recorded message with this key and these bytes, if any.
+
+    A row recorded before digests were kept (NULL) matches its key alone, as it did then."""
     return session.scalar(select(InboundMessage).where(
-        InboundMessage.message_key == clean(message_key)[:255]))
+        InboundMessage.message_key == clean(verdict.message_key)[:255],
+        or_(InboundMessage.raw_digest == verdict.digest, InboundMessage.raw_digest.is_(None)))
+        .order_by(InboundMessage.id).limit(1))
 
 
 def clean(text: str) -> str:

@@ -1,9 +1,13 @@
 """Where inbound mail is read from: IMAP (imapclient, UID based) or a local Maildir (stdlib).
 
 A source lists the messages waiting in its folder and moves one to another folder; it never
-deletes a message it has not moved. `poll.py` moves a message only after its database
-transaction committed, so a crash in between leaves it waiting, and the Message-ID makes the
-next pass skip the actions already taken.
+deletes a message it has not moved. On IMAP that means MOVE (RFC 6851), or COPY and then UID
+EXPUNGE of that one UID (UIDPLUS, RFC 4315); a plain EXPUNGE would also remove every message
+another client has flagged \\Deleted, so without either extension the original stays, flagged
+\\Deleted and `$NewsletterFiled`, for whoever expunges the mailbox. A message another client
+flagged \\Deleted is that client's to remove or restore: it is neither read nor moved.
+`poll.py` moves a message only after its database transaction committed, so a crash in between
+leaves it waiting, and its Message-ID and digest make the next pass skip the actions taken.
 
 NEWSLETTER_INBOUND: `imaps://user:pass@host[:port]/FOLDER`, `imap://...` (plain only on
 loopback; STARTTLS elsewhere) or `maildir:/path`.
@@ -20,6 +24,8 @@ from urllib.parse import unquote, urlsplit
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 FETCH_CHUNK = 50  # UIDs per FETCH: bounded memory with large messages
+# Set with \Deleted on a message copied to its folder where it could not be moved.
+FILED = "$NewsletterFiled"
 
 
 class SourceError(Exception):
@@ -41,7 +47,7 @@ class Fetched:
 
 
 class IMAPSource:
-    """An IMAP folder. UIDs identify messages; MOVE (RFC 6851) or COPY+EXPUNGE moves them."""
+    """An IMAP folder. UIDs identify messages; MOVE, COPY + UID EXPUNGE, or COPY + a flag."""
 
     def __init__(self, url: str, max_bytes: int, timeout: float = 60.0):
         parts = urlsplit(url)
@@ -54,6 +60,7 @@ class IMAPSource:
         self.max_bytes, self.timeout = max_bytes, timeout
         self.client = None
         self._folders: dict[str, str] = {}  # configured name -> name on the server
+        self._keywords = True  # the folder keeps keywords such as FILED (PERMANENTFLAGS \*)
 
     def __enter__(self) -> IMAPSource:
         from imapclient import IMAPClient
@@ -67,7 +74,8 @@ class IMAPSource:
                 # Never send a password in the clear over a network.
                 self.client.starttls(context)
             self.client.login(self.user, self.password)
-            self.client.select_folder(self.folder)
+            selected = self.client.select_folder(self.folder)
+            self._keywords = b"\\*" in selected.get(b"PERMANENTFLAGS", (b"\\*",))
         except Exception as exc:  # noqa: BLE001 - socket, TLS and IMAP errors all mean "cannot read"
             self.close()
             raise SourceError(f"IMAP {self.host}:{self.port}: {exc}") from None
@@ -87,7 +95,7 @@ class IMAPSource:
 
     def fetch(self) -> Iterator[Fetched]:
         """Every message in the folder, oldest first; huge ones as their headers only."""
-        uids = sorted(self.client.search("ALL"))
+        uids = sorted(self.client.search("UNDELETED"))
         for start in range(0, len(uids), FETCH_CHUNK):
             chunk = uids[start:start + FETCH_CHUNK]
             sizes = self.client.fetch(chunk, ["RFC822.SIZE"])
@@ -103,17 +111,22 @@ class IMAPSource:
                     yield Fetched(uid, bytes(heads[uid].get(b"BODY[HEADER]") or b""), size)
 
     def move(self, ref: int | str, folder: str) -> None:
-        """Move one message to `folder`, creating the folder if it is missing."""
+        """Move one message to `folder`, creating the folder if it is missing.
+
+        Only this message is ever expunged: never a plain EXPUNGE, which would also remove the
+        messages another client marked \\Deleted."""
         folder = self._folders.get(folder) or self._ensure_folder(folder)
         if self.client.has_capability("MOVE"):
             self.client.move([ref], folder)
-        else:
-            self.client.copy([ref], folder)
+            return
+        self.client.copy([ref], folder)
+        if self.client.has_capability("UIDPLUS"):
             self.client.delete_messages([ref])
-            if self.client.has_capability("UIDPLUS"):
-                self.client.uid_expunge([ref])
-            else:
-                self.client.expunge()
+            self.client.uid_expunge([ref])
+        else:
+            # \Deleted keeps it out of later passes; the keyword tells people who filed it.
+            self.client.add_flags([ref], [b"\\Deleted", FILED] if self._keywords
+                                  else [b"\\Deleted"])
 
     def _ensure_folder(self, name: str) -> str:
         """The folder's real name, created if missing. Servers whose personal namespace has a

@@ -15,6 +15,10 @@ of spacing and repeated blanks are ignored; `*` stands for up to four words. Sec
 - `notice`: a list server's own wording ("your confirmation is needed to leave"): a message
   that carries it (forwarded or pasted) is not the person's own request.
 
+With `prefer` (the language the text is in, language.py) that language's phrases are tried
+first; when no phrase of any language matched or was cancelled, its request phrases are also
+tried with their words inflected ("wypiszcie mnie" for "wypisz mnie").
+
 A word of seven letters or more that is one letter away (missing, extra, replaced) from a word
 of a request phrase is read as that word ("unsubscrible"), unless the difference is a letter
 added at the end ("unsubscribed" is a word of its own, not a misspelling) or lies in the first
@@ -28,6 +32,8 @@ three letters, where the opposite requests differ: Polish "wpisanie" (sign-up) i
 (None, 'en: unsubscribe me (negated)')
 >>> book.find("unsubscribe", "Please unsubscrible me")[0]
 'en: unsubscribe me'
+>>> book.find("unsubscribe", "wypiszcie mnie z listy", prefer="pl")[0]
+'pl: wypisz mnie (inflected)'
 """
 
 from __future__ import annotations
@@ -38,10 +44,14 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from newsletter.inbound import language as language_guess
+
 PHRASE_DIR = Path(__file__).resolve().parent / "phrases"
 SECTIONS = ("unsubscribe", "access", "erasure", "alone", "negation", "negation_after",
             "auto_reply_subject", "auto_reply_body", "keep", "formal", "notice")
 SPELLED_SECTIONS = ("unsubscribe", "access", "erasure", "alone")  # misspellings tolerated here
+# Inflected forms are read here: the requests, and "keep" (which only ever stops an unsubscribe).
+INFLECTED_SECTIONS = ("unsubscribe", "access", "erasure", "keep")
 MIN_SPELLED = 7  # only words this long: short ones have too many neighbours
 PREFIX_KEPT = 3  # a misspelling is read only after these letters (an-/ab-, wp-/wyp-, un-)
 WORD = re.compile(r"\w+")
@@ -92,6 +102,21 @@ class Language:
     code: str
     patterns: dict[str, list[tuple[str, re.Pattern]]] = field(default_factory=dict)
     words: dict[str, set[str]] = field(default_factory=dict)
+    _inflected: dict[str, list[tuple[str, re.Pattern]]] = field(default_factory=dict, repr=False)
+
+    def inflected(self, section: str) -> list[tuple[str, re.Pattern]]:
+        """The section's phrases whose words may be inflected (built on first use)."""
+        found = self._inflected.get(section)
+        if found is None:
+            found = []
+            for phrase, _ in self.patterns.get(section, []):
+                norm = re.sub(r"\s*\*\s*", " * ", normalise(phrase)).strip()
+                body = language_guess.stem_pattern(norm, self.code)
+                if body is not None:
+                    start = r"(?<!\w)" if _latin(norm[:1] or " ") else ""
+                    found.append((phrase, re.compile(start + body + r"(?!\w)")))
+            self._inflected[section] = found
+        return found
 
 
 @dataclass
@@ -110,6 +135,7 @@ class PhraseBook:
     _deleted: dict[str, set[str]] = field(default_factory=dict, repr=False)
     _seen: dict[str, str] = field(default_factory=dict, repr=False)
     _starts: set[str] = field(default_factory=set, repr=False)
+    _codes: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         for section in SECTIONS:
@@ -163,11 +189,19 @@ class PhraseBook:
         found = {w for w in found if w[:PREFIX_KEPT] == word[:PREFIX_KEPT] and _one_apart(w, word)}
         return found.pop() if len(found) == 1 else word
 
-    def find(self, section: str, text: str, plain: bool = False
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The language codes of the phrase files, sorted."""
+        if not self._codes:
+            self._codes = tuple(sorted(language.code for language in self.languages))
+        return self._codes
+
+    def find(self, section: str, text: str, plain: bool = False, prefer: str | None = None
              ) -> tuple[str | None, str | None]:
         """(matched phrase, None) or (None, why a match was cancelled) or (None, None).
 
-        Only phrases whose longest word is in the text are tried (`plain`: all of them)."""
+        Only phrases whose longest word is in the text are tried (`plain`: all of them), those
+        of the `prefer` language first."""
         text = self.spell(text) if section in SPELLED_SECTIONS else normalise(text)
         entries = self._entries.get(section, [])
         if plain:  # every phrase in order: the reference the index is tested against
@@ -178,6 +212,8 @@ class PhraseBook:
                 tried.update(index.get(word, ()))
             tried.update(i for key, i in self._wide.get(section, ()) if key in text)
             tried = sorted(tried)
+        if prefer:
+            tried = sorted(tried, key=lambda i: entries[i][0].code != prefer)  # stable
         cancelled = None
         for i in tried:
             language, phrase, pattern = entries[i]
@@ -185,6 +221,22 @@ class PhraseBook:
                 negation = self._negation(text, match, language)
                 label = f"{language.code}: {phrase}"
                 if negation is None:
+                    return label, None
+                cancelled = cancelled or f"{label} (negated)"
+        if cancelled is None and prefer and section in INFLECTED_SECTIONS:
+            return self._find_inflected(section, text, prefer)
+        return None, cancelled
+
+    def _find_inflected(self, section: str, text: str, code: str
+                        ) -> tuple[str | None, str | None]:
+        language = next((lang for lang in self.languages if lang.code == code), None)
+        if language is None:
+            return None, None
+        cancelled = None
+        for phrase, pattern in language.inflected(section):
+            for match in pattern.finditer(text):
+                label = f"{code}: {phrase} (inflected)"
+                if self._negation(text, match, language) is None:
                     return label, None
                 cancelled = cancelled or f"{label} (negated)"
         return None, cancelled

@@ -1,9 +1,10 @@
 """One pass over the reply mailbox: fetch -> classify -> handle (one transaction) -> move.
 
 The move happens only after the commit. If the process dies in between, the message is still
-waiting on the next pass; its key is then found recorded, so nothing is done twice and the
-message is just moved. A message that cannot be handled is recorded as `human` with the
-reason; if even that fails it stays where it is for the next pass. Nothing is lost.
+waiting on the next pass; its key (Message-ID and the digest of its bytes) is then found
+recorded, so nothing is done twice and the message is just moved. A message that cannot be
+handled is recorded as `human` with the reason; if even that fails it stays where it is for the
+next pass. Nothing is lost.
 """
 
 from __future__ import annotations
@@ -88,11 +89,12 @@ def _record_failure(session: Session, raw: bytes, verdict, exc: Exception,
                     now: datetime) -> InboundMessage | None:
     """Keep the message for a person when acting on it failed."""
     try:
-        row = find(session, verdict.message_key)
+        row = find(session, verdict)
         if row is not None:
             return row
         row = InboundMessage(
-            message_key=clean(verdict.message_key)[:255], received_at=now,
+            message_key=clean(verdict.message_key)[:255], raw_digest=verdict.digest,
+            received_at=now,
             sender=clean(verdict.sender)[:254], subject=clean(verdict.subject),
             verdict=Kind.human.value,
             reasons=[clean(r) for r in verdict.reasons] + [clean(

@@ -22,7 +22,10 @@ from newsletter.models.privacy import (
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
+    Purpose,
+    PurposeNotice,
 )
+from newsletter.models.segments import Segment
 from newsletter.models.subscribers import (
     ConsentEvent,
     ConsentMethod,
@@ -57,7 +60,10 @@ __all__ = [
     "PrivacyRequest",
     "PrivacyRequestKind",
     "PrivacyRequestStatus",
+    "Purpose",
+    "PurposeNotice",
     "Role",
+    "Segment",
     "SendWindow",
     "Subscriber",
     "SubscriberStatus",

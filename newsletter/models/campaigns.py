@@ -72,12 +72,18 @@ class Campaign(db.Model):
     # The next occurrence a recurring series will spawn (UTC).
     next_occurrence_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str] = mapped_column(String(254), default="")
+    # A campaign for a purpose (a new use of data) goes only to those with effective consent.
+    purpose_id: Mapped[int | None] = mapped_column(ForeignKey("purpose.id"))
     # A mail-server outage (nothing but faults that are not about any recipient): since when,
     # and the last reply. Cleared by the next accepted message. After
     # NEWSLETTER_OUTAGE_PAUSE_MINUTES of it the campaign pauses itself and says why.
     waiting_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     waiting_reply: Mapped[str | None] = mapped_column(String(500))
     paused_reason: Mapped[str | None] = mapped_column(String(500))
+    # Only the part of the list(s) a saved filter picks (subscribers/segments.py); None: all.
+    # use_alter: segment -> mailing_list -> campaign (welcome) -> segment is a cycle.
+    segment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("segment.id", ondelete="RESTRICT", use_alter=True))
 
     lists = relationship("MailingList", secondary=campaign_lists)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from newsletter.extensions import db
@@ -27,11 +27,16 @@ class InboundMessage(db.Model):
     __table_args__ = (
         Index("ix_inbound_message_status", "status"),
         Index("ix_inbound_message_subscriber_verdict", "subscriber_id", "verdict"),
+        # A Message-ID alone is no identity: anyone can reuse one, and a message that reuses
+        # it with other bytes is another message (issue 11). Rows recorded before the digest
+        # existed keep NULL there.
+        UniqueConstraint("message_key", "raw_digest", name="uq_inbound_message_key_digest"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The Message-ID, or "sha256:<hex>" of the raw bytes when there is none.
-    message_key: Mapped[str] = mapped_column(String(255), unique=True)
+    message_key: Mapped[str] = mapped_column(String(255))
+    raw_digest: Mapped[str | None] = mapped_column(String(64))  # sha256 hex of the bytes read
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sender: Mapped[str] = mapped_column(String(254), default="")
     subject: Mapped[str] = mapped_column(Text, default="")

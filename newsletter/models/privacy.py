@@ -1,4 +1,5 @@
-"""Privacy-policy versions, the notices owed about them, and data-subject requests."""
+"""Privacy-policy versions, the notices owed about them, new uses of data (purposes) and
+data-subject requests."""
 
 from __future__ import annotations
 
@@ -57,6 +58,41 @@ class PolicyNotice(db.Model):
     how: Mapped[str | None] = mapped_column(String(16))  # newsletter | standalone; None: owed
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id", ondelete="SET NULL"))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Purpose(db.Model):
+    """A use of personal data beyond the newsletters people signed up for ("share with
+    partners"). Opt-in where the subscriber's country is in `opt_in_countries` (or unknown),
+    opt-out elsewhere; the rule is privacy/consent.py `effective`. Never edited: what people
+    were told must stay what it says."""
+
+    __tablename__ = "purpose"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    opt_in_countries: Mapped[list] = mapped_column(JSONType, default=list)  # ISO 3166 alpha-2
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(255), default="")
+
+
+class PurposeNotice(db.Model):
+    """Who was told about a purpose, and in which mode: one row per subscriber and purpose,
+    written in the same transaction as the queued mail, so an announce run twice (or two at
+    once) mails nobody twice."""
+
+    __tablename__ = "purpose_notice"
+    __table_args__ = (
+        UniqueConstraint("subscriber_id", "purpose_id", name="uq_purpose_notice_once"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose_id: Mapped[int] = mapped_column(ForeignKey("purpose.id", ondelete="CASCADE"),
+                                            index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(8))  # opt-in | opt-out
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PrivacyRequestKind(enum.Enum):

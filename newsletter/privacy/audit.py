@@ -39,6 +39,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, String, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from newsletter import spreadsheet
 from newsletter.models import AuditEvent, PrivacyRequest, Subscriber
 
 GENESIS = "0" * 64  # the prev_hash of the first row
@@ -211,10 +212,7 @@ COLUMNS = ("id", "at", "actor", "origin", "action", "subject_type", "subject_id"
            "note", "seq", "hash")
 
 
-def _cell(value) -> str:
-    text_value = "" if value is None else str(value)
-    # A spreadsheet runs a cell that starts like a formula (OWASP "CSV injection").
-    return "'" + text_value if text_value[:1] in ("=", "+", "-", "@", "\t", "\r") else text_value
+_cell = spreadsheet.cell  # a spreadsheet must not run a cell as a formula
 
 
 def export_csv(session: Session, where: AuditFilter, *, actor: str, now: datetime

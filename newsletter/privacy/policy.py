@@ -215,6 +215,8 @@ def _notify_alone(session: Session, config: Mapping, subscriber_id: int, email: 
                   now: datetime) -> int:
     latest = session.scalar(select(func.max(PolicyNotice.policy_version_id)).where(
         PolicyNotice.subscriber_id == subscriber_id, PolicyNotice.delivered_at.is_(None)))
+    if latest is None:  # another sweeper committed this person's rows after our batch was read
+        return 0
     completed = session.execute(update(PolicyNotice).where(
         PolicyNotice.subscriber_id == subscriber_id, PolicyNotice.delivered_at.is_(None),
         PolicyNotice.policy_version_id <= latest,

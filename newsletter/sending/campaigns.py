@@ -21,6 +21,7 @@ from newsletter.models import (
     Delivery,
     DeliveryStatus,
     MailingList,
+    Purpose,
     Subscriber,
     Subscription,
     SubscriptionStatus,
@@ -127,16 +128,22 @@ def _check_content(session: Session, subject: str, body: str, body_format: str,
 def create(session: Session, *, subject: str, body: str, list_ids: list[int], now: datetime,
            body_format: str = "markdown", name: str = "", send_at: datetime | None = None,
            cron: str | None = None, timezone: str = "UTC", created_by: str = "",
-           limits: compose.Limits | None = None) -> Campaign:
+           limits: compose.Limits | None = None, purpose_id: int | None = None,
+           segment_id: int | None = None) -> Campaign:
     """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone).
 
     `limits` are the template limits (compose.Limits.from_config); None means the defaults.
+    With `purpose_id` it goes only to subscribers with effective consent to that purpose;
+    `segment_id` narrows the lists to a saved filter (subscribers/segments.py).
     """
     lists = _lists(session, list_ids)
+    if purpose_id is not None and session.get(Purpose, purpose_id) is None:
+        raise CampaignError("unknown purpose")
     _check_content(session, subject, body, body_format, lists, name, limits)
     campaign = Campaign(name=name or subject[:200], subject=subject, body=body,
                         body_format=body_format, created_at=now, created_by=created_by,
-                        timezone=timezone, status=CampaignStatus.draft)
+                        timezone=timezone, status=CampaignStatus.draft, purpose_id=purpose_id,
+                        segment_id=segment_id)
     campaign.lists = lists
     session.add(campaign)
     if cron:
@@ -317,7 +324,8 @@ def _spawn(session: Session, series: Campaign, occurrence: datetime) -> Campaign
         name=f"{series.name} ({local:%Y-%m-%d %H:%M})", subject=series.subject, body=series.body,
         body_format=series.body_format, status=CampaignStatus.scheduled, send_at=occurrence,
         timezone=series.timezone, parent_id=series.id, occurrence_at=occurrence,
-        created_at=occurrence, created_by=series.created_by,
+        created_at=occurrence, created_by=series.created_by, purpose_id=series.purpose_id,
+        segment_id=series.segment_id,
     )
     child.lists = list(series.lists)
     try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, literal, select, update
+from sqlalchemy import ColumnElement, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -24,12 +24,14 @@ from newsletter.models import (
     CampaignStatus,
     Delivery,
     DeliveryStatus,
+    Purpose,
     Subscriber,
     UTCDateTime,
     campaign_lists,
 )
+from newsletter.privacy.consent import PurposeRule
 from newsletter.sending import eligibility
-from newsletter.subscribers import suppression
+from newsletter.subscribers import segment_rules, suppression
 
 BATCH = 50_000  # subscriber ids per INSERT ... SELECT
 
@@ -54,7 +56,8 @@ def fill_email_hashes(session: Session, key: str, low: int, high: int) -> int:
 
 
 def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], low: int,
-                      high: int, now: datetime) -> int:
+                      high: int, now: datetime, purpose: PurposeRule | None = None,
+                      segment: ColumnElement[bool] | None = None) -> int:
     """One INSERT ... SELECT for subscribers with low < id <= high; returns rows added."""
     # Reads the subscriber primary key range, the (list_id, status) index of subscription and
     # the unique email_hash index of suppression; writes through uq_delivery_campaign_subscriber.
@@ -62,7 +65,8 @@ def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], l
     chosen = select(
         literal(campaign_id), Subscriber.id, literal(DeliveryStatus.queued, status_type),
         literal(0), literal(now, UTCDateTime()),
-    ).where(Subscriber.id > low, Subscriber.id <= high, eligibility.eligible(list_ids))
+    ).where(Subscriber.id > low, Subscriber.id <= high, eligibility.eligible(list_ids, purpose),
+            eligibility.in_segment(segment))
     statement = _insert(session).from_select(
         ["campaign_id", "subscriber_id", "status", "attempts", "next_attempt_at"], chosen
     ).on_conflict_do_nothing(index_elements=["campaign_id", "subscriber_id"])
@@ -74,12 +78,21 @@ def insert_deliveries(session: Session, campaign_id: int, list_ids: list[int], l
     return sum(1 for _ in session.execute(returning))
 
 
+def purpose_rule(session: Session, purpose_id: int | None) -> PurposeRule | None:
+    """The consent rule a campaign for this purpose adds to eligibility (None: no purpose)."""
+    if purpose_id is None:
+        return None
+    return PurposeRule.of(session.get(Purpose, purpose_id))
+
+
 def dispatch(session: Session, campaign: Campaign, key: str, now: datetime,
              batch: int = BATCH) -> int:
     """Queue the campaign for every eligible subscriber, committing per id range."""
     list_ids = list(session.scalars(
         select(campaign_lists.c.list_id).where(campaign_lists.c.campaign_id == campaign.id)))
     campaign_id = campaign.id
+    purpose = purpose_rule(session, campaign.purpose_id)
+    segment = segment_rules.condition_for(session, campaign.segment_id)
     low, high = session.execute(select(func.min(Subscriber.id), func.max(Subscriber.id))).one()
     added = 0
     if list_ids and low is not None:
@@ -87,7 +100,8 @@ def dispatch(session: Session, campaign: Campaign, key: str, now: datetime,
         while start < high:
             end = start + batch
             fill_email_hashes(session, key, start, end)
-            added += insert_deliveries(session, campaign_id, list_ids, start, end, now)
+            added += insert_deliveries(session, campaign_id, list_ids, start, end, now, purpose,
+                                       segment)
             session.commit()
             start = end
             status = session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))

@@ -38,6 +38,7 @@ from newsletter.models import (
     PolicyNotice,
     Subscriber,
 )
+from newsletter.privacy.consent import PurposeRule
 from newsletter.sending import eligibility
 
 # Campaigns whose deliveries workers send.
@@ -157,7 +158,7 @@ class PortableStore:
 
     def __init__(self, session: Session):
         self.session = session
-        self._queries: dict[tuple[int, ...], object] = {}
+        self._queries: dict[tuple, object] = {}
 
     # --- batches ----------------------------------------------------------------------------
 
@@ -192,9 +193,11 @@ class PortableStore:
 
     # --- one message ------------------------------------------------------------------------
 
-    def recipient(self, subscriber_id: int, list_ids: Sequence[int]) -> Eligible | None:
+    def recipient(self, subscriber_id: int, list_ids: Sequence[int],
+                  purpose: PurposeRule | None = None) -> Eligible | None:
         """The recipient as of now if still eligible (sending/eligibility.py), else None."""
-        row = self.session.execute(self._query(list_ids), {"p_subscriber": subscriber_id}).first()
+        row = self.session.execute(self._query(list_ids, purpose),
+                                   {"p_subscriber": subscriber_id}).first()
         return _eligible(row)
 
     def mark_sent(self, delivery_id: int, sent_at: datetime, message_id: str, reply: str,
@@ -262,10 +265,11 @@ class PortableStore:
     def close(self) -> None:
         """Nothing to close."""
 
-    def _query(self, list_ids: Sequence[int]):
-        key = tuple(list_ids)
+    def _query(self, list_ids: Sequence[int], purpose: PurposeRule | None):
+        key = (tuple(list_ids), purpose)
         if key not in self._queries:
-            self._queries[key] = eligibility.recipient_query(key).add_columns(OWED_NOTICE)
+            self._queries[key] = eligibility.recipient_query(
+                key[0], purpose=purpose).add_columns(OWED_NOTICE)
         return self._queries[key]
 
 
@@ -277,17 +281,18 @@ class PostgresStore(PortableStore):
         self.connection = session.get_bind().connect().execution_options(
             isolation_level="AUTOCOMMIT")
         self.pending: dict | None = None
-        self._marking: dict[tuple[tuple[int, ...], bool | None], str] = {}
+        self._marking: dict[tuple, str] = {}
 
-    def recipient(self, subscriber_id: int, list_ids: Sequence[int]) -> Eligible | None:
+    def recipient(self, subscriber_id: int, list_ids: Sequence[int],
+                  purpose: PurposeRule | None = None) -> Eligible | None:
         """Check the next recipient, committing the pending "sent" mark in the same statement."""
         params = {"p_subscriber": subscriber_id}
         told = None
         if self.pending is None:
-            sql = self._driver_sql(list_ids, None)
+            sql = self._driver_sql(list_ids, None, purpose)
         else:
             params.update(self.pending)
-            sql = self._driver_sql(list_ids, "p_notice_subscriber" in self.pending)
+            sql = self._driver_sql(list_ids, "p_notice_subscriber" in self.pending, purpose)
             if self.pending.get("p_notice_subscriber") == subscriber_id:
                 told = self.pending["p_notice_version"]
         row = self.connection.exec_driver_sql(sql, params).first()
@@ -321,13 +326,16 @@ class PostgresStore(PortableStore):
         finally:
             self.connection.close()
 
-    def _driver_sql(self, list_ids: Sequence[int], notice: bool | None) -> str:
+    def _driver_sql(self, list_ids: Sequence[int], notice: bool | None,
+                    purpose: PurposeRule | None = None) -> str:
         """The check for these lists (eligibility.py, plus the owed policy notice) as driver SQL;
         with `notice` not None, the pending sent mark (and its notice) ride as CTEs."""
-        key = (tuple(list_ids), notice)
+        key = (tuple(list_ids), notice, purpose)
         if key not in self._marking:
-            statement = eligibility.recipient_query(key[0], _placeholder("p_subscriber")) \
-                .add_columns(OWED_NOTICE)
+            # A purpose's slug and country codes become literals here: both are checked to be
+            # [a-z0-9-] and two capital letters (privacy/purposes.py), never a percent sign.
+            statement = eligibility.recipient_query(key[0], _placeholder("p_subscriber"),
+                                                    purpose).add_columns(OWED_NOTICE)
             if notice is not None:
                 statement = statement.add_cte(mark_sent_statement(_placeholder).cte("marked"))
             if notice:

@@ -41,7 +41,7 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.privacy import policy
-from newsletter.sending import campaigns, compose, eligibility
+from newsletter.sending import campaigns, compose, dispatch, eligibility
 from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.ratelimit import SendRateLimiter
 from newsletter.sending.store import ACTIVE, Claimed, Notice, PortableStore, store_for
@@ -84,6 +84,7 @@ class DeliveryWorker:
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
     _lists: dict = field(default_factory=dict)
+    _purposes: dict = field(default_factory=dict)  # campaign id -> PurposeRule or None
     _welcome: dict = field(default_factory=dict)  # campaign id -> is a welcome message
     _waiting: dict = field(default_factory=dict)  # campaign id -> waiting for the server since
     _store: PortableStore | None = None
@@ -262,7 +263,8 @@ class DeliveryWorker:
     def _recipient(self, session: Session, item: Claimed) -> compose.Recipient | None:
         """The subscriber as of now, or None if they must not get this message any more."""
         list_ids = self._list_ids(session, item.campaign_id)
-        row = self.store(session).recipient(item.subscriber_id, list_ids)
+        row = self.store(session).recipient(item.subscriber_id, list_ids,
+                                            self._purposes[item.campaign_id])
         if row is None or eligibility.suppressed_without_hash(session, self.key, row.email,
                                                               row.email_hash):
             return None
@@ -286,6 +288,9 @@ class DeliveryWorker:
             ids |= set(session.scalars(select(MailingList.id).where(
                 MailingList.welcome_campaign_id == campaign_id)))
             self._lists[campaign_id] = sorted(ids)
+            # A campaign for a purpose: consent to it is part of eligibility (never edited).
+            self._purposes[campaign_id] = dispatch.purpose_rule(session, session.scalar(
+                select(Campaign.purpose_id).where(Campaign.id == campaign_id)))
         return self._lists[campaign_id]
 
     def _campaign(self, session: Session, campaign_id: int, list_id: int) -> compose.CompiledCampaign:

@@ -48,12 +48,16 @@ STATUS_TABLE: tuple[tuple[str, Decision | None], ...] = (
     ("1.", None),  # X.1.0 other address status, X.1.4 ambiguous, X.1.5 valid: read the words
     ("2.1", None),  # X.2.1 Mailbox disabled: some MTAs say "user unknown" with it
     ("2.", Decision.soft),  # X.2.x Mailbox status: full (X.2.2), too big for it (X.2.3)
+    ("3.0", None),  # X.3.0 Other mail system status: "553 5.3.0 Address does not exist"
     ("3.", Decision.not_recipient),  # X.3.x Mail system status: the receiving system
+    ("4.4", None),  # X.4.4 Unable to route: "host or domain name not found" is hard (sisimai)
     ("4.", Decision.not_recipient),  # X.4.x Network and routing status
     ("5.0", None),  # X.5.0 Other protocol status: often "mailbox unavailable", read the words
     ("5.", Decision.not_recipient),  # X.5.x Mail delivery protocol status: our client
     ("6.", Decision.not_recipient),  # X.6.x Message content or media status: our message
-    ("7.", Decision.not_recipient),  # X.7.x Security or policy status: content, reputation
+    # X.7.x Security or policy status: content, reputation; but sisimai reads the words first,
+    # and "550 5.7.1 No mailbox found" is an unknown user (below: no word -> not_recipient).
+    ("7.", None),
     ("0.", None),  # X.0.0 Other undefined status: read the words
 )
 # SMTP reply codes that say something whatever the status (RFC 5321 section 4.2.3).
@@ -80,21 +84,31 @@ NOT_RECIPIENT_PHRASES = (
 # No such mailbox or host (sisimai userunknown, hostunknown, hasmoved): hard.
 HARD_PHRASES = (
     "user unknown", "unknown user", "no such user", "no such mailbox", "no such recipient",
-    "no such person", "unknown recipient", "recipient unknown", "mailbox unavailable",
+    "no such person", "unknown recipient", "recipient unknown",
     "mailbox not found", "mailbox does not exist", "does not exist", "doesn't exist",
+    "no mailbox found", "mail-box not found", "not listed in domino directory",
+    "nonexistent user", "no mail box available", "bad_recipient", "not an active address",
+    "no account by that name",
     "not a valid mailbox", "invalid recipient", "invalid mailbox",
     "recipient address rejected: user unknown", "recipient address rejected: unknown user",
-    "user not found", "unknown address", "unknown or illegal alias", "is not a known user",
+    "unknown address", "unknown or illegal alias", "is not a known user",
     "account does not exist", "no mailbox here", "not our customer", "user doesn't have",
     "recipient not found", "address unknown", "unrouteable address", "host unknown",
     "host not found", "domain not found", "no mx record", "name or service not known",
     "domain does not exist", "nxdomain", "unknown host", "has moved", "no longer available",
     "no valid recipients", "bad destination mailbox", "unknown local part",
     "this user doesn't have a", "unknown mailbox", "no such domain", "not listed in public name",
-    "invalid user address", "recipient address rejected: access denied", "name service error",
-    "host or domain name not found", "delivery to the following recipient failed permanently",
+    "invalid user address", "recipient address rejected: access denied",
+    "host or domain name not found", "domain name not found",
 )
+# Not in HARD_PHRASES although they sound like it (sisimai's reason tables): "user not found"
+# and RFC 5321's "mailbox unavailable" are "filtered" there, "name service error" alone is a
+# DNS fault ("networkerror"), and Gmail's "delivery to the following recipient failed
+# permanently" heads every kind of failure.
 PHRASES = MAILBOX_PHRASES + NOT_RECIPIENT_PHRASES + HARD_PHRASES
+# Words that overrule a "hard" status code (sisimai mailboxfull, suspend, mesgtoobig).
+NOT_THE_ADDRESS = MAILBOX_PHRASES[:5] + ("suspended", "message size exceeded", "too large",
+                                         "too big")
 # The failure came after the message body, not at RCPT TO (Postfix, m-FILTER, Exim wording):
 # the server accepted the address and refused only the content (sisimai: "filtered").
 AFTER_DATA = re.compile(r"in reply to (?:end of )?data command|smtp command:? data\b|"
@@ -144,7 +158,9 @@ def judge(status: str | None, reply_code: int | None, diagnostic: str,
     text = " ".join((diagnostic or "").lower().split())
     temporary = (status or "").startswith("4") or (not status and 400 <= (reply_code or 0) < 500)
     by_status = _from_status(status, text) if status else None
-    judgement = by_status or _from_words(text, temporary)
+    # X.4.4 and X.7.x are read for their words, but with none the code stands: not the address.
+    routing_or_policy = (status or "").split(".")[1:2] in (["4"], ["7"])
+    judgement = by_status or _from_words(text, temporary or routing_or_policy)
     if temporary and judgement.decision is Decision.hard:
         # 4.1.1 and "450 mailbox unavailable": the server may know better tomorrow.
         return Judgement(Decision.soft, judgement.why + ", but temporary")
@@ -159,8 +175,8 @@ def _from_status(status: str, text: str) -> Judgement | None:
     if decision is None:
         return None
     if decision is Decision.hard:
-        full = next((p for p in MAILBOX_PHRASES[:5] if p in text), None)
-        if full:  # 5.1.1 "mailbox full": seen from MTAs that use one code for every refusal
+        full = next((p for p in NOT_THE_ADDRESS if p in text), None)
+        if full:  # 5.1.1 "mailbox full" or "[SUSPEND]": MTAs that use one code for all refusals
             return Judgement(Decision.soft, f"status {status} but the text says {full!r}")
         return Judgement(decision, f"status {status}: the address or its domain does not exist")
     meaning = {Decision.soft: "is about the mailbox",
@@ -182,7 +198,8 @@ def _from_words(text: str, temporary: bool) -> Judgement:
     if hard:
         return Judgement(Decision.hard, f"diagnostic says {hard!r}")
     if temporary:
-        return Judgement(Decision.not_recipient, "temporary failure with no word on the mailbox")
+        return Judgement(Decision.not_recipient, "temporary, routing or policy failure with no "
+                                                 "word on the mailbox")
     return Judgement(Decision.soft, "no sign that the address cannot exist")
 
 

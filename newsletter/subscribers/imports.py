@@ -10,6 +10,8 @@ import must never bring back somebody who unsubscribed.
 from __future__ import annotations
 
 import csv
+import ipaddress
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,7 +33,14 @@ from newsletter.models import (
     savepoint,
 )
 from newsletter.privacy import audit, consent
-from newsletter.subscribers import csv_encoding, messages, subscriptions, suppression
+from newsletter.subscribers import (
+    attributes,
+    csv_encoding,
+    import_formats,
+    messages,
+    subscriptions,
+    suppression,
+)
 
 CONSENT_BASES = ("double-opt-in", "existing")
 MAX_KEPT_ERRORS = 1000  # the report keeps the first ones; `on_error` sees every one
@@ -62,28 +71,36 @@ class ImportReport:
     pending: int = 0  # waiting for the confirmation mail
     unchanged: int = 0  # already on the list, or twice in the file
     suppressed: int = 0  # on the suppression list: skipped silently
+    skipped: int = 0  # left, bounced or never confirmed in the tool the file comes from
     failed: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     mails_queued: int = 0
     dry_run: bool = False
     encoding: str = ""  # what the file was read as
+    format: str = ""  # whose export the header row says it is (import_formats.py)
+    attributes: list[str] = field(default_factory=list)  # columns kept as attributes
 
 
 def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis: str, now: datetime,
                config: Mapping, dry_run: bool = False, batch_size: int = 500, source: str = "",
                on_error: Callable[[int, str], None] | None = None,
                actor: str = "system") -> ImportReport:
-    """Import rows with an `email` column (optional `name`, `country`) into the list; the
-    import is audited in the caller's transaction."""
+    """Import rows into the list: our own layout (`email`, optional `name`, `country`) or a
+    known tool's export (import_formats.py); any other column becomes an attribute. The import
+    is audited in the caller's transaction."""
     if consent_basis not in CONSENT_BASES:
         raise ImportFormatError(f"consent basis must be one of {', '.join(CONSENT_BASES)}")
     report = ImportReport(dry_run=dry_run, encoding=getattr(stream, "encoding", None) or "")
     encoding = report.encoding or "text"
     reader = csv.reader(stream)
     try:
-        columns = _columns(next(reader, None))
+        layout = import_formats.detect(next(reader, None) or [])
     except csv.Error as exc:
         raise ImportFormatError(f"the first line is not CSV: {exc}") from None
+    except import_formats.UnknownLayout as exc:
+        raise ImportFormatError(str(exc)) from None
+    report.format = layout.format.name
+    report.attributes = [name for _, name in layout.attributes]
     wording = (f"Imported{' from ' + source if source else ''}: "
                + ("consent given before import (existing)" if consent_basis == "existing"
                   else "a confirmation mail asks for consent (double opt-in)"))
@@ -127,7 +144,10 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
                 raise subscriptions.SubscribeError(
                     f"bytes that are not valid {encoding}; fix this line or save the file as "
                     f"UTF-8", "row")
-            batch.append(_parse_row(line, row, columns))
+            if import_formats.skip_reason(layout, row) is not None:
+                report.skipped += 1
+                continue
+            batch.append(_parse_row(line, row, layout))
         except subscriptions.SubscribeError as exc:
             bad_row(line, str(exc))
         if len(batch) >= batch_size:
@@ -135,7 +155,8 @@ def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis:
     end_batch()
     audit.record(session, actor=actor, action="subscribers.import", subject_type="list",
                  subject_id=list_id, now=now,
-                 detail={"rows": report.rows, "dry_run": report.dry_run, "source": source})
+                 detail={"rows": report.rows, "dry_run": report.dry_run, "source": source,
+                         "format": report.format, "attributes": report.attributes})
     return report
 
 
@@ -147,22 +168,64 @@ class ImportRow:
     email: str
     name: str
     country: str | None
+    attributes: dict = field(default_factory=dict)
+    proof: str = ""  # the consent the tool recorded (time, IP), added to the wording
+    ip: str | None = None
 
 
-def _parse_row(line: int, row: list[str], columns: dict[str, int]) -> ImportRow:
+def _parse_row(line: int, row: list[str], layout: import_formats.Layout) -> ImportRow:
+    def cells(role: str) -> list[str]:
+        return [row[i].strip() for i in layout.roles.get(role, []) if i < len(row) and row[i].strip()]
+
+    name = " ".join(cells("name") or cells("first_name") + cells("last_name"))
+    values = {attr: row[i] for i, attr in layout.attributes if i < len(row) and row[i].strip()}
+    for raw in cells("attributes_json"):
+        values = {**_json_attributes(raw), **values}
+    checked = {attr: attributes.clean_value(attr, value) for attr, value in values.items()}
+    if len(checked) > attributes.MAX_ATTRIBUTES:
+        raise subscriptions.SubscribeError(
+            f"more than {attributes.MAX_ATTRIBUTES} attributes", "attributes")
+    times, ips = cells("consent_time"), cells("consent_ip")
+    proof = ""
+    if times or ips:
+        proof = subscriptions.clean_text(
+            f"; {layout.format.name} recorded the consent"
+            + (f" at {' / '.join(times)}" if times else "")
+            + (f" from {' / '.join(ips)}" if ips else ""), "consent proof", 500)
     return ImportRow(
         line=line,
-        email=subscriptions.normalise_email(_cell(row, columns, "email")),
-        name=subscriptions.clean_text(_cell(row, columns, "name"), "name"),
-        country=subscriptions.clean_country(_cell(row, columns, "country")),
+        email=subscriptions.normalise_email(" ".join(cells("email"))),
+        name=subscriptions.clean_text(name, "name"),
+        country=subscriptions.clean_country(" ".join(cells("country"))),
+        attributes=checked, proof=proof, ip=next((ip for ip in reversed(ips) if _is_ip(ip)), None),
     )
 
 
-def _columns(header: list[str] | None) -> dict[str, int]:
-    names = [h.strip().lower().lstrip("\ufeff") for h in header or []]
-    if "email" not in names:
-        raise ImportFormatError("the first line must name the columns, one of them 'email'")
-    return {name: names.index(name) for name in ("email", "name", "country") if name in names}
+def _json_attributes(raw: str) -> dict:
+    """listmonk's attributes column: a JSON object; nested values are kept as JSON text."""
+    try:
+        loaded = json.loads(raw)
+    except ValueError:
+        raise subscriptions.SubscribeError("the attributes column is not JSON", "attributes") \
+            from None
+    if not isinstance(loaded, dict):
+        raise subscriptions.SubscribeError("the attributes column is not a JSON object",
+                                           "attributes")
+    result = {}
+    for key, value in loaded.items():
+        name = attributes.name_from_header(str(key))
+        if not name or value is None:
+            continue
+        result[name] = value if isinstance(value, str | int | float | bool) else json.dumps(value)
+    return result
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_list(session: Session, list_id: int) -> MailingList:
@@ -182,11 +245,6 @@ def _end_batch(session: Session, dry_run: bool) -> None:
     # batch outlives it (test_import_streams_in_bounded_memory counts what stays alive).
 
 
-def _cell(row: list[str], columns: dict[str, int], name: str) -> str:
-    index = columns.get(name)
-    return row[index] if index is not None and index < len(row) else ""
-
-
 def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, confirmed: bool,
                 wording: str, now: datetime, config: Mapping, report: ImportReport) -> None:
     """One row through subscriptions.subscribe(): the careful road, used after a race."""
@@ -198,8 +256,11 @@ def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, co
         return
     outcome = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
         email=item.email, lists=[mailing_list], method=ConsentMethod.import_, name=item.name,
-        country=item.country, wording=wording, existing_consent=confirmed, send_welcome=False,
+        country=item.country, wording=wording + item.proof, ip=item.ip,
+        existing_consent=confirmed, send_welcome=False,
     ), now=now, config=config)
+    if outcome.subscriber is not None and item.attributes:
+        _fill_attributes(session, {outcome.subscriber.id: item.attributes})
     report.subscribed += len(outcome.confirmed)
     report.pending += len(outcome.pending)
     report.mails_queued += len(outcome.mails)
@@ -268,9 +329,12 @@ def _insert_members(session: Session, joining: list[str], rows: dict[str, Import
         created = session.execute(insert(Subscriber).returning(Subscriber.id, Subscriber.email), [
             {"email": email, "name": rows[email].name, "country": rows[email].country,
              "email_hash": suppression.email_hash(key, email), "status": status,
-             "created_at": now, "updated_at": now} for email in new]).all()
+             "attributes": rows[email].attributes, "created_at": now, "updated_at": now}
+            for email in new]).all()
         known = {**known, **{email: subscriber_id for subscriber_id, email in created}}
     returning = [known[email] for email in joining if email not in new]
+    _fill_attributes(session, {known[email]: rows[email].attributes for email in joining
+                               if email not in new and rows[email].attributes})
     if returning and confirmed:
         session.execute(update(Subscriber).where(
             Subscriber.id.in_(returning),
@@ -279,7 +343,7 @@ def _insert_members(session: Session, joining: list[str], rows: dict[str, Import
             .execution_options(synchronize_session=False))
     session.execute(insert(Subscription), [
         {"subscriber_id": known[email], "list_id": mailing_list.id, "source": ConsentMethod.import_.value,
-         "created_at": now, "consent_wording": wording,
+         "created_at": now, "consent_wording": wording + rows[email].proof,
          **({"status": SubscriptionStatus.confirmed, "confirmed_at": now} if confirmed else
             {"status": SubscriptionStatus.pending, "confirmation_sent_at": now})}
         for email in joining])
@@ -287,9 +351,28 @@ def _insert_members(session: Session, joining: list[str], rows: dict[str, Import
         policy_version_id = consent.current_policy_version_id(session, now)
         session.execute(insert(ConsentEvent), [
             {"subscriber_id": known[email], "purpose": consent.newsletter_purpose(mailing_list.slug),
-             "granted": True, "at": now, "method": ConsentMethod.import_, "wording": wording,
+             "granted": True, "at": now, "method": ConsentMethod.import_,
+             "wording": wording + rows[email].proof, "ip": rows[email].ip,
              "policy_version_id": policy_version_id} for email in joining])
     return [known[email] for email in joining]
+
+
+def _fill_attributes(session: Session, wanted: dict[int, dict]) -> None:
+    """Known people joining the list: add the attribute names they do not have yet (an import
+    never changes a value somebody already holds)."""
+    if not wanted:
+        return
+    current = dict(session.execute(select(Subscriber.id, Subscriber.attributes)
+                                   .where(Subscriber.id.in_(list(wanted)))).all())
+    changes = []
+    for subscriber_id, values in wanted.items():
+        try:
+            merged = attributes.merged(current.get(subscriber_id), values, overwrite=False)
+        except subscriptions.SubscribeError:
+            continue  # already at the limit: what they hold stays as it is
+        changes.append({"id": subscriber_id, "attributes": merged})
+    if changes:
+        session.execute(update(Subscriber), changes)
 
 
 def _already_on_list(session: Session, email: str, list_id: int) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from newsletter import links
 from newsletter.extensions import csrf, db, limiter
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
+from newsletter.privacy import purposes
 from newsletter.subscribers import confirmation, preferences, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
@@ -254,4 +255,4 @@ def preferences_page(token: str):
     on = {s.list_id for s in subscriber.subscriptions if s.status is SubscriptionStatus.confirmed}
     return render_template("public/preferences.html", subscriber=subscriber, lists=lists, on=on,
                            countries=subscriptions.country_choices(), error=error, done=done,
-                           token=token), status
+                           token=token, purposes=purposes.states(db.session, subscriber)), status

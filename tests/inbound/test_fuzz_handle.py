@@ -21,5 +21,5 @@ def test_every_mangled_message_is_recorded_and_gets_a_folder(app, raw):
     with app.app_context():
         folder = process(db.session, app.config, raw, NOW)
         assert folder in ("Processed", "NeedsHuman")
-        assert find(db.session, classify(raw).message_key) is not None
+        assert find(db.session, classify(raw)) is not None
         db.session.rollback()

@@ -7,9 +7,13 @@ Our server's authserv-id is `mx.news.example.org`; headers with any other id do 
 from __future__ import annotations
 
 import pytest
+from imapclient import IMAPClient
+from sqlalchemy import select
 
+from newsletter.extensions import db
 from newsletter.inbound import authres
-from newsletter.models import InboundStatus, SubscriptionStatus
+from newsletter.inbound.poll import poll
+from newsletter.models import InboundMessage, InboundStatus, SubscriptionStatus
 
 from . import mails
 from .test_handle import run, statuses
@@ -111,3 +115,32 @@ def test_token_identified_request_needs_no_authentication(app, people):
 ])
 def test_check_reads_alignment_and_ignores_junk(headers, sender, expected):
     assert authres.check(headers, OURS, sender)[0] is expected
+
+
+def test_through_imap_a_forged_from_waits_and_an_authenticated_one_acts(app, people, imap):
+    """The whole path: Dovecot -> poll -> classify -> handle -> folder (not `process` alone)."""
+    app.config.update(NEWSLETTER_INBOUND=imap.url, NEWSLETTER_INBOUND_AUTHSERV_ID=OURS)
+    forged = request("Please unsubscribe me.", "unsubscribe",
+                     f"{OURS}; spf=fail smtp.mailfrom=example.net; dmarc=fail "
+                     "header.from=example.net", message_id="<forged@x>")
+    genuine = request("Please unsubscribe me.", "unsubscribe",
+                      f"{OURS}; dkim=pass header.d=example.com; spf=pass "
+                      "smtp.mailfrom=bob@example.com", sender="Bob <bob@example.com>",
+                      message_id="<genuine@x>")
+    with IMAPClient("127.0.0.1", port=imap.port, ssl=False) as client:
+        client.login(imap.user, imap.password)
+        client.append("INBOX", forged)
+        client.append("INBOX", genuine)
+        with app.app_context():
+            result = poll(db.session, app.config)
+        assert (result.seen, result.needs_human) == (2, 1)
+        counts = {name: client.folder_status(name, ["MESSAGES"])[b"MESSAGES"]
+                  for name in ("INBOX", "Processed", "NeedsHuman")}
+    assert counts == {"INBOX": 0, "Processed": 1, "NeedsHuman": 1}
+    assert set(statuses(app, people.alice).values()) == {SubscriptionStatus.confirmed}
+    assert set(statuses(app, people.bob).values()) == {SubscriptionStatus.unsubscribed}
+    with app.app_context():
+        row = db.session.scalar(select(InboundMessage).where(
+            InboundMessage.message_key == "<forged@x>"))
+        assert row.action == "sender-not-authenticated: a person decides"
+        assert f"sender not authenticated: dmarc=fail ({OURS})" in row.reasons

@@ -37,6 +37,8 @@ def _classify(subject: str, text: str = "") -> Kind:
     ("ΑΠ: διαγραφή από τη λίστα", ""),
     ("Re[2]: unsubscribe", ""),
     ("[List] Re^3: leave", ""),
+    ("Fwd: [List] leave", SIGNATURE),
+    ("[List] leave the list? Re: plans", ""),
     ("回复: 退订", ""),
 ])
 def test_inherited_subject_is_never_a_request(subject, text):
@@ -48,6 +50,8 @@ def test_inherited_subject_is_never_a_request(subject, text):
     ("[Tag] unsubscribe", SIGNATURE),
     ("[Weekly News] Unsubscribe", "Thanks,\nAnn"),
     ("leave", ""),
+    ("[Garden] leave", SIGNATURE),
+    ("[Garden] [Members] Leave", "\n\n"),
     ("unsubscribe", SIGNATURE),
     ("[Garden] abmelden", ""),
 ])

@@ -12,6 +12,8 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     lists,
     policy,
     privacy,
+    purposes,
+    segments,
     sink,
     subscribers,
     suppressions,

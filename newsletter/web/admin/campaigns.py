@@ -20,8 +20,10 @@ from flask import (
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, CampaignStatus, MailingList, Role, utcnow
+from newsletter.models import Campaign, CampaignStatus, MailingList, Role, Segment, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose, recurrence
+from newsletter.subscribers import attributes, segments
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 # GET  /admin/campaigns                 list
@@ -65,7 +67,11 @@ def _send_at(form) -> datetime | None:
 
 def _render_form(campaign: Campaign | None, form, error: str | None):
     return render_template("admin/campaign_form.html", campaign=campaign, form=form, error=error,
-                           lists=_all_lists(), timezones=COMMON_TIMEZONES), 400 if error else 200
+                           lists=_all_lists(), timezones=COMMON_TIMEZONES,
+                           purposes=purposes.all_purposes(db.session),
+                           attribute_names=attributes.known_names(db.session),
+                           segments=segments.all_segments(db.session)), \
+        400 if error else 200
 
 
 @bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
@@ -86,14 +92,20 @@ def campaigns_new():
         return _render_form(None, {"body_format": "markdown", "timezone": "UTC"}, None)
     try:
         mode = form.get("mode", "draft")
+        list_ids = [int(x) for x in form.getlist("lists") if x.isdigit()]
+        segment = segments.find(db.session, form.get("segment", "")) if form.get("segment") else None
+        if segment is not None:
+            list_ids = [segment.list_id]  # a segment is part of one list
         campaign = campaigns.create(
             db.session, subject=form.get("subject", ""), body=form.get("body", ""),
             body_format=form.get("body_format", "markdown"), name=form.get("name", "").strip(),
-            list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()], now=utcnow(),
+            list_ids=list_ids, now=utcnow(),
             send_at=_send_at(form) if mode == "schedule" else None,
             cron=form.get("cron", "").strip() or None if mode == "recurring" else None,
             timezone=form.get("timezone") or "UTC", created_by=actor(),
-            limits=compose.Limits.from_config(current_app.config))
+            limits=compose.Limits.from_config(current_app.config),
+            purpose_id=int(form["purpose"]) if form.get("purpose", "").isdigit() else None,
+            segment_id=segment.id if segment is not None else None)
         if mode == "schedule" and campaign.send_at is None:
             raise campaigns.CampaignError("give a send time to schedule")
         if mode == "recurring" and not campaign.cron:
@@ -114,7 +126,13 @@ def campaign(campaign_id: int):
     figures = campaigns.stats(db.session, item.id, utcnow())
     children = db.session.scalars(select(Campaign).where(Campaign.parent_id == item.id)
                                   .order_by(Campaign.occurrence_at.desc()).limit(20)).all()
+    segment = db.session.get(Segment, item.segment_id) if item.segment_id else None
+    # Before sending: how many it would reach if it went now (eligibility and segment).
+    audience = None
+    if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
+        audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id)
     return render_template("admin/campaign.html", campaign=item, figures=figures,
+                           segment=segment, describe=segments.describe, audience=audience,
                            children=children, local=_local, lists=_all_lists(),
                            refreshing=item.status in (CampaignStatus.sending,
                                                       CampaignStatus.scheduled))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
@@ -16,8 +16,10 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.sending import eligibility
+from newsletter.subscribers import exports
 from newsletter.subscribers import lists as mailing_lists
-from newsletter.web.admin.blueprint import bp, role_required
+from newsletter.web import embed
+from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
 def _fields(form) -> mailing_lists.ListFields:
@@ -82,5 +84,18 @@ def lists_edit(list_id: int):
     welcome = None
     if mailing_list.welcome_campaign_id is not None:
         welcome = db.session.get(Campaign, mailing_list.welcome_campaign_id)
+    embeddable = mailing_list.public and mailing_list.double_opt_in
     return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
-                           welcome=welcome), 400 if error else 200
+                           welcome=welcome, embeddable=embeddable,
+                           snippet=embed.snippet(mailing_list) if embeddable else ""), \
+        400 if error else 200
+
+
+@bp.get("/lists/<int:list_id>/export.csv")
+@role_required(Role.marketer)
+def lists_export(list_id: int):
+    mailing_list = db.session.get(MailingList, list_id) or abort(404)
+    lines = exports.export_list(db.session, mailing_list, actor=actor(), now=utcnow())
+    db.session.commit()  # the audit row, before a byte leaves
+    return Response(stream_with_context(lines), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{mailing_list.slug}-subscribers.csv"'})

@@ -26,7 +26,7 @@ from newsletter.models import (
 )
 from newsletter.privacy.audit import viewed
 from newsletter.sending import eligibility, mailer
-from newsletter.subscribers import imports, preferences, subscriptions
+from newsletter.subscribers import attributes, imports, preferences, subscriptions
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
@@ -156,6 +156,30 @@ def subscribers_edit(subscriber_id: int):
                            form=request.form if error else {"name": subscriber.name,
                                                             "country": subscriber.country or ""},
                            countries=subscriptions.country_choices()), 400 if error else 200
+
+
+@bp.post("/subscribers/<int:subscriber_id>/attributes")
+@role_required(Role.marketer)
+def subscribers_attributes(subscriber_id: int):
+    subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
+    form = request.form
+    # Each held attribute is a field "attr:<name>" (empty removes it); one new pair may be added.
+    held = subscriber.attributes or {}
+    changes = {key[5:]: form[key].strip() for key in form
+               if key.startswith("attr:") and form[key].strip() != str(held.get(key[5:], ""))}
+    new_name = form.get("new_name", "").strip()
+    if new_name:
+        changes[new_name] = form.get("new_value", "")
+    try:
+        changed = attributes.set_attributes(db.session, subscriber, changes, actor=actor(),
+                                            now=utcnow())
+    except subscriptions.SubscribeError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
+    db.session.commit()
+    flash(f"Attributes saved ({', '.join(changed)})." if changed else "Nothing changed.", "success")
+    return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
 
 
 @bp.post("/subscribers/<int:subscriber_id>/unsubscribe")

@@ -23,12 +23,13 @@ def blueprints() -> list[Blueprint]:
         lists,
         policy_versions,
         privacy_requests,
+        purposes,
         subscribers,
         suppressions,
     )
 
     return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp, inbound.blp,
-            privacy_requests.blp, policy_versions.blp]
+            privacy_requests.blp, policy_versions.blp, purposes.blp]
 
 
 def register(api: Api) -> None:

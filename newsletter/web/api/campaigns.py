@@ -8,8 +8,10 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, MailingList, Role, utcnow
+from newsletter.models import Campaign, MailingList, Purpose, Role, utcnow
+from newsletter.privacy import purposes
 from newsletter.sending import campaigns, compose
+from newsletter.subscribers import segments
 from newsletter.web.api.auth import SECURITY, api_blueprint
 
 blp = api_blueprint("api_campaigns", __name__, roles=[Role.marketer, Role.read_only],
@@ -26,6 +28,7 @@ class CampaignSchema(Schema):
     body_format = fields.Str()
     status = fields.Function(lambda c: c.status.value)
     lists = fields.Function(lambda c: [lst.slug for lst in c.lists])
+    segment_id = fields.Int(allow_none=True)
     send_at = fields.DateTime(allow_none=True)
     cron = fields.Str(allow_none=True)
     timezone = fields.Str()
@@ -34,6 +37,12 @@ class CampaignSchema(Schema):
     occurrence_at = fields.DateTime(allow_none=True)
     started_at = fields.DateTime(allow_none=True)
     finished_at = fields.DateTime(allow_none=True)
+    purpose = fields.Function(lambda c: _purpose_slug(c.purpose_id), allow_none=True,
+                              metadata={"description": "slug of the purpose, or null"})
+
+
+def _purpose_slug(purpose_id: int | None) -> str | None:
+    return None if purpose_id is None else db.session.get(Purpose, purpose_id).slug
 
 
 class CampaignCreateSchema(Schema):
@@ -41,11 +50,16 @@ class CampaignCreateSchema(Schema):
     body = fields.Str(required=True, validate=validate.Length(max=1_000_000))
     body_format = fields.Str(load_default="markdown", validate=validate.OneOf(["markdown", "html"]))
     name = fields.Str(load_default="", validate=validate.Length(max=200))
-    lists = fields.List(fields.Str(validate=SLUG), required=True,
-                        validate=validate.Length(min=1, max=50))
+    lists = fields.List(fields.Str(validate=SLUG), load_default=list,
+                        validate=validate.Length(max=50),
+                        metadata={"description": "List slugs; give these or a segment."})
+    segment = fields.Str(load_default=None, validate=SLUG,
+                         metadata={"description": "Only this segment (of its list)."})
     send_at = fields.AwareDateTime(load_default=None, metadata={"description": "ISO 8601, with offset"})
     cron = fields.Str(load_default=None, validate=validate.Length(max=100))
     timezone = fields.Str(load_default="UTC", validate=validate.Length(min=1, max=64))
+    purpose = fields.Str(load_default=None, validate=SLUG, metadata={
+        "description": "a purpose slug: sent only to subscribers with effective consent to it"})
 
 
 class ScheduleSchema(Schema):
@@ -97,18 +111,34 @@ def create_campaign(data):
     """Create a draft, a scheduled campaign (send_at) or a recurring series (cron + timezone)."""
     if data["send_at"] and data["cron"]:
         abort(422, message="give send_at or cron, not both")
-    list_ids = []
+    list_ids, segment_id = [], None
     for slug in data["lists"]:
         list_id = db.session.scalar(select(MailingList.id).where(MailingList.slug == slug))
         if list_id is None:
             abort(422, message=f"no list {slug!r}")
         list_ids.append(list_id)
+    purpose_id = None
+    if data["purpose"]:
+        try:
+            purpose_id = purposes.by_slug(db.session, data["purpose"]).id
+        except purposes.PurposeError as exc:
+            abort(422, message=str(exc))
+    if data["segment"]:
+        segment = segments.find(db.session, data["segment"])
+        if segment is None:
+            abort(422, message=f"no segment {data['segment']!r}")
+        if list_ids and list_ids != [segment.list_id]:
+            abort(422, message="a segment is part of one list: give that list or none")
+        list_ids, segment_id = [segment.list_id], segment.id
+    if not list_ids:
+        abort(422, message="give lists or a segment")
     try:
         campaign = campaigns.create(
             db.session, subject=data["subject"], body=data["body"],
             body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
             send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
-            created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config))
+            created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config),
+            purpose_id=purpose_id, segment_id=segment_id)
     except campaigns.CampaignError as exc:
         db.session.rollback()
         abort(422, message=str(exc))

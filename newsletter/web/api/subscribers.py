@@ -21,7 +21,7 @@ from newsletter.models import (
 )
 from newsletter.privacy.audit import viewed
 from newsletter.sending import mailer
-from newsletter.subscribers import preferences, subscriptions
+from newsletter.subscribers import attributes, preferences, subscriptions
 from newsletter.web import client
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.lists import get_list_or_404
@@ -48,8 +48,14 @@ class SubscriberSchema(Schema):
     name = fields.Str()
     country = fields.Str(allow_none=True)
     status = fields.Function(lambda s: s.status.value)
+    attributes = fields.Function(lambda s: s.attributes or {})
     created_at = fields.DateTime()
     subscriptions = fields.List(fields.Nested(SubscriptionSchema))
+
+
+ATTRIBUTES_DOC = {"description": "Custom attributes (subscriber.attributes.NAME in templates): "
+                                 "names [a-z][a-z0-9_]*, values text, number or true/false; "
+                                 "null removes a name."}
 
 
 class SubscriberCreateSchema(Schema):
@@ -59,11 +65,13 @@ class SubscriberCreateSchema(Schema):
     lists = fields.List(Slug(), required=True, validate=validate.Length(min=1, max=50))
     consent_basis = fields.Str(load_default="double-opt-in", validate=validate.OneOf(CONSENT_BASES))
     wording = Text(load_default="", max_length=2000)
+    attributes = fields.Dict(keys=fields.Str(), load_default=dict, metadata=ATTRIBUTES_DOC)
 
 
 class SubscriberUpdateSchema(Schema):
     name = Text()
     country = Country()
+    attributes = fields.Dict(keys=fields.Str(), metadata=ATTRIBUTES_DOC)
 
 
 class UnsubscribeSchema(Schema):
@@ -134,6 +142,9 @@ def create_subscriber(data: dict):
             country=data["country"], existing_consent=existing, wording=wording,
             actor=g.api_actor, **client(),
         ), now=utcnow(), config=current_app.config)
+        if not outcome.suppressed and data["attributes"]:
+            attributes.set_attributes(db.session, outcome.subscriber, data["attributes"],
+                                      actor=g.api_actor, now=utcnow())
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
         abort(422, message=str(exc))
@@ -162,11 +173,17 @@ def get_subscriber(subscriber_id: int):
 @blp.arguments(SubscriberUpdateSchema)
 @blp.response(200, SubscriberSchema)
 def update_subscriber(data: dict, subscriber_id: int):
-    """Change name or country (audited)."""
+    """Change name, country or attributes (merged: null removes a name); audited."""
     subscriber = _subscriber_or_404(subscriber_id)
     preferences.edit_profile(db.session, subscriber, name=data.get("name", subscriber.name),
                              country=data.get("country", subscriber.country), actor=g.api_actor,
                              now=utcnow())
+    try:
+        attributes.set_attributes(db.session, subscriber, data.get("attributes") or {},
+                                  actor=g.api_actor, now=utcnow())
+    except subscriptions.SubscribeError as exc:
+        db.session.rollback()
+        abort(422, message=str(exc))
     db.session.commit()
     return subscriber
 

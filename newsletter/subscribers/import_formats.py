@@ -1,0 +1,154 @@
+"""The CSV layouts other tools export, as data: which column is the address, the name, the
+country, the proof of consent; which rows are people who left; which columns are the tool's own
+bookkeeping. Every other column becomes `subscriber.attributes.<name>`.
+
+A file is recognised by its header row: the first format whose `signature` columns are all
+present wins, and a file no format claims is read as our own layout (`email`, `name`,
+`country`, anything else an attribute). Headers are compared by their attribute name
+(`attributes.name_from_header`: "Email Address" and "email_address" are the same column).
+
+Sources, each checked against the tool's own export code or documentation:
+- Mailchimp: Audience > Export (subscribed, unsubscribed and cleaned files share the columns;
+  the latter two add UNSUB_TIME / CLEAN_TIME).
+- listmonk: Subscribers > Export (`uuid,email,name,attributes,status,created_at,updated_at`,
+  attributes a JSON object).
+- Sendy: includes/subscribers/export-csv.php ("Name","Email","Joined",...,"Status","GDPR", then
+  the list's custom fields).
+- Substack: email_list.<publication>.csv (`email,active_subscription,expiry,plan,email_disabled,
+  created_at,...`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from newsletter.subscribers.attributes import name_from_header
+
+ANY = None  # in `skip_when`: any non-empty value means the row is skipped
+
+# What a column can mean (besides an attribute).
+ROLES = ("email", "name", "first_name", "last_name", "country", "consent_time", "consent_ip",
+         "attributes_json")
+
+
+@dataclass(frozen=True)
+class Format:
+    """One tool's export: how to read its columns."""
+
+    name: str
+    signature: frozenset[str]  # these columns together identify the tool
+    columns: Mapping[str, str]  # column -> role (ROLES); several columns may share consent_*
+    ignored: frozenset[str] = frozenset()  # the tool's bookkeeping: not kept
+    # column -> values (lower case) that mean "this person is not subscribed there": skipped.
+    skip_when: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+
+
+MAILCHIMP = Format(
+    name="Mailchimp",
+    signature=frozenset({"email_address", "optin_time"}),
+    columns={"email_address": "email", "first_name": "first_name", "last_name": "last_name",
+             "cc": "country", "optin_time": "consent_time", "confirm_time": "consent_time",
+             "optin_ip": "consent_ip", "confirm_ip": "consent_ip"},
+    ignored=frozenset({"member_rating", "latitude", "longitude", "gmtoff", "dstoff", "timezone",
+                       "region", "last_changed", "leid", "euid", "notes", "tags",
+                       "unsub_time", "unsub_campaign_title", "unsub_campaign_id", "unsub_reason",
+                       "unsub_reason_other", "clean_time", "clean_campaign_title",
+                       "clean_campaign_id"}),
+    skip_when={"unsub_time": ANY, "clean_time": ANY},
+)
+
+LISTMONK = Format(
+    name="listmonk",
+    signature=frozenset({"uuid", "email", "attributes", "status"}),
+    columns={"email": "email", "name": "name", "attributes": "attributes_json",
+             "created_at": "consent_time"},
+    ignored=frozenset({"uuid", "status", "updated_at"}),
+    skip_when={"status": frozenset({"blocklisted"})},
+)
+
+SENDY = Format(
+    name="Sendy",
+    signature=frozenset({"email", "joined", "opt_in_method", "status"}),
+    columns={"name": "name", "email": "email", "country_code": "country",
+             "joined": "consent_time", "ip_address": "consent_ip"},
+    ignored=frozenset({"last_activity", "added_via", "opt_in_method", "country",
+                       "signed_up_from", "status", "gdpr"}),
+    # Only "Active" people gave a consent that still holds.
+    skip_when={"status": frozenset({"bounced", "marked as spam", "unsubscribed", "unconfirmed"})},
+)
+
+SUBSTACK = Format(
+    name="Substack",
+    signature=frozenset({"email", "active_subscription", "email_disabled"}),
+    columns={"email": "email", "name": "name", "created_at": "consent_time"},
+    ignored=frozenset({"email_disabled", "prefer_digests", "first_payment_at"}),
+    skip_when={"email_disabled": frozenset({"true"})},
+)
+
+# Our own layout; also what any file no tool claims is read as.
+GENERIC = Format(
+    name="CSV",
+    signature=frozenset({"email"}),
+    columns={"email": "email", "e_mail": "email", "email_address": "email", "name": "name",
+             "first_name": "first_name", "last_name": "last_name", "country": "country"},
+)
+
+FORMATS = (MAILCHIMP, LISTMONK, SENDY, SUBSTACK, GENERIC)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A header row read against a format: where each role and attribute is."""
+
+    format: Format
+    roles: dict[str, list[int]]  # role -> column positions, in file order
+    attributes: list[tuple[int, str]]  # (position, attribute name)
+    skips: list[tuple[int, str, frozenset[str] | None]]  # (position, column, values)
+
+
+class UnknownLayout(ValueError):
+    """No address column in the header row."""
+
+
+def detect(header: list[str]) -> Layout:
+    """The layout of a file from its header row; UnknownLayout when there is no address column.
+
+    >>> detect(["Email Address", "First Name", "OPTIN_TIME", "Plan"]).format.name
+    'Mailchimp'
+    >>> detect(["email", "Plan"]).attributes
+    [(1, 'plan')]
+    """
+    names = [name_from_header(h) for h in header]
+    present = set(names)
+    chosen = next((f for f in FORMATS if f.signature <= present), None)
+    if chosen is None:
+        chosen = GENERIC
+    roles: dict[str, list[int]] = {}
+    attributes: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for position, name in enumerate(names):
+        if not name or name in seen:
+            continue  # a nameless or repeated column: the first one counts
+        seen.add(name)
+        role = chosen.columns.get(name)
+        if role is not None:
+            roles.setdefault(role, []).append(position)
+        elif name not in chosen.ignored and name not in chosen.skip_when:
+            attributes.append((position, name))
+    if "email" not in roles:
+        raise UnknownLayout(
+            "the first line must name the columns, one of them 'email' (or a known export: "
+            + ", ".join(f.name for f in FORMATS if f is not GENERIC) + ")")
+    skips = [(names.index(column), column, values) for column, values in chosen.skip_when.items()
+             if column in present]
+    return Layout(chosen, roles, attributes, skips)
+
+
+def skip_reason(layout: Layout, row: list[str]) -> str | None:
+    """Why this row is somebody who left (or never confirmed) in the tool, or None."""
+    for position, column, values in layout.skips:
+        value = row[position].strip().lower() if position < len(row) else ""
+        if value and (values is None or value in values):
+            return f"{column}={value}"
+    return None
