@@ -1,10 +1,13 @@
-"""Accuracy of the classifier on the public corpus, per verdict and per language, per half.
+"""Accuracy of the classifier on the labelled corpora, per verdict and per language, per half.
 
-    python bench/corpus_eval.py [--half tune|test|both] [--wrong]
+    python bench/corpus_eval.py [--corpus public|requests|all] [--half tune|test|both] [--wrong]
 
-The corpus (tests/data/corpus/public, labels.tsv) is split for good by a hash of each file
+Two corpora: tests/data/corpus/public (real messages from public fixture sets: bounces,
+auto-replies, list mail) and tests/data/corpus/requests (people's requests and replies,
+paraphrased from cited public messages). Each is split for good by a hash of each file
 name: `half()` below. Phrases and rules are tuned on the `tune` half only; the `test` half is
-the one whose figures are reported and asserted (tests/inbound/test_public_corpus.py). Also
+the one whose figures are reported and asserted (tests/inbound/test_public_corpus.py,
+tests/inbound/test_requests_corpus.py). Also
 prints how often our bounce policy agrees with sisimai's hardbounce on every bounce.
 """
 
@@ -24,6 +27,8 @@ sys.path.insert(0, str(REPO))
 from newsletter.inbound.classify import Kind, classify  # noqa: E402
 
 PUBLIC = REPO / "tests" / "data" / "corpus" / "public"
+REQUESTS = REPO / "tests" / "data" / "corpus" / "requests"
+CORPORA = {"public": PUBLIC, "requests": REQUESTS}
 BOUNCES = ("bounce_hard", "bounce_soft")
 
 
@@ -78,8 +83,9 @@ def report(title: str, cases: list[Case], show_wrong: bool) -> None:
             print(f"  {value:<16} {good[value]:>5} {total[value]:>5} "
                   f"{100 * good[value] / total[value]:>6.1f}%")
     agree, total = sisimai_agreement(cases)
-    print(f"  bounce hard/soft agreement with sisimai: {agree}/{total} "
-          f"({100 * agree / max(total, 1):.1f}%)")
+    if total:
+        print(f"  bounce hard/soft agreement with sisimai: {agree}/{total} "
+              f"({100 * agree / total:.1f}%)")
     if show_wrong:
         for c in cases:
             if c.got != c.expected:
@@ -88,12 +94,15 @@ def report(title: str, cases: list[Case], show_wrong: bool) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", choices=(*CORPORA, "all"), default="all")
     parser.add_argument("--half", choices=("tune", "test", "both"), default="both")
     parser.add_argument("--wrong", action="store_true", help="list the misclassified files")
     args = parser.parse_args()
     halves = ("tune", "test") if args.half == "both" else (args.half,)
-    for which in halves:
-        report(f"public corpus, {which} half", load(which), args.wrong)
+    names = tuple(CORPORA) if args.corpus == "all" else (args.corpus,)
+    for name in names:
+        for which in halves:
+            report(f"{name} corpus, {which} half", load(which, CORPORA[name]), args.wrong)
 
 
 if __name__ == "__main__":
