@@ -22,6 +22,7 @@ from newsletter.models import (
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
+    Subscriber,
     utcnow,
 )
 from newsletter.privacy import data_requests
@@ -176,3 +177,26 @@ def test_the_officer_exports_from_the_request_page(app, admin_client, world):
     with app.app_context():
         [row] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.export"))
         assert row.actor == "admin:admin@example.org"
+
+
+def test_an_expired_or_altered_verification_link_changes_nothing_and_says_so(
+        app, client, smtp, world, monkeypatch):
+    with app.app_context():
+        request = db.session.scalar(select(PrivacyRequest).where(
+            PrivacyRequest.kind == PrivacyRequestKind.erasure))
+        verify = f"/privacy/verify/{data_requests.verification_token(app.config, request)}"
+        request_id = request.id
+        before = db.session.scalar(select(func.count(AuditEvent.id)))
+    token = csrf_token(client, "/privacy/request")
+    altered = client.post(verify[:-3] + ("aaa" if not verify.endswith("aaa") else "bbb"),
+                          data={"csrf_token": token})
+    assert altered.status_code == 400 and "not valid" in altered.get_data(as_text=True)
+    fifteen_days = 15 * 86400
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
+                        lambda self: int(time.time()) + fifteen_days)
+    for expired in (client.get(verify), client.post(verify, data={"csrf_token": token})):
+        assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(PrivacyRequest, request_id).status is PrivacyRequestStatus.unverified
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+        assert db.session.scalar(select(Subscriber.email).where(Subscriber.id == world.ann)) == ANN
