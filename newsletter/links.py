@@ -58,6 +58,11 @@ def policy_url(config: Mapping, version_id: int | None = None) -> str:
     return base if version_id is None else f"{base}/v/{version_id}"
 
 
+def privacy_request_url(config: Mapping) -> str:
+    """Where anyone asks to see or delete their data; every mail footer and public page links it."""
+    return f"{config['NEWSLETTER_BASE_URL']}/privacy/request"
+
+
 def reply_address(config: Mapping, subscriber_id: int, campaign_id: int = 0) -> str:
     """Reply-To: replies carry who they are about in the address itself."""
     token = tokens.address_token(config["SECRET_KEY"], "reply", subscriber_id, campaign_id)

@@ -102,6 +102,9 @@ class AuditEvent(db.Model):
     subject_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict] = mapped_column(JSONType, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    # Where a staff action came from: the client IP (admin UI, API) or "cli:user@host". NULL for
+    # the scheduler, links and the public pages (a subscriber's IP is not kept in the chain).
+    origin: Mapped[str | None] = mapped_column(String(254))
     # The hash chain (privacy/audit.py `seal()`): NULL until sealed. `seq` is the row's place in
     # the chain, given at sealing, not the id: ids are handed out at INSERT, and a transaction
     # that got id 10 may commit after id 11 was sealed. Unique, so two sealers cannot fork the

@@ -4,6 +4,9 @@ data leaves a row), sealed into a hash chain so that an edit shows.
 Domain functions write their own rows through `record()`, in the caller's transaction, so an
 action and its audit row commit together or not at all; views, API and CLI only say who the
 actor is ("admin:alice@example.org", "api:crm-sync", "cli", "system", "subscriber", "link").
+Where a staff action came from (the client IP, or "cli:user@host") rides on the session:
+the admin and API blueprints and the CLI group call `acting_from()` once, and every row that
+session writes carries it in `origin`, so no domain function needs another parameter.
 
 Rows are chained after they commit, not at INSERT: writers in concurrent transactions cannot
 see each other's last row, so chaining at insert would fork the chain. `seal()` (a scheduler
@@ -12,7 +15,9 @@ order, the next `seq`, the previous row's hash and its own:
 
     content_digest = HMAC(key, canonical JSON of {detail, note})       the personal part
     hash = sha256(prev_hash + canonical JSON of {id, seq, at, actor, action,
-                  subject_type, subject_id, content_digest})
+                  subject_type, subject_id, content_digest[, origin]})
+
+(`origin` joins the JSON only when set, so rows sealed before the column existed still verify.)
 
 The personal part enters the chain only as a keyed digest, so erasure can redact `detail` and
 `note` without breaking the links: the chain still proves who did what, when, to which subject.
@@ -31,26 +36,39 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import Select, String, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from newsletter import spreadsheet
-from newsletter.models import AuditEvent
+from newsletter.models import AuditEvent, PrivacyRequest, Subscriber
 
 GENESIS = "0" * 64  # the prev_hash of the first row
 REDACTED_KEY = "redacted_audit_rows"  # detail key of a row that vouches for redactions
 _SEAL_LOCK = 0x61756474  # pg_advisory_xact_lock id: one sealer at a time ("audt")
+ORIGIN = "audit_origin"  # the session.info key acting_from() sets
+
+
+def acting_from(session: Session, origin: str | None) -> None:
+    """Say where this session's actions come from; every row it records carries it."""
+    session.info[ORIGIN] = origin[:254] if origin else None
 
 
 def record(session: Session, *, actor: str, action: str, subject_type: str,
            subject_id: int | str | None, now: datetime, detail: dict | None = None,
            note: str | None = None) -> AuditEvent:
-    """Add one audit row (flushed with the caller's work)."""
+    """Add one audit row (flushed with the caller's work), from the session's origin."""
     row = AuditEvent(at=now, actor=actor, action=action, subject_type=subject_type,
                      subject_id=None if subject_id is None else str(subject_id),
-                     detail=detail or {}, note=note)
+                     detail=detail or {}, note=note, origin=session.info.get(ORIGIN))
     session.add(row)
     return row
+
+
+def viewed(session: Session, *, actor: str, subject_type: str, subject_id: int | str,
+           now: datetime, what: str = "view") -> AuditEvent:
+    """A look at personal data (a subscriber page, raw inbound mail): reads are actions too."""
+    return record(session, actor=actor, action=f"{subject_type}.{what}",
+                  subject_type=subject_type, subject_id=subject_id, now=now)
 
 
 # -- the chain ------------------------------------------------------------------------------
@@ -71,6 +89,8 @@ def row_hash(row: AuditEvent) -> str:
     content = {"id": row.id, "seq": row.seq, "at": row.at.astimezone(UTC).isoformat(),
                "actor": row.actor, "action": row.action, "subject_type": row.subject_type,
                "subject_id": row.subject_id, "content_digest": row.content_digest}
+    if row.origin is not None:
+        content["origin"] = row.origin
     return hashlib.sha256(row.prev_hash.encode() + _canonical(content)).hexdigest()
 
 
@@ -141,10 +161,13 @@ class AuditFilter:
     action: str = ""
     since: date | None = None
     until: date | None = None
+    subject_hash: str = ""  # the keyed hash of an address (hex, at least its first 16 digits)
 
     def query(self) -> Select:
         """The filtered rows, newest first."""
         query = select(AuditEvent)
+        if self.subject_hash:
+            query = query.where(about_hash(self.subject_hash.lower()))
         if self.actor:
             query = query.where(AuditEvent.actor.contains(self.actor, autoescape=True))
         if self.subject_type:
@@ -161,6 +184,21 @@ class AuditFilter:
         return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 
+def about_hash(digest: str):
+    """Rows about the person whose address has this keyed hash: rows naming the hash (erasure,
+    export, suppression) and rows about their subscriber rows (tombstones too) or requests."""
+    subscribers = select(cast(Subscriber.id, String)).where(Subscriber.email_hash.startswith(
+        digest, autoescape=True))
+    requests = select(cast(PrivacyRequest.id, String)).where(
+        PrivacyRequest.email_hash.startswith(digest, autoescape=True))
+    return or_(
+        AuditEvent.subject_type.in_(["email_hash", "suppression"])
+        & (AuditEvent.subject_id == digest[:16]),
+        (AuditEvent.subject_type == "subscriber") & AuditEvent.subject_id.in_(subscribers),
+        (AuditEvent.subject_type == "privacy_request") & AuditEvent.subject_id.in_(requests),
+    )
+
+
 def page(session: Session, where: AuditFilter, number: int, size: int = 50
          ) -> tuple[list[AuditEvent], int]:
     """One page of the filtered rows and the number of rows in all."""
@@ -170,8 +208,8 @@ def page(session: Session, where: AuditFilter, number: int, size: int = 50
     return list(rows), total or 0
 
 
-COLUMNS = ("id", "at", "actor", "action", "subject_type", "subject_id", "detail", "note",
-           "seq", "hash")
+COLUMNS = ("id", "at", "actor", "origin", "action", "subject_type", "subject_id", "detail",
+           "note", "seq", "hash")
 
 
 _cell = spreadsheet.cell  # a spreadsheet must not run a cell as a formula
@@ -190,7 +228,8 @@ def export_csv(session: Session, where: AuditFilter, *, actor: str, now: datetim
     for row in rows:
         buffer = io.StringIO()
         csv.writer(buffer).writerow([_cell(row.id), _cell(row.at.isoformat()), *(
-            _cell(getattr(row, c)) for c in ("actor", "action", "subject_type", "subject_id")),
+            _cell(getattr(row, c))
+            for c in ("actor", "origin", "action", "subject_type", "subject_id")),
             _cell(json.dumps(row.detail, sort_keys=True)), _cell(row.note), _cell(row.seq),
             _cell(row.hash)])
         lines.append(buffer.getvalue())

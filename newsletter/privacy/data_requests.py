@@ -145,19 +145,23 @@ def read_verification(config: Mapping, session: Session, token: str) -> PrivacyR
     request = session.get(PrivacyRequest, request_id)
     if request is None or request.email_hash[:16] != hash_part:
         raise PrivacyError("This request no longer exists.")
+    if request.status is PrivacyRequestStatus.rejected:
+        raise PrivacyError("This request was closed.")
+    if request.status is not PrivacyRequestStatus.unverified:
+        when = request.verified_at or request.completed_at
+        raise PrivacyError(
+            "This link was used already" + (f", on {when:%d %B %Y}" if when else "")
+            + ": the request is confirmed and nothing more needs doing here.")
     return request
 
 
 def verify(session: Session, config: Mapping, token: str, now: datetime) -> PrivacyRequest:
-    """Mark the request verified (idempotent); raise PrivacyError on a bad link."""
+    """Mark the request verified; raise PrivacyError on a bad, closed or used link."""
     request = read_verification(config, session, token)
-    if request.status is PrivacyRequestStatus.unverified:
-        request.status = PrivacyRequestStatus.verified
-        request.verified_at = now
-        audit.record(session, actor="link", action=f"privacy.{request.kind.value}.verify",
-                     subject_type="privacy_request", subject_id=request.id, now=now)
-    elif request.status is PrivacyRequestStatus.rejected:
-        raise PrivacyError("This request was closed.")
+    request.status = PrivacyRequestStatus.verified
+    request.verified_at = now
+    audit.record(session, actor="link", action=f"privacy.{request.kind.value}.verify",
+                 subject_type="privacy_request", subject_id=request.id, now=now)
     return request
 
 

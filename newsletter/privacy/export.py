@@ -226,4 +226,19 @@ def read_download(session: Session, config: Mapping, token: str) -> tuple[Privac
         raise ExportError("This link is not valid.") from None
     if request is None or request.email_hash[:16] != hash_part or not request.detail.get("email"):
         raise ExportError("There is no data to download for this link any more.")
+    used = request.detail.get("downloaded_at")
+    if used:
+        raise ExportError(f"This link was used on {datetime.fromisoformat(used):%d %B %Y at %H:%M}"
+                          " UTC and works only once. To get a fresh copy, ask again on our"
+                          " privacy request page.")
     return request, request.detail["email"]
+
+
+def download(session: Session, config: Mapping, token: str, out: BinaryIO, *,
+             now: datetime) -> None:
+    """Write the zip a download link names into `out` and spend the link (it works once: the
+    mail may be forwarded, and a scanner only ever GETs the page in front of it); ExportError
+    if the link is not good. The caller commits before handing out the bytes."""
+    request, email = read_download(session, config, token)
+    export(session, email, out, config=config, now=now, actor="link")
+    request.detail = {**request.detail, "downloaded_at": now.isoformat()}

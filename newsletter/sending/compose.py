@@ -36,7 +36,8 @@ from newsletter.sending.transport import new_message_id
 DEFAULT_LAYOUT = Path(__file__).resolve().parents[2] / "templates" / "email" / "newsletter.html"
 # The names a campaign template may use; anything else is refused at save time.
 VARIABLES = frozenset({"subscriber", "unsubscribe_url", "preferences_url", "archive_url",
-                       "campaign", "list", "policy_notice"})
+                       "privacy_request_url", "campaign", "list", "policy_notice"})
+TRIAL_PRIVACY_URL = "https://example.org/privacy/request"
 JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 CONTENT_MARK = re.compile(r"\{\{-?\s*content\s*-?\}\}")
 # Tags and attributes a marketer may paste; scripts, forms and event handlers are dropped.
@@ -276,11 +277,12 @@ def _trial_readers(samples: Sequence[Recipient]):
 def _trial_context(recipient: Recipient, html: bool) -> dict:
     return _context(recipient, "https://example.org/u/x", "https://example.org/preferences/x",
                     "https://example.org/archive/x", {"id": 0, "subject": "Sample"},
-                    {"name": "List", "slug": "list"}, None, html)
+                    {"name": "List", "slug": "list"}, None, html, TRIAL_PRIVACY_URL)
 
 
 def _context(recipient: Recipient, unsubscribe: str, preferences: str, archive: str,
-             campaign: dict, mailing_list: dict, notice: NoticeBlock | None, html: bool) -> dict:
+             campaign: dict, mailing_list: dict, notice: NoticeBlock | None, html: bool,
+             privacy: str) -> dict:
     notice_part = "" if notice is None else (Markup(notice.html) if html else notice.text)
     return {
         "subscriber": {"name": recipient.name, "email": recipient.email,
@@ -288,6 +290,7 @@ def _context(recipient: Recipient, unsubscribe: str, preferences: str, archive: 
         "unsubscribe_url": unsubscribe,
         "preferences_url": preferences,
         "archive_url": archive,
+        "privacy_request_url": privacy,
         "campaign": campaign,
         "list": mailing_list,
         "policy_notice": notice_part,
@@ -358,10 +361,15 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     if "unsubscribe_url" not in html_source:  # every newsletter must show a way out
         html_source = html_source.replace(
             "</body>", '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body>', 1)
+    if "privacy_request_url" not in html_source:  # nor a way to see or delete one's data
+        html_source = html_source.replace(
+            "</body>", '<p><a href="{{ privacy_request_url }}">Your data: see it or have it '
+            "deleted</a></p></body>", 1)
     # The text part comes from the same sanitised content, so both parts say the same thing.
     text_source = "{{ policy_notice }}" + _restore(_wrap_text(html_to_text(body)), nonce, saved)
     text_source = text_source.rstrip() + (
-        "\n\n-- \nUnsubscribe: {{ unsubscribe_url }}\nPreferences: {{ preferences_url }}\n")
+        "\n\n-- \nUnsubscribe: {{ unsubscribe_url }}\nPreferences: {{ preferences_url }}\n"
+        "Your data (see it or have it deleted): {{ privacy_request_url }}\n")
     html_source = _wrap_html(html_source)
     return CompiledCampaign(content, config, HTML_ENV.from_string(html_source),
                             TEXT_ENV.from_string(text_source.replace("\r\n", "\n")))
@@ -425,6 +433,7 @@ class CompiledCampaign:
         self.campaign = {"id": content.campaign_id, "subject": content.subject}
         self.mailing_list = {"name": content.list_name, "slug": content.list_slug}
         self.archive = links.archive_url(config, content.list_slug) if content.archive else ""
+        self.privacy = links.privacy_request_url(config)
         # "=_" cannot occur in base64, and 24 random hex digits will not occur in the 7bit text.
         self.boundary = f"=_nl_{secrets.token_hex(12)}"
         self.static_headers = (
@@ -455,15 +464,15 @@ class CompiledCampaign:
                 self.mailing_list, notice)
         # Each part under the limits: a runaway template fails this one message (the worker
         # records the TemplateLimitError as that delivery's reason), not the worker.
-        html = sandbox.render(self.html, _context(*args, True), self.limits)
-        text = sandbox.render(self.text, _context(*args, False), self.limits)
+        html = sandbox.render(self.html, _context(*args, True, self.privacy), self.limits)
+        text = sandbox.render(self.text, _context(*args, False, self.privacy), self.limits)
         message_id = message_id or new_message_id(self.domain)
         reply_to = links.reply_address(config, sid, self.content.campaign_id)
         head = (
             self.static_headers
             + headers.address_header("To", recipient.name, recipient.email)
-            + (headers.header("Subject", sandbox.render(self.subject, _context(*args, False),
-                                                        self.limits))
+            + (headers.header("Subject", sandbox.render(
+                self.subject, _context(*args, False, self.privacy), self.limits))
                if self.subject is not None else b"")
             + headers.date_header(now)
             + headers.message_id_header(message_id)
@@ -482,11 +491,12 @@ class CompiledCampaign:
         """The HTML part for the public archive: no name, no address, no personal links."""
         nobody = Recipient(0, "", "", {})
         return sandbox.render(self.html, _context(nobody, "#", "#", self.archive, self.campaign,
-                                                  self.mailing_list, None, True), self.limits)
+                                                  self.mailing_list, None, True, self.privacy),
+                              self.limits)
 
     def preview(self) -> str:
         """The HTML part for a sample reader (the admin preview iframe)."""
         sample = Recipient(0, "reader@example.org", "Sample Reader", {})
         return sandbox.render(self.html, _context(sample, "#unsubscribe", "#preferences",
                                                   self.archive, self.campaign, self.mailing_list,
-                                                  None, True), self.limits)
+                                                  None, True, self.privacy), self.limits)

@@ -12,11 +12,13 @@ SMTP would answer slower for a new address than for a known one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy
 from email.message import EmailMessage
+from html import escape
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -86,7 +88,26 @@ def build_message(
                                      mailing_list.name)
     elif mailing_list is not None:
         head += headers.list_id_header(config, mailing_list.slug, mailing_list.name)
+    text, html = with_data_footer(config, text, html)
     return Mail(to, envelope_from, sign(config, head + _body(text, html)))
+
+
+SIGNATURE = re.compile(r"^-- ?$", re.MULTILINE)  # the "-- " line that starts a mail footer
+
+
+def with_data_footer(config: Mapping, text: str, html: str | None) -> tuple[str, str | None]:
+    """The parts with the line every mail carries: where to see or delete one's data (a
+    template that already links the page keeps its own wording)."""
+    url = links.privacy_request_url(config)
+    if url not in text:
+        start = "\n" if SIGNATURE.search(text) else "\n\n-- \n"
+        text = f"{text.rstrip()}{start}Your data (see it or have it deleted): {url}\n"
+    if html and escape(url) not in html:
+        footer = (f'<p style="font-size:13px;color:#5b6475"><a href="{escape(url)}">Your data: '
+                  "see it or have it deleted</a></p>")
+        html = html.replace("</body>", footer + "</body>", 1) if "</body>" in html \
+            else html + footer
+    return text, html
 
 
 def _body(text: str, html: str | None) -> bytes:

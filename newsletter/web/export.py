@@ -1,6 +1,7 @@
-"""`GET /privacy/export/<token>`: the zip of one's data, from the link mailed for an access
-request (blueprint `export`). The zip is built on demand and streamed from a temporary file;
-an expired or altered link changes nothing and says so."""
+"""`/privacy/export/<token>`: the zip of one's data, from the link mailed for an access request
+(blueprint `export`). GET shows a page with a button (mail scanners fetch links: they must not
+spend it), POST builds the zip, spends the link and streams the zip from a temporary file. An
+expired, altered or used link changes nothing and says so."""
 
 from __future__ import annotations
 
@@ -17,16 +18,29 @@ bp = Blueprint("export", __name__, url_prefix="/privacy/export")
 SPOOL_BYTES = 8 * 1024 * 1024  # larger exports spill to a temporary file on disk
 
 
+def _refused(exc: export.ExportError):
+    return render_template("error.html", code=400, title="This link does not work",
+                           message=str(exc)), 400
+
+
 @bp.get("/<token>")
-def download(token: str):
+def download_page(token: str):
     try:
-        request_, email = export.read_download(db.session, current_app.config, token)
+        export.read_download(db.session, current_app.config, token)
     except export.ExportError as exc:
-        return render_template("error.html", code=400, title="This link does not work",
-                               message=str(exc)), 400
+        return _refused(exc)
+    return render_template("public/privacy_download.html")
+
+
+@bp.post("/<token>")
+def download(token: str):
     now = utcnow()
     out = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
-    export.export(db.session, email, out, config=current_app.config, now=now, actor="link")
+    try:
+        export.download(db.session, current_app.config, token, out, now=now)
+    except export.ExportError as exc:
+        db.session.rollback()
+        return _refused(exc)
     db.session.commit()
     out.seek(0)
     return send_file(out, mimetype="application/zip", as_attachment=True,

@@ -59,3 +59,28 @@ def test_the_preference_centre_offers_download_and_delete_through_the_mailed_lin
     assert sorted(m.message["Subject"] for m in smtp.to(ANN)) == [
         "Please confirm your request to delete your data",
         "Please confirm your request to see your data"]
+
+
+def test_the_request_page_mails_the_link_and_says_what_was_done_and_why(app, admin_client, smtp,
+                                                                         world):
+    token = csrf_token(admin_client, "/admin/privacy")
+    admin_client.post("/admin/privacy", data={"csrf_token": token, "email": ANN,
+                                              "kind": "access", "note": "letter"})
+    request_id = _request_id(app, PrivacyRequestKind.access)
+    smtp.clear()
+    response = admin_client.post(f"/admin/privacy/{request_id}/send-export",
+                                 data={"csrf_token": token})
+    assert response.status_code == 303
+    [mail] = smtp.wait_for(1)
+    assert mail.rcpt_tos == [ANN] and b"/privacy/export/" in mail.raw
+    listing = admin_client.get("/admin/privacy?show=all").get_data(as_text=True)
+    assert re.search(r"link sent 20\d\d-\d\d-\d\d \d\d:\d\d by admin:admin@example.org", listing)
+    # Done once: a second click is refused and mails nothing.
+    assert admin_client.post(f"/admin/privacy/{request_id}/send-export",
+                             data={"csrf_token": token}).status_code == 409
+    assert len(smtp.messages) == 1
+    erasure_id = _request_id(app)
+    admin_client.post(f"/admin/privacy/{erasure_id}/close", data={
+        "csrf_token": token, "status": "rejected", "note": "not the owner's request"})
+    listing = admin_client.get("/admin/privacy?show=all").get_data(as_text=True)
+    assert "rejected" in listing and "not the owner&#39;s request" in listing

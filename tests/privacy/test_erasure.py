@@ -47,6 +47,21 @@ def _verify_erasure_request(app, client, email) -> str:
     return response.get_data(as_text=True)
 
 
+def test_an_erasure_request_by_bare_from_waits_for_the_mailed_link(app, world):
+    # The world mailed "Delete my data" from Ann's address with nothing but the From to go by.
+    with app.app_context():
+        digest = suppression.email_hash(app.config["NEWSLETTER_SUPPRESSION_KEY"], ANN)
+        [request] = db.session.scalars(select(PrivacyRequest).where(
+            PrivacyRequest.email_hash == digest)).all()
+        assert (request.source, request.status) == ("reply", PrivacyRequestStatus.unverified)
+        assert db.session.get(Subscriber, world.ann).email == ANN
+        assert db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == erasure.ACTION)).all() == []
+        [link] = db.session.scalars(select(OutboundMail).where(
+            OutboundMail.kind == data_requests.VERIFY_KIND, OutboundMail.to_address == ANN)).all()
+        assert b"/privacy/verify/" in link.raw
+
+
 def test_a_verified_erasure_leaves_no_trace_in_any_column(app, client, smtp, world):
     with app.app_context():
         assert find_text(db.session, ANN, ANN_NAME)  # the scan sees the data before

@@ -22,6 +22,7 @@ from newsletter.models import (
     PrivacyRequest,
     PrivacyRequestKind,
     PrivacyRequestStatus,
+    Subscriber,
     utcnow,
 )
 from newsletter.privacy import data_requests
@@ -107,10 +108,44 @@ def test_a_verified_access_request_mails_a_link_that_streams_the_zip(app, client
             PrivacyRequest.kind == PrivacyRequestKind.access))
         assert request.status is PrivacyRequestStatus.completed
         assert request.detail["export_sent_by"] == "link"
-    response = client.get(link)
+    page = client.get(link)  # what a mail scanner fetches: a page, the link still unspent
+    assert page.status_code == 200 and "Download my data" in page.get_data(as_text=True)
+    response = client.post(link, data={"csrf_token": csrf_token(client, link)})
     assert response.status_code == 200 and response.mimetype == "application/zip"
     tables = json.loads(_zip_files(response.data)["data.json"])["tables"]
     assert tables["subscriber"][0]["email"] == ANN
+
+
+def test_a_used_download_link_changes_nothing_and_says_so(app, client, smtp, world):
+    link = _access_link(app, client, smtp)
+    token = csrf_token(client, link)
+    assert client.post(link, data={"csrf_token": token}).mimetype == "application/zip"
+    with app.app_context():
+        before = db.session.scalar(select(func.count(AuditEvent.id)))
+    for again in (client.get(link), client.post(link, data={"csrf_token": token})):
+        assert again.status_code == 400 and again.mimetype == "text/html"
+        assert "was used on" in again.get_data(as_text=True)
+    with app.app_context():  # no second export was built or audited
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+
+
+def test_a_used_verification_link_changes_nothing_and_says_so(app, client, smtp, world):
+    _access_link(app, client, smtp)  # verified and answered: the download link went out
+    with app.app_context():
+        request = db.session.scalar(select(PrivacyRequest).where(
+            PrivacyRequest.kind == PrivacyRequestKind.access))
+        verify = f"/privacy/verify/{data_requests.verification_token(app.config, request)}"
+        before = (db.session.scalar(select(func.count(AuditEvent.id))),
+                  db.session.scalar(select(func.count(OutboundMail.id))))
+    smtp.clear()
+    page = client.get(verify)
+    assert page.status_code == 400 and "used already" in page.get_data(as_text=True)
+    again = client.post(verify, data={"csrf_token": csrf_token(client, "/privacy/request")})
+    assert again.status_code == 400 and "used already" in again.get_data(as_text=True)
+    with app.app_context():
+        assert (db.session.scalar(select(func.count(AuditEvent.id))),
+                db.session.scalar(select(func.count(OutboundMail.id)))) == before
+    assert smtp.messages == []
 
 
 def test_an_expired_or_altered_link_changes_nothing_and_says_so(app, client, smtp, world,
@@ -124,6 +159,8 @@ def test_an_expired_or_altered_link_changes_nothing_and_says_so(app, client, smt
     monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
                         lambda self: int(time.time()) + eight_days)
     expired = client.get(link)
+    assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+    expired = client.post(link, data={"csrf_token": csrf_token(client, "/privacy/request")})
     assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalar(select(func.count(AuditEvent.id))) == before
@@ -140,3 +177,26 @@ def test_the_officer_exports_from_the_request_page(app, admin_client, world):
     with app.app_context():
         [row] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "privacy.export"))
         assert row.actor == "admin:admin@example.org"
+
+
+def test_an_expired_or_altered_verification_link_changes_nothing_and_says_so(
+        app, client, smtp, world, monkeypatch):
+    with app.app_context():
+        request = db.session.scalar(select(PrivacyRequest).where(
+            PrivacyRequest.kind == PrivacyRequestKind.erasure))
+        verify = f"/privacy/verify/{data_requests.verification_token(app.config, request)}"
+        request_id = request.id
+        before = db.session.scalar(select(func.count(AuditEvent.id)))
+    token = csrf_token(client, "/privacy/request")
+    altered = client.post(verify[:-3] + ("aaa" if not verify.endswith("aaa") else "bbb"),
+                          data={"csrf_token": token})
+    assert altered.status_code == 400 and "not valid" in altered.get_data(as_text=True)
+    fifteen_days = 15 * 86400
+    monkeypatch.setattr(itsdangerous.timed.TimestampSigner, "get_timestamp",
+                        lambda self: int(time.time()) + fifteen_days)
+    for expired in (client.get(verify), client.post(verify, data={"csrf_token": token})):
+        assert expired.status_code == 400 and "expired" in expired.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(PrivacyRequest, request_id).status is PrivacyRequestStatus.unverified
+        assert db.session.scalar(select(func.count(AuditEvent.id))) == before
+        assert db.session.scalar(select(Subscriber.email).where(Subscriber.id == world.ann)) == ANN

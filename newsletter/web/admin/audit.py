@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from newsletter.extensions import db
 from newsletter.models import Role, utcnow
 from newsletter.privacy import audit
+from newsletter.subscribers import suppression
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE_SIZE = 50
+
+
+@bp.before_request
+def _origin():
+    """Every admin action's audit row says where it came from (DESIGN.md section 6)."""
+    audit.acting_from(db.session, request.remote_addr)
+
+HASH = re.compile(r"[0-9a-fA-F]{16,64}")
 
 
 @bp.get("/audit")
@@ -23,7 +33,8 @@ def audit_log():
     pages = max(1, -(-total // PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("admin/audit.html", rows=rows, total=total, where=where,
-                           number=number, pages=pages, args=args)
+                           number=number, pages=pages, args=args,
+                           subject=request.args.get("subject", "")[:254])
 
 
 @bp.get("/audit.csv")
@@ -44,6 +55,16 @@ def _filter() -> audit.AuditFilter:
     except ValueError:
         abort(400)
     return audit.AuditFilter(
+        subject_hash=_subject_hash(args.get("subject", "").strip()[:254]),
         actor=args.get("actor", "").strip()[:254], action=args.get("action", "").strip()[:64],
         subject_type=args.get("subject_type", "").strip()[:32],
         subject_id=args.get("subject_id", "").strip()[:64], since=since, until=until)
+
+
+def _subject_hash(subject: str) -> str:
+    """An address becomes its keyed hash (the log holds no addresses); a hash stays itself."""
+    if "@" in subject:
+        return suppression.email_hash(current_app.config["NEWSLETTER_SUPPRESSION_KEY"], subject)
+    if subject and not HASH.fullmatch(subject):
+        abort(400)
+    return subject

@@ -9,6 +9,7 @@ from newsletter.inbound import inbox as inbox_domain
 from newsletter.inbound.classify import Kind
 from newsletter.inbound.handle import policy_rejections
 from newsletter.models import InboundMessage, Role, utcnow
+from newsletter.privacy.audit import viewed
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -36,6 +37,10 @@ def inbox():
 @role_required(Role.marketer)
 def inbox_message(message_id: int):
     row = _message(message_id)
+    # The page shows the mail as received (safely rendered): a read of a person's mail.
+    viewed(db.session, actor=actor(), subject_type="inbound_message", subject_id=row.id,
+           now=utcnow())
+    db.session.commit()
     return render_template("admin/inbox_message.html", row=row, shown=inbox_domain.render(row.raw),
                            subscriber=inbox_domain.sender_subscriber(db.session, row),
                            kinds=[k.value for k in Kind])

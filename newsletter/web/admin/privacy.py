@@ -97,6 +97,18 @@ def privacy_erase(request_id: int):
     return redirect(url_for("admin.privacy")), 303
 
 
+@bp.post("/privacy/<int:request_id>/send-export")
+@role_required(Role.privacy)
+def privacy_send_export(request_id: int):
+    """Answer an open access request: the signed, expiring download link goes to the address."""
+    row = _open_request(request_id, PrivacyRequestKind.access)
+    now = utcnow()
+    mails = fulfil.carry_out(db.session, current_app.config, row, now=now, actor=actor())
+    mailer.commit_and_send(db.session, current_app.config, mails, now)
+    flash(f"Request {row.id}: the download link was mailed to the address.", "success")
+    return redirect(url_for("admin.privacy")), 303
+
+
 @bp.post("/privacy/<int:request_id>/export")
 @role_required(Role.privacy)
 def privacy_export(request_id: int):

@@ -24,6 +24,7 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletter.privacy.audit import viewed
 from newsletter.sending import eligibility, mailer
 from newsletter.subscribers import attributes, imports, preferences, subscriptions
 from newsletter.web.admin.blueprint import actor, bp, role_required
@@ -76,6 +77,9 @@ def subscribers():
 @role_required(Role.marketer, Role.privacy)
 def subscribers_detail(subscriber_id: int):
     subscriber = db.session.get(Subscriber, subscriber_id) or abort(404)
+    viewed(db.session, actor=actor(), subject_type="subscriber", subject_id=subscriber.id,
+           now=utcnow())
+    db.session.commit()
     events = db.session.scalars(select(ConsentEvent).where(
         ConsentEvent.subscriber_id == subscriber.id).order_by(ConsentEvent.at, ConsentEvent.id)).all()
     audit = db.session.scalars(select(AuditEvent).where(

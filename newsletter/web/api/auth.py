@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from newsletter import api_tokens
 from newsletter.extensions import db
 from newsletter.models import Role, utcnow
+from newsletter.privacy import audit
 
 SECURITY = [{"bearerAuth": []}]
 READING = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -61,3 +62,4 @@ def authenticate():
         abort(403, description=f"a {row.role.value} token may not do this")
     row.last_used_at = now
     g.api_actor = f"api:{row.name}"
+    audit.acting_from(db.session, request.remote_addr)

@@ -15,6 +15,7 @@ from newsletter.extensions import db
 from newsletter.inbound import inbox
 from newsletter.inbound.classify import Kind
 from newsletter.models import InboundMessage, InboundStatus, Role, utcnow
+from newsletter.privacy.audit import viewed
 from newsletter.web.api.auth import SECURITY, allow, api_blueprint
 from newsletter.web.api.schemas import PageArgs
 
@@ -93,6 +94,9 @@ def get_raw(item_id: int):
     item = _item_or_404(item_id)
     if not item.raw:
         abort(410, message="the message bytes are no longer kept")
+    viewed(db.session, actor=g.api_actor, subject_type="inbound_message", subject_id=item.id,
+           now=utcnow(), what="view-raw")
+    db.session.commit()
     return Response(item.raw, mimetype="message/rfc822")
 
 

@@ -19,6 +19,7 @@ from newsletter.models import (
     SubscriptionStatus,
     utcnow,
 )
+from newsletter.privacy.audit import viewed
 from newsletter.sending import mailer
 from newsletter.subscribers import attributes, preferences, subscriptions
 from newsletter.web import client
@@ -159,8 +160,12 @@ def create_subscriber(data: dict):
 @blp.doc(security=SECURITY)
 @blp.response(200, SubscriberSchema)
 def get_subscriber(subscriber_id: int):
-    """One subscriber with their subscriptions."""
-    return _subscriber_or_404(subscriber_id)
+    """One subscriber with their subscriptions (the read is audited)."""
+    subscriber = _subscriber_or_404(subscriber_id)
+    viewed(db.session, actor=g.api_actor, subject_type="subscriber", subject_id=subscriber.id,
+           now=utcnow())
+    db.session.commit()
+    return subscriber
 
 
 @blp.route("/<int:subscriber_id>", methods=["PATCH"])
