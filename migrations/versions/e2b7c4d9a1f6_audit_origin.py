@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e2b7c4d9a1f6'
-down_revision = 'd5f1a7c3e9b2'
+down_revision = 'e5a7c3b9d1f4'
 branch_labels = None
 depends_on = None
 
