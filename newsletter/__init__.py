@@ -81,12 +81,13 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
     from newsletter.web import archive as archive_pages
-    from newsletter.web import auth, policy, public
+    from newsletter.web import auth, passwords, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
     from newsletter.web.admin import bp as admin_bp
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(passwords.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(privacy_pages.bp)
     app.register_blueprint(policy.bp)

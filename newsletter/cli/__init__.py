@@ -145,4 +145,5 @@ from newsletter.cli import (  # noqa: E402,F401
     policy,
     privacy,
     subscribers,
+    users,
 )
