@@ -80,6 +80,7 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
+    from newsletter.web.api import docs as api_docs
     from newsletter.web import archive as archive_pages
     from newsletter.web import auth, passwords, policy, public
     from newsletter.web import export as export_pages
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_docs.bp)
     api.init_app(app)
     api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api_module.register(api)
