@@ -80,12 +80,12 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
-    from newsletter.web.api import docs as api_docs
     from newsletter.web import archive as archive_pages
     from newsletter.web import auth, passwords, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
     from newsletter.web.admin import bp as admin_bp
+    from newsletter.web.api import docs as api_docs
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(passwords.bp)

@@ -2,9 +2,9 @@
 a second factor is set up and then needed to log in."""
 
 import pytest
+from users.support import code, link_in
 
 from conftest import deliver_queued
-from users.support import code, link_in
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import AdminSession, AdminUser, AuditEvent, OutboundMail, Role
+from users.support import code, link_in
 
 from conftest import csrf_token, deliver_queued
-from users.support import code, link_in
 
 
 def _post(client, url, data, page="/admin/users"):

@@ -116,6 +116,7 @@ def campaign(campaign_id: int):
                                   .order_by(Campaign.occurrence_at.desc()).limit(20)).all()
     return render_template("admin/campaign.html", campaign=item, figures=figures,
                            children=children, local=_local, lists=_all_lists(),
+                           schedule_words=recurrence.describe(item.cron) if item.cron else None,
                            refreshing=item.status in (CampaignStatus.sending,
                                                       CampaignStatus.scheduled))
 
