@@ -74,7 +74,8 @@ def _secret_key(environ: dict, development: bool, instance_path: Path) -> str:
             raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
         return key
     if not development:
-        raise ConfigError("SECRET_KEY is not set (required unless NEWSLETTER_ENV=development)")
+        raise ConfigError("SECRET_KEY is not set (required unless NEWSLETTER_ENV=development;"
+                          " in a checkout, run flask commands inside `make shell`)")
     # Development: keep one generated key in instance/ so links in mail survive a restart.
     path = instance_path / "secret_key"
     if path.exists():
