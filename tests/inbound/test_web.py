@@ -77,6 +77,19 @@ def test_inbox_unsubscribe_is_one_click_with_csrf(app, admin_client, people):
         assert row.handled_by == "admin:admin@example.org"
 
 
+def test_inbox_says_what_was_done_in_words_and_links_the_subscriber(app, admin_client, people):
+    item = store(app, mails.reply(app.config, people.alice, people.campaign,
+                                  "Could you take care of my subscription?", message_id="<w2@x>"))
+    url = f"/admin/inbox/{item}"
+    admin_client.post(f"{url}/unsubscribe", data={"csrf_token": csrf_token(admin_client, url)})
+    page = admin_client.get("/admin/inbox?status=handled").get_data(as_text=True)
+    assert re.search(r'class="action"[^>]*>Unsubscribed from \d+ lists? \(by a person\)<', page)
+    assert "-lists-by-admin<" not in page
+    assert f'href="/admin/subscribers/{people.alice}"' in page
+    page = admin_client.get(url).get_data(as_text=True)
+    assert f'href="/admin/subscribers/{people.alice}"><strong id="subscriber">' in page
+
+
 def test_reclassify_keeps_a_labelled_example_and_acts(app, admin_client, people, api_token):
     item = store(app, mails.reply(app.config, people.bob, people.campaign,
                                   "Enough of this, bye.", message_id="<w2@x>",

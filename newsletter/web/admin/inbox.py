@@ -6,6 +6,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 
 from newsletter.extensions import db
 from newsletter.inbound import inbox as inbox_domain
+from newsletter.inbound import wording
 from newsletter.inbound.classify import Kind
 from newsletter.inbound.handle import policy_rejections
 from newsletter.models import InboundMessage, Role, utcnow
@@ -29,7 +30,7 @@ def inbox():
     return render_template("admin/inbox.html", rows=rows, total=total, page=page, status=status,
                            verdict=verdict, counts=inbox_domain.counts(db.session),
                            kinds=[k.value for k in Kind], page_size=inbox_domain.PAGE,
-                           policy=policy_rejections(db.session)[:20])
+                           policy=policy_rejections(db.session)[:20], describe=wording.describe)
 
 
 @bp.get("/inbox/<int:message_id>")
@@ -38,7 +39,7 @@ def inbox_message(message_id: int):
     row = _message(message_id)
     return render_template("admin/inbox_message.html", row=row, shown=inbox_domain.render(row.raw),
                            subscriber=inbox_domain.sender_subscriber(db.session, row),
-                           kinds=[k.value for k in Kind])
+                           kinds=[k.value for k in Kind], describe=wording.describe)
 
 
 @bp.post("/inbox/<int:message_id>/unsubscribe")
