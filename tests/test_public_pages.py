@@ -160,6 +160,19 @@ def test_bad_field_is_refused_with_a_clear_message(app, client, smtp, lists, fie
     assert count(app, Subscriber) == 0 and smtp.messages == []
 
 
+@pytest.mark.parametrize("value,message", [
+    ("", "Enter an email address."),
+    ("ada.example.org", "An email address must have an @-sign."),
+])
+def test_an_address_error_is_a_sentence_right_below_the_address_field(client, lists, value, message):
+    response = submit(client, email=value)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert re.search(r'<input type="email" name="email"[^>]*aria-invalid="true"[^>]*>\s*</label>'
+                     r'<p class="field-error" role="alert" id="form-error">' + re.escape(message) + "</p>",
+                     page), page
+
+
 def test_unknown_list_slug_is_404(client, lists):
     assert client.get("/subscribe/nope").status_code == 404
     assert client.get("/subscribe/news%00").status_code == 404
