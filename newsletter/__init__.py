@@ -96,6 +96,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_docs.bp)
+    # Browsers ask for /favicon.ico on pages that name no icon (JSON, raw mail): the same icon.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     api.init_app(app)
     api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api_module.register(api)
