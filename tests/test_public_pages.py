@@ -110,6 +110,13 @@ def test_subscribe_sends_one_confirmation_and_get_confirm_changes_nothing(app, c
     welcome = smtp.to("ada@example.org")[1]
     assert "subscribed" in welcome.message["Subject"]
     assert any(p.startswith("/u/") for p in mail_links(welcome))
+    text = welcome.message.get_body(preferencelist=("plain",)).get_content()
+    assert "You are now subscribed to Weekly News.\n" in text, text
+    # The link opened again, later: it says so, with no button that would seem to do anything.
+    page = client.get(path).get_data(as_text=True)
+    assert "Already confirmed" in page and "Confirm my subscription" not in page
+    again = app.test_client(use_cookies=False).post(path).get_data(as_text=True)
+    assert "Already confirmed" in again
 
 
 def test_same_request_twice_leaves_one_subscriber_and_one_mail(app, client, smtp, lists):
