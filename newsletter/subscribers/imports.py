@@ -150,12 +150,18 @@ class ImportRow:
 
 
 def _parse_row(line: int, row: list[str], columns: dict[str, int]) -> ImportRow:
-    return ImportRow(
-        line=line,
-        email=subscriptions.normalise_email(_cell(row, columns, "email")),
-        name=subscriptions.clean_text(_cell(row, columns, "name"), "name"),
-        country=subscriptions.clean_country(_cell(row, columns, "country")),
-    )
+    email = subscriptions.normalise_email(_cell(row, columns, "email"))
+    name = subscriptions.clean_text(_cell(row, columns, "name"), "name")
+    country = _cell(row, columns, "country")
+    try:
+        country = subscriptions.clean_country(country)
+    except subscriptions.SubscribeError:
+        # The form's "choose from the list" means nothing in a file: name the column and what
+        # it takes.
+        raise subscriptions.SubscribeError(
+            f"column 'country': {country.strip()[:20]!r} is not a country code; use the two-letter "
+            "ISO 3166-1 code (DE, FR, GB, US, ...) or leave it empty", "country") from None
+    return ImportRow(line=line, email=email, name=name, country=country)
 
 
 def _columns(header: list[str] | None) -> dict[str, int]:

@@ -25,7 +25,7 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.sending import eligibility, mailer
-from newsletter.subscribers import imports, preferences, subscriptions
+from newsletter.subscribers import import_staging, imports, preferences, subscriptions
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
@@ -185,25 +185,46 @@ def _allow_large_import(endpoint: str | None, values: dict | None) -> None:
 @bp.route("/import", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_import():
-    report, error = None, None
+    report, error, staged = None, None, None
     if request.method == "POST":
         upload = request.files.get("file")
         list_id = request.form.get("list_id", type=int)
         list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
-        if upload is None or not upload.filename or list_id is None:
-            error = "Choose a list and a CSV file."
+        dry_run = "dry_run" in request.form
+        # "Import this file now" after a dry run: the file kept then, not a second upload.
+        kept = import_staging.path(current_app.instance_path, request.form.get("staged", ""))
+        if upload is not None and upload.filename:
+            binary, source = upload.stream, upload.filename
+        elif kept is not None:
+            binary, source = open(kept, "rb"), request.form.get("source", "")[:200]
+        else:
+            binary = source = None
+        if binary is None or list_id is None:
+            error = ("The file of that dry run is no longer kept: choose it again."
+                     if request.form.get("staged") else "Choose a list and a CSV file.")
         else:
             try:
                 # Streamed: the upload is read line by line, never as one string; its encoding
                 # is the one chosen, or detected on a sample (refused when unclear).
-                stream = imports.open_csv(upload.stream, request.form.get("encoding") or None)
+                stream = imports.open_csv(binary, request.form.get("encoding") or None)
                 report = imports.import_csv(
                     db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
-                    now=utcnow(), config=current_app.config, dry_run="dry_run" in request.form,
-                    source=upload.filename, actor=actor())
+                    now=utcnow(), config=current_app.config, dry_run=dry_run,
+                    source=source, actor=actor())
                 db.session.commit()
             except imports.ImportFormatError as exc:
                 db.session.rollback()
                 error = str(exc)
+            if kept is not None:
+                binary.close()
+                if not dry_run and report is not None:
+                    import_staging.discard(current_app.instance_path, request.form["staged"])
+            if dry_run and report is not None:
+                staged = kept.stem if kept is not None else import_staging.stage(
+                    current_app.instance_path, upload.stream)
+        form = {"list_id": list_id, "consent_basis": request.form.get("consent_basis", ""),
+                "encoding": request.form.get("encoding", ""), "source": source}
+    else:
+        form = {}
     return render_template("admin/subscribers_import.html", lists=_all_lists(), report=report,
-                           error=error), 400 if error else 200
+                           error=error, staged=staged, form=form), 400 if error else 200
