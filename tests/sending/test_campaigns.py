@@ -14,7 +14,7 @@ from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, MailingList, OutboundMail
 from newsletter.sending import campaigns
 
-from conftest import csrf_token
+from conftest import csrf_token, deliver_queued
 
 
 def _list(app, slug="news", **fields):
@@ -216,6 +216,20 @@ def test_test_send_goes_through_the_transactional_queue(app, smtp):
         row = db.session.scalar(select(OutboundMail))
         assert row.kind == "campaign-test" and b"[Test] Hello" in row.raw
         assert db.session.scalar(select(Delivery)) is None
+
+
+def test_a_test_copys_preference_link_says_it_is_a_sample(app, client, smtp):
+    _list(app)
+    with app.app_context():
+        campaign = new_campaign(db.session, db.session.scalar(select(MailingList)))
+        campaigns.test_send(db.session, campaign, ["boss@example.org"], app.config, NOW)
+        db.session.commit()
+    deliver_queued(app)
+    text = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/preferences/\S+)", text).group(1)
+    page = client.get(path)
+    assert page.status_code == 400
+    assert "This is a test copy of a newsletter" in page.get_data(as_text=True)
 
 
 def test_api_refuses_nul_and_out_of_range_times(app, client, api_token):
