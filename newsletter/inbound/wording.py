@@ -50,6 +50,7 @@ RULES: list[tuple[re.Pattern, object]] = [
     (re.compile(r"recorded: (.*)"), lambda m: f"Recorded only: {m[1]}"),
     (re.compile(r"ignored"), lambda m: "Ignored (an automatic reply)"),
     (re.compile(r"waits-in-inbox"), lambda m: "Waiting for a person"),
+    (re.compile(r"answered-by-admin"), lambda m: "Answered by a person (the answer was mailed)"),
     (re.compile(r"handled-by-admin"), lambda m: "Marked as handled by a person"),
     (re.compile(r"reclassified: (.*)"), lambda m: f"Relabelled by a person; {describe(m[1])[0].lower()}"
                                                   f"{describe(m[1])[1:]}"),

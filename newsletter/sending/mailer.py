@@ -12,6 +12,7 @@ SMTP would answer slower for a new address than for a known one.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,7 @@ MAX_ATTEMPTS = 8
 ERASURE_CONFIRMATION = "privacy-erased"
 FORGET_ONCE_SENT = frozenset({ERASURE_CONFIRMATION})
 BODY_POLICY = policy.SMTP.clone(cte_type="7bit")
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")  # printable ASCII, no < or >
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +57,7 @@ def build_message(
     now: datetime,
     mailing_list: MailingList | None = None,
     subscriber_id: int | None = None,
+    in_reply_to: str | None = None,
 ) -> Mail:
     """The one builder of transactional mail (confirmations, notices, verification links).
 
@@ -76,6 +79,9 @@ def build_message(
              + headers.date_header(now)
              + headers.message_id_header(new_message_id(config["NEWSLETTER_MAIL_DOMAIN"]))
              + headers.AUTO_SUBMITTED)
+    if in_reply_to and _MESSAGE_ID.fullmatch(in_reply_to):
+        # An answer from the inbox: the reader's mail program shows it in their thread.
+        head += headers.fold("In-Reply-To", [in_reply_to]) + headers.fold("References", [in_reply_to])
     if subscriber_id is not None:
         head += headers.address_header("Reply-To", "", links.reply_address(config, subscriber_id))
         envelope_from = links.bounce_address(config, subscriber_id)
