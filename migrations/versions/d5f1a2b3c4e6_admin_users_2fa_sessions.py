@@ -19,6 +19,8 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('invited_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('timezone', sa.String(length=64), nullable=False,
+                                      server_default='UTC'))
         batch_op.add_column(sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('totp_confirmed_at', sa.DateTime(timezone=True), nullable=True))
@@ -56,5 +58,5 @@ def downgrade():
     op.drop_table('admin_session')
     with op.batch_alter_table('admin_user', schema=None) as batch_op:
         for column in ('recovery_codes', 'totp_last_step', 'totp_confirmed_at', 'totp_secret',
-                       'last_login_at', 'invited_at'):
+                       'last_login_at', 'timezone', 'invited_at'):
             batch_op.drop_column(column)

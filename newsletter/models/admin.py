@@ -40,6 +40,8 @@ class AdminUser(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     # Empty until an invited user sets a password: an empty hash matches nothing.
     invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times on the admin pages are shown in this IANA zone (the `when` filter, admin/blueprint.py).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # TOTP (users/twofactor.py): the base32 secret, set at enrolment, in force once confirmed.
     totp_secret: Mapped[str | None] = mapped_column(String(64))

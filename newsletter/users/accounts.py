@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import render_template
 from sqlalchemy import select
@@ -214,6 +215,18 @@ def _keep_an_admin(session: Session, user: AdminUser, what: str) -> None:
         AdminUser.role == Role.admin, AdminUser.active.is_(True), AdminUser.id != user.id)).first()
     if others is None:
         raise UserError(f"You cannot {what} the last active admin. Make someone else an admin first.")
+
+
+def set_timezone(session: Session, user: AdminUser, name: str, *, now: datetime) -> None:
+    """The IANA zone the user reads times in; UserError for a name that is not one."""
+    name = name.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError("Choose a timezone from the list, like Europe/Berlin.", "timezone") from None
+    user.timezone = name
+    audit.record(session, actor=f"admin:{user.email}", action="user.timezone", subject_type=SUBJECT,
+                 subject_id=user.id, now=now, detail={"timezone": name})
 
 
 # -- settings ---------------------------------------------------------------------------------

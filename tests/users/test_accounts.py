@@ -259,3 +259,17 @@ def test_invite_with_an_unknown_role_is_refused(admin_client, role, smtp):
     response = _post(admin_client, "/admin/users/invite", {"email": "x@example.org", "role": role})
     assert response.status_code == 400
     assert "Choose a role for the new user." in response.get_data(as_text=True)
+
+
+def test_times_are_shown_in_the_users_timezone(app, admin_client):
+    assert _post(admin_client, "/admin/account/timezone", {"timezone": "Mars/Olympus"},
+                 page="/admin/account").status_code == 302
+    assert _user(app, "admin@example.org").timezone == "UTC"
+    _post(admin_client, "/admin/account/timezone", {"timezone": "Asia/Tokyo"}, page="/admin/account")
+    with app.app_context():
+        login = db.session.scalar(select(AdminSession.created_at))
+    page = admin_client.get("/admin/account").get_data(as_text=True)
+    from zoneinfo import ZoneInfo
+
+    assert login.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M JST") in page
+    assert "user.timezone" in _actions(app)

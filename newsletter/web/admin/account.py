@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, session, url_for
+from zoneinfo import available_timezones
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -14,6 +16,8 @@ from newsletter.users import accounts, twofactor
 from newsletter.users import sessions as user_sessions
 from newsletter.web import auth
 from newsletter.web.admin.blueprint import bp
+
+TIMEZONES = sorted(available_timezones() - {"localtime", "Factory"})
 
 
 class PasswordForm(FlaskForm):
@@ -38,7 +42,7 @@ def _render(status: int = 200, **forms):
     forms.setdefault("off_form", ConfirmPasswordForm(formdata=None))
     key = session.get(auth.SESSION_KEY)
     rows = [(row, user_sessions.is_key(row, key)) for row in user_sessions.live(db.session, current_user)]
-    return render_template("admin/account.html", sessions=rows,
+    return render_template("admin/account.html", sessions=rows, timezones=TIMEZONES,
                            required=accounts.two_factor_required(db.session),
                            min_length=accounts.MIN_PASSWORD, **forms), status
 
@@ -65,6 +69,19 @@ def account_password():
     # passwords goes on in a fresh one.
     auth.log_in(current_user._get_current_object())
     flash("Your password is changed. Your other sessions have ended.", "success")
+    return redirect(url_for("admin.account"))
+
+
+@bp.post("/account/timezone")
+def account_timezone():
+    try:
+        accounts.set_timezone(db.session, current_user, request.form.get("timezone", ""), now=utcnow())
+    except accounts.UserError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.account"))
+    db.session.commit()
+    flash(f"Times are now shown in {current_user.timezone}.", "success")
     return redirect(url_for("admin.account"))
 
 

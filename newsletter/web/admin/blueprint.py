@@ -5,7 +5,9 @@ Area modules add their routes to `bp`; `newsletter.web.admin` imports them all.
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import wraps
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Blueprint, abort, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -46,3 +48,16 @@ def role_required(*roles: Role):
 def actor() -> str:
     """How the audit trail names the logged-in user."""
     return f"admin:{current_user.email}"
+
+
+@bp.app_template_filter("when")
+def when(moment: datetime | None) -> str:
+    """A time on an admin page, in the logged-in user's timezone (UTC before login)."""
+    if moment is None:
+        return ""
+    name = getattr(current_user, "timezone", None) or "UTC"
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
