@@ -47,7 +47,10 @@ def current(session: Session, user: AdminUser, key: str | None, now: datetime) -
     row = session.scalar(select(AdminSession).where(
         AdminSession.key_hash == _hash(key), AdminSession.user_id == user.id,
         AdminSession.session_version == user.session_version, AdminSession.ended_at.is_(None)))
-    if row is not None and now - row.last_seen_at >= TOUCH_EVERY:
+    # Committed here, as GET requests commit nothing; but only while the session holds no other
+    # change: the user may be loaded halfway through a view, and its work is not ours to commit.
+    if (row is not None and now - row.last_seen_at >= TOUCH_EVERY
+            and not (session.new or session.dirty or session.deleted)):
         row.last_seen_at = now
         session.commit()
     return row

@@ -88,7 +88,7 @@ def subscribers_detail(subscriber_id: int):
 @bp.route("/subscribers/new", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_new():
-    form, error, known = request.form, None, None
+    form, error, known, error_field = request.form, None, None, ""
     if request.method == "POST":
         known = _known(form.get("email", ""))
     if known is not None:
@@ -107,7 +107,7 @@ def subscribers_new():
             ), now=utcnow(), config=current_app.config)
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
-            error = str(exc)
+            error, error_field = str(exc), exc.field_name
         else:
             if outcome.suppressed:
                 flash("This address is on the suppression list: nothing was done.", "error")
@@ -119,8 +119,8 @@ def subscribers_new():
                   "success")
             return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
     return render_template("admin/subscribers_form.html", form=form, error=error, lists=_all_lists(),
-                           countries=subscriptions.country_choices(), known=known), \
-        409 if known else 400 if error else 200
+                           countries=subscriptions.country_choices(), known=known,
+                           error_field=error_field), 409 if known else 400 if error else 200
 
 
 def _known(raw_email: str) -> Subscriber | None:
