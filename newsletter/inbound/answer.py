@@ -46,7 +46,7 @@ def answer(session: Session, config: Mapping, row: InboundMessage, text: str, *,
         raise inbox.InboxError("This message has no sender address to answer.") from None
     in_reply_to = row.message_key if row.message_key.startswith("<") else None
     mail = mailer.build_message(config, to=to, subject=subject_for(row.subject), text=text, now=now,
-                                in_reply_to=in_reply_to)
+                                in_reply_to=in_reply_to, written_by_a_person=True)
     queued = mailer.queue(session, kind=KIND, mail=mail, now=now)
     audit.record(session, actor=actor, action="inbound.answer", subject_type="inbound_message",
                  subject_id=row.id, now=now, detail={"to": to, "chars": len(text)})

@@ -104,6 +104,7 @@ def test_an_answer_from_the_inbox_is_mailed_threaded_and_recorded(app, admin_cli
     assert sent.message["In-Reply-To"] == "<h1@x>" and sent.message["References"] == "<h1@x>"
     assert sent.message["Subject"].startswith("Re: ")
     assert b"\r\nIn-Reply-To: <h1@x>\r\n" in sent.raw
+    assert sent.message["Auto-Submitted"] is None  # a person wrote it (RFC 3834)
     assert "The next one is on 3 March." in sent.message.get_body(("plain",)).get_content()
     with app.app_context():
         row = db.session.get(InboundMessage, item)
