@@ -310,6 +310,10 @@ def test_a_series_describes_its_cron_in_words_and_drops_next_once_cancelled(app,
     page = admin_client.get(url).get_data(as_text=True)
     assert "Repeats at 09:00, only on Monday (Europe/Berlin time" in page
     assert 'id="next-occurrence"' in page
+    # Also on the reader's own clock (an admin in UTC by default): 09:00 in Berlin is 07:00 or
+    # 08:00 UTC, depending on the season.
+    assert re.search(r'id="next-occurrence">\S+ 09:00 Europe/Berlin \(\S+ 0[78]:00 your time, UTC\)',
+                     page), page
     token = csrf_token(admin_client, url)
     admin_client.post(f"{url}/cancel", data={"csrf_token": token, "confirm": "yes"})
     page = admin_client.get(url).get_data(as_text=True)

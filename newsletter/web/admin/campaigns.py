@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 
 from newsletter.extensions import db
@@ -228,7 +229,15 @@ def _send_test_mail_now() -> None:
 
 
 def _local(moment: datetime | None, tz_name: str) -> str:
-    """A UTC time on the campaign's wall clock, for display."""
+    """A UTC time on the campaign's wall clock, for display, and on the reader's own clock
+    when that is another zone (AdminUser.timezone)."""
     if moment is None:
         return ""
-    return f"{recurrence.utc_to_local(moment, tz_name):%Y-%m-%d %H:%M} {tz_name}"
+    shown = f"{recurrence.utc_to_local(moment, tz_name):%Y-%m-%d %H:%M} {tz_name}"
+    mine = getattr(current_user, "timezone", None) or "UTC"
+    if mine != tz_name:
+        try:
+            shown += f" ({recurrence.utc_to_local(moment, mine):%Y-%m-%d %H:%M} your time, {mine})"
+        except recurrence.RecurrenceError:
+            pass
+    return shown
