@@ -182,23 +182,27 @@ def _allow_large_import(endpoint: str | None, values: dict | None) -> None:
         request.max_content_length = current_app.config["NEWSLETTER_IMPORT_MAX_BYTES"]
 
 
+def _import_input():
+    """(bytes to read, file name, the kept dry-run file or None): a new upload, or the file a
+    dry run kept ("Import this file now"), or (None, None, None)."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        return upload.stream, upload.filename, None
+    kept = import_staging.path(current_app.instance_path, request.form.get("staged", ""))
+    if kept is not None:
+        return open(kept, "rb"), request.form.get("source", "")[:200], kept
+    return None, None, None
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_import():
-    report, error, staged = None, None, None
+    report, error, staged, form = None, None, None, {}
     if request.method == "POST":
-        upload = request.files.get("file")
         list_id = request.form.get("list_id", type=int)
         list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
         dry_run = "dry_run" in request.form
-        # "Import this file now" after a dry run: the file kept then, not a second upload.
-        kept = import_staging.path(current_app.instance_path, request.form.get("staged", ""))
-        if upload is not None and upload.filename:
-            binary, source = upload.stream, upload.filename
-        elif kept is not None:
-            binary, source = open(kept, "rb"), request.form.get("source", "")[:200]
-        else:
-            binary = source = None
+        binary, source, kept = _import_input()
         if binary is None or list_id is None:
             error = ("The file of that dry run is no longer kept: choose it again."
                      if request.form.get("staged") else "Choose a list and a CSV file.")
@@ -215,16 +219,13 @@ def subscribers_import():
             except imports.ImportFormatError as exc:
                 db.session.rollback()
                 error = str(exc)
+            if report is not None and dry_run:
+                staged = kept.stem if kept else import_staging.stage(current_app.instance_path, binary)
             if kept is not None:
                 binary.close()
-                if not dry_run and report is not None:
-                    import_staging.discard(current_app.instance_path, request.form["staged"])
-            if dry_run and report is not None:
-                staged = kept.stem if kept is not None else import_staging.stage(
-                    current_app.instance_path, upload.stream)
+                if report is not None and not dry_run:
+                    import_staging.discard(current_app.instance_path, kept.stem)
         form = {"list_id": list_id, "consent_basis": request.form.get("consent_basis", ""),
                 "encoding": request.form.get("encoding", ""), "source": source}
-    else:
-        form = {}
     return render_template("admin/subscribers_import.html", lists=_all_lists(), report=report,
                            error=error, staged=staged, form=form), 400 if error else 200
