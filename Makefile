@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development} \
   NEWSLETTER_BASE_URL=$${NEWSLETTER_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: run test lint bench install install-dev migrate clean
+.PHONY: run shell test lint bench install install-dev migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,19 @@ run: migrate
 	  printf '%s\n' "$$NEWSLETTER_ADMIN_PASSWORD" | $(RUN_ENV) $(BIN)/flask newsletter create-admin \
 	    "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --password-stdin --if-missing >/dev/null; \
 	else \
-	  $(RUN_ENV) $(BIN)/flask newsletter create-admin "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --if-missing; \
+	  out=$$($(RUN_ENV) $(BIN)/flask newsletter create-admin "$${NEWSLETTER_ADMIN_EMAIL:-admin@example.org}" --if-missing) || exit 1; \
+	  printf '%s\n' "$$out" | sed '$$d'; \
 	fi
 	@# A first public list, so the subscribe form at /subscribe/news works on a fresh install.
 	@$(RUN_ENV) $(BIN)/flask newsletter lists create news --name "News" --public --if-no-lists \
 	  --description "Our newsletter" --sender-name "Newsletter" --sender-address "news@example.org" >/dev/null
 	$(RUN_ENV) $(BIN)/flask newsletter serve --host $(HOST) --port $(PORT)
+
+# A shell with the settings of `make run` (development mode, the same instance/ and SECRET_KEY),
+# so `flask newsletter ...` works in a second terminal while `make run` serves.
+shell: install
+	@echo "flask commands here use the development settings of make run; 'exit' to leave."
+	@$(RUN_ENV) PATH="$(CURDIR)/$(BIN):$$PATH" VIRTUAL_ENV="$(CURDIR)/$(VENV)" $${SHELL:-/bin/sh}
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

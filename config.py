@@ -84,7 +84,8 @@ def _secret_key(environ: dict, development: bool, instance_path: Path) -> str:
             raise ConfigError("SECRET_KEY is too short: use at least 16 random characters")
         return key
     if not development:
-        raise ConfigError("SECRET_KEY is not set (required unless NEWSLETTER_ENV=development)")
+        raise ConfigError("SECRET_KEY is not set (required unless NEWSLETTER_ENV=development;"
+                          " in a checkout, run flask commands inside `make shell`)")
     # Development: keep one generated key in instance/ so links in mail survive a restart.
     path = instance_path / "secret_key"
     if path.exists():
@@ -183,6 +184,10 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_OUTAGE_PAUSE_MINUTES": _float(env, "NEWSLETTER_OUTAGE_PAUSE_MINUTES", 60),
         "NEWSLETTER_OUTAGE_BACKOFF_SECONDS": _float(env, "NEWSLETTER_OUTAGE_BACKOFF_SECONDS", 30),
         "NEWSLETTER_CONFIRM_MAX_AGE_DAYS": _int(env, "NEWSLETTER_CONFIRM_MAX_AGE_DAYS", 7),
+        # Admin users (users/accounts.py): how long an invitation and a password-reset link work.
+        "NEWSLETTER_INVITE_MAX_AGE_DAYS": _int(env, "NEWSLETTER_INVITE_MAX_AGE_DAYS", 7),
+        "NEWSLETTER_PASSWORD_RESET_MAX_AGE_MINUTES": _int(
+            env, "NEWSLETTER_PASSWORD_RESET_MAX_AGE_MINUTES", 60),
         "NEWSLETTER_CONFIRM_RESEND_MINUTES": _int(env, "NEWSLETTER_CONFIRM_RESEND_MINUTES", 60),
         "NEWSLETTER_PENDING_PURGE_DAYS": _int(env, "NEWSLETTER_PENDING_PURGE_DAYS", 14),
         # Retention periods (privacy/retention.py; README says why each default); 0: keep forever.

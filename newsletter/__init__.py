@@ -81,13 +81,15 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
     from newsletter.web import archive as archive_pages
-    from newsletter.web import auth, embed, hooks, policy, public
+    from newsletter.web import auth, embed, hooks, passwords, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
     from newsletter.web import purposes as purpose_pages
     from newsletter.web.admin import bp as admin_bp
+    from newsletter.web.api import docs as api_docs
 
     app.register_blueprint(auth.bp)
+    app.register_blueprint(passwords.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(embed.bp)
     app.register_blueprint(privacy_pages.bp)
@@ -97,6 +99,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(api_docs.bp)
+    # Browsers ask for /favicon.ico on pages that name no icon (JSON, raw mail): the same icon.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     api.init_app(app)
     api.register_converter(IdConverter, lambda c: {"type": "integer", "minimum": 0, "maximum": MAX_ID})
     api_module.register(api)

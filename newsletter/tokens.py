@@ -8,6 +8,7 @@ token cannot unsubscribe). Tokens carry a format version so the shape can change
 - preferences: subscriber + token_version; bumping Subscriber.token_version revokes them all.
 - purpose choice: subscriber + purpose + token_version (the opt-in / opt-out link of a purpose).
 - confirm: subscription, expires (NEWSLETTER_CONFIRM_MAX_AGE_DAYS).
+- invite, password reset: admin user + password fingerprint, expire, work once.
 - address tokens (reply+/bounce+/unsubscribe+ local parts) are short and lowercase, because mail
   systems may change the case of a local part; they use a compact base32 MAC.
 """
@@ -51,6 +52,10 @@ UNDO_UNSUBSCRIBE = Purpose("newsletter.undo-unsubscribe.v1", expires=True)
 PURPOSE_CHOICE = Purpose("newsletter.purpose-choice.v1")
 # The link to one's data export: names an access request, expires (NEWSLETTER_EXPORT_DAYS).
 EXPORT_DOWNLOAD = Purpose("newsletter.export-download.v1", expires=True)
+# Admin users (users/accounts.py): user + a fingerprint of the password hash, so a link stops
+# working once a password has been set with it (or changed since it was sent).
+INVITE = Purpose("newsletter.admin-invite.v1", expires=True)
+PASSWORD_RESET = Purpose("newsletter.password-reset.v1", expires=True)
 
 
 def sign(secret_key: str, purpose: Purpose, payload: list | dict) -> str:

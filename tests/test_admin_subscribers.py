@@ -68,3 +68,13 @@ def test_a_suppressed_address_shows_as_suppressed_and_is_not_counted_as_active(a
     assert re.search(r'id="fig-active">1<', admin_client.get("/admin/").get_data(as_text=True))
     assert re.search(r'class="list-count"[^>]*>1<',
                      admin_client.get("/admin/lists").get_data(as_text=True))
+
+
+def test_an_empty_address_is_asked_for_right_below_its_field(app, admin_client):
+    response = _add(admin_client, _news(app), "")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert re.search(r'name="email"[^>]*aria-invalid="true"[^>]*></label>'
+                     r'<p class="field-error" role="alert" id="email-error">Enter an email address.</p>',
+                     page), page
+    assert 'class="flash error"' not in page

@@ -52,6 +52,23 @@ def test_html_pages_get_html_errors_and_the_api_json(client, api_token):
     assert client.get("/api/v1/nothing-here").get_json()["code"] == 404
 
 
+def test_a_missing_page_says_so_and_offers_a_way_back(client, admin_client):
+    page = client.get("/no/such/page")
+    assert page.status_code == 404
+    body = page.get_data(as_text=True)
+    assert "Page not found" in body and 'href="/">Go to the start page</a>' in body
+    body = admin_client.get("/admin/no-such-page").get_data(as_text=True)
+    assert 'href="/admin/">Back to the dashboard</a>' in body
+
+
+def test_every_page_has_a_local_favicon(client):
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert client.get("/favicon.ico").status_code == 200
+
+
 def test_a_failed_write_says_not_saved_and_keeps_nothing(app, client, smtp, api_token):
     add_list(app)
     refuse_outbound_mail(app, True)

@@ -110,6 +110,13 @@ def test_subscribe_sends_one_confirmation_and_get_confirm_changes_nothing(app, c
     welcome = smtp.to("ada@example.org")[1]
     assert "subscribed" in welcome.message["Subject"]
     assert any(p.startswith("/u/") for p in mail_links(welcome))
+    text = welcome.message.get_body(preferencelist=("plain",)).get_content()
+    assert "You are now subscribed to Weekly News." in text.splitlines(), text
+    # The link opened again, later: it says so, with no button that would seem to do anything.
+    page = client.get(path).get_data(as_text=True)
+    assert "Already confirmed" in page and "Confirm my subscription" not in page
+    again = app.test_client(use_cookies=False).post(path).get_data(as_text=True)
+    assert "Already confirmed" in again
 
 
 def test_same_request_twice_leaves_one_subscriber_and_one_mail(app, client, smtp, lists):
@@ -158,6 +165,19 @@ def test_bad_field_is_refused_with_a_clear_message(app, client, smtp, lists, fie
     assert response.status_code == 400
     assert 'id="form-error"' in response.get_data(as_text=True)
     assert count(app, Subscriber) == 0 and smtp.messages == []
+
+
+@pytest.mark.parametrize("value,message", [
+    ("", "Enter an email address."),
+    ("ada.example.org", "An email address must have an @-sign."),
+])
+def test_an_address_error_is_a_sentence_right_below_the_address_field(client, lists, value, message):
+    response = submit(client, email=value)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert re.search(r'<input type="email" name="email"[^>]*aria-invalid="true"[^>]*>\s*</label>'
+                     r'<p class="field-error" role="alert" id="form-error">' + re.escape(message) + "</p>",
+                     page), page
 
 
 def test_unknown_list_slug_is_404(client, lists):

@@ -148,4 +148,5 @@ from newsletter.cli import (  # noqa: E402,F401
     segments,
     subscribers,
     webhooks,
+    users,
 )

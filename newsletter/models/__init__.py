@@ -3,7 +3,7 @@
 Import models from here: `from newsletter.models import Subscriber`.
 """
 
-from newsletter.models.admin import AdminUser, ApiToken, AuditEvent, Role
+from newsletter.models.admin import AdminSession, AdminSetting, AdminUser, ApiToken, AuditEvent, Role
 from newsletter.models.base import MAX_ID, UTCDateTime, savepoint, utcnow
 from newsletter.models.bounces import BounceDecision, BounceEvent
 from newsletter.models.campaigns import (
@@ -41,6 +41,8 @@ from newsletter.models.subscribers import (
 
 __all__ = [
     "MAX_ID",
+    "AdminSession",
+    "AdminSetting",
     "AdminUser",
     "ApiToken",
     "AuditEvent",

@@ -38,6 +38,18 @@ class AdminUser(UserMixin, db.Model):
     # Part of the id in the session cookie; bumping it ends every session of this user
     # (logout, a new password, a new role: see `_end_sessions_on_change` below).
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # Empty until an invited user sets a password: an empty hash matches nothing.
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Times on the admin pages are shown in this IANA zone (the `when` filter, admin/blueprint.py).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC", server_default="UTC")
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP (users/twofactor.py): the base32 secret, set at enrolment, in force once confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The last time step a code was accepted for: a code seen once is refused after (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Hashes of the unused recovery codes; each works once.
+    recovery_codes: Mapped[list] = mapped_column(JSONType, default=list, server_default="[]")
 
     def get_id(self) -> str:
         """What Flask-Login keeps in the session: the id and the session version."""
@@ -53,7 +65,12 @@ class AdminUser(UserMixin, db.Model):
 
     def check_password(self, password: str) -> bool:
         """True if the password matches the stored hash."""
-        return check_password_hash(self.password_hash, password)
+        return bool(self.password_hash) and check_password_hash(self.password_hash, password)
+
+    @property
+    def has_totp(self) -> bool:
+        """True once a second factor is enrolled and confirmed."""
+        return self.totp_secret is not None and self.totp_confirmed_at is not None
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users.
@@ -66,6 +83,36 @@ def _end_sessions_on_change(target: AdminUser, value, oldvalue, initiator) -> No
     """A changed password or role ends the user's sessions (not the first value, on creation)."""
     if oldvalue not in (None, NO_VALUE, NEVER_SET) and value != oldvalue:
         target.end_sessions()
+
+
+class AdminSession(db.Model):
+    """One login of an admin user: the user sees their sessions and may end any of them.
+
+    The session cookie carries a random key; only its SHA-256 is stored here (web/auth.py).
+    """
+
+    __tablename__ = "admin_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_user.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The user's session_version at login: once it moves on, this session is over too.
+    session_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(255))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AdminSetting(db.Model):
+    """A setting an admin changes in the UI (e.g. "require_2fa"); a JSON value per name."""
+
+    __tablename__ = "admin_setting"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict] = mapped_column(JSONType, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ApiToken(db.Model):

@@ -35,6 +35,7 @@ MAX_ATTEMPTS = 8
 ERASURE_CONFIRMATION = "privacy-erased"
 FORGET_ONCE_SENT = frozenset({ERASURE_CONFIRMATION})
 BODY_POLICY = policy.SMTP.clone(cte_type="7bit")
+_MESSAGE_ID = re.compile(r"<[\x21-\x3b\x3d\x3f-\x7e]{1,250}>")  # printable ASCII, no < or >
 log = logging.getLogger(__name__)
 
 
@@ -57,13 +58,16 @@ def build_message(
     now: datetime,
     mailing_list: MailingList | None = None,
     subscriber_id: int | None = None,
+    in_reply_to: str | None = None,
+    written_by_a_person: bool = False,
 ) -> Mail:
     """The one builder of transactional mail (confirmations, notices, verification links).
 
     With a list, From follows the list's sender and List-Id is set; with a subscriber too,
     Reply-To, List-Unsubscribe and List-Unsubscribe-Post are set exactly as in that list's
     campaign mail, and bounces come back to the subscriber's VERP address. Without a list it is
-    system mail from MAIL_DEFAULT_SENDER. Every message is marked Auto-Submitted.
+    system mail from MAIL_DEFAULT_SENDER. Every message is marked Auto-Submitted, except an
+    answer a person wrote (inbound/answer.py).
     """
     for label, value in (("to", to), ("subject", subject)):
         if "\r" in value or "\n" in value or "\x00" in value:
@@ -76,8 +80,13 @@ def build_message(
         head = headers.from_header(config)
     head += (headers.address_header("To", "", to) + headers.header("Subject", subject)
              + headers.date_header(now)
-             + headers.message_id_header(new_message_id(config["NEWSLETTER_MAIL_DOMAIN"]))
-             + headers.AUTO_SUBMITTED)
+             + headers.message_id_header(new_message_id(config["NEWSLETTER_MAIL_DOMAIN"])))
+    if not written_by_a_person:
+        # RFC 3834: machine mail says so (auto-responders stay quiet); a person's answer does not.
+        head += headers.AUTO_SUBMITTED
+    if in_reply_to and _MESSAGE_ID.fullmatch(in_reply_to):
+        # An answer from the inbox: the reader's mail program shows it in their thread.
+        head += headers.fold("In-Reply-To", [in_reply_to]) + headers.fold("References", [in_reply_to])
     if subscriber_id is not None:
         head += headers.address_header("Reply-To", "", links.reply_address(config, subscriber_id))
         envelope_from = links.bounce_address(config, subscriber_id)

@@ -102,3 +102,19 @@ def local_to_utc(local: datetime, tz_name: str) -> datetime:
 def utc_to_local(moment: datetime, tz_name: str) -> datetime:
     """An aware UTC time on the marketer's wall clock (naive)."""
     return moment.astimezone(timezone(tz_name)).replace(tzinfo=None)
+
+
+def describe(cron: str) -> str:
+    """A cron expression in words, for people who do not read cron (cron-descriptor).
+
+    >>> describe("0 9 * * 1")
+    'At 09:00, only on Monday'
+    """
+    from cron_descriptor import ExpressionDescriptor, Options
+
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        return ExpressionDescriptor(cron, options).get_description()
+    except Exception:  # noqa: BLE001 - an odd expression is still shown, as written
+        return cron

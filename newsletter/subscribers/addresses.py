@@ -27,6 +27,9 @@ def normalise_email(raw: str) -> str:
     >>> normalise_email("  Alice@Example.ORG ")
     'alice@example.org'
     """
+    if not raw.strip():
+        # email-validator would answer "must have exactly one @-sign": true, but not helpful.
+        raise InvalidEmail("Enter an email address.", "email")
     try:
         result = validate_email(raw.strip(), check_deliverability=False)
     except EmailNotValidError as exc:

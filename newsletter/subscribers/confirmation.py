@@ -95,6 +95,17 @@ def confirm(session: Session, subscriber_id: int, list_ids: list[int], *, now: d
     return outcome
 
 
+def already_confirmed(session: Session, subscriber_id: int, list_ids: list[int]) -> Subscriber | None:
+    """The subscriber, if every subscription a confirm link names is confirmed already (a link
+    opened again); None while any still waits."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return None
+    found = _subscriptions(session, subscriber, list_ids)
+    done = found and all(s.status is SubscriptionStatus.confirmed for s in found)
+    return subscriber if done else None
+
+
 def _method(source: str) -> ConsentMethod:
     try:
         return ConsentMethod(source)

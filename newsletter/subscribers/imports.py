@@ -192,11 +192,20 @@ def _parse_row(line: int, row: list[str], layout: import_formats.Layout) -> Impo
             f"; {layout.format.name} recorded the consent"
             + (f" at {' / '.join(times)}" if times else "")
             + (f" from {' / '.join(ips)}" if ips else ""), "consent proof", 500)
+    country = " ".join(cells("country"))
+    try:
+        country = subscriptions.clean_country(country)
+    except subscriptions.SubscribeError:
+        # The form's "choose from the list" means nothing in a file: name the column and what
+        # it takes.
+        raise subscriptions.SubscribeError(
+            f"column 'country': {country.strip()[:20]!r} is not a country code; use the two-letter "
+            "ISO 3166-1 code (DE, FR, GB, US, ...) or leave it empty", "country") from None
     return ImportRow(
         line=line,
         email=subscriptions.normalise_email(" ".join(cells("email"))),
         name=subscriptions.clean_text(name, "name"),
-        country=subscriptions.clean_country(" ".join(cells("country"))),
+        country=country,
         attributes=checked, proof=proof, ip=next((ip for ip in reversed(ips) if _is_ip(ip)), None),
     )
 

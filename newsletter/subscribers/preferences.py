@@ -41,6 +41,11 @@ def read_preferences_token(session: Session, config: Mapping, token: str) -> Sub
         subscriber_id, version = int(payload[0]), int(payload[1])
     except (TypeError, ValueError, IndexError, KeyError):
         raise tokens.TokenError("This link is not valid.") from None
+    if subscriber_id == 0:
+        # 0 stands in for the reader of a test copy sent to a non-subscriber (sending/campaigns.py
+        # test_send): a genuine link, but to nobody's preferences.
+        raise tokens.TokenError("This is a test copy of a newsletter, so this link is only a sample. "
+                                "In the mail your subscribers get, it opens each one's own preferences.")
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.token_version != version:
         raise tokens.TokenError("This link is no longer valid. Use the link in a recent mail.")

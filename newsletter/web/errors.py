@@ -28,7 +28,7 @@ MAX_JSON_DEPTH = 32  # our API's bodies are two or three levels deep
 # (code, title, message) for the errors people meet; any other code gets its Werkzeug name.
 MESSAGES = {
     400: ("Bad request", "The request was not valid."),
-    404: ("Not found", "There is nothing here."),
+    404: ("Page not found", "There is no page at this address. The link may be cut short or out of date."),
     405: ("Method not allowed", "This address does not accept that kind of request."),
     413: ("Too large", "The request is larger than we accept."),
     429: ("Too many requests", "Please wait a minute and try again."),

@@ -119,6 +119,10 @@ def confirm_page(token: str):
             return render_template("public/confirm_expired.html", token=token), 400
         return _bad_link(exc)
     lists = db.session.scalars(select(MailingList).where(MailingList.id.in_(list_ids))).all()
+    done = confirmation.already_confirmed(db.session, subscriber_id, list_ids)
+    if done is not None:
+        prefs = links.preferences_url(current_app.config, done.id, done.token_version)
+        return render_template("public/confirmed.html", lists=lists, preferences_url=prefs, already=True)
     return render_template("public/confirm.html", token=token, lists=lists)
 
 
@@ -149,7 +153,8 @@ def confirm(token: str):
     prefs = links.preferences_url(config, subscriber.id, subscriber.token_version)
     lists = [s.mailing_list for s in outcome.confirmed + outcome.already]
     _commit()
-    return render_template("public/confirmed.html", lists=lists, preferences_url=prefs)
+    return render_template("public/confirmed.html", lists=lists, preferences_url=prefs,
+                           already=not outcome.confirmed)
 
 
 # --- unsubscribe --------------------------------------------------------------------------------

@@ -77,6 +77,46 @@ def test_inbox_unsubscribe_is_one_click_with_csrf(app, admin_client, people):
         assert row.handled_by == "admin:admin@example.org"
 
 
+def test_inbox_says_what_was_done_in_words_and_links_the_subscriber(app, admin_client, people):
+    item = store(app, mails.reply(app.config, people.alice, people.campaign,
+                                  "Could you take care of my subscription?", message_id="<w2@x>"))
+    url = f"/admin/inbox/{item}"
+    admin_client.post(f"{url}/unsubscribe", data={"csrf_token": csrf_token(admin_client, url)})
+    page = admin_client.get("/admin/inbox?status=handled").get_data(as_text=True)
+    assert re.search(r'class="action"[^>]*>Unsubscribed from \d+ lists? \(by a person\)<', page)
+    assert "-lists-by-admin<" not in page
+    assert f'href="/admin/subscribers/{people.alice}"' in page
+    page = admin_client.get(url).get_data(as_text=True)
+    assert f'href="/admin/subscribers/{people.alice}"><strong id="subscriber">' in page
+
+
+def test_an_answer_from_the_inbox_is_mailed_threaded_and_recorded(app, admin_client, people, smtp):
+    item = store(app, html_question(app, people))
+    url = f"/admin/inbox/{item}"
+    empty = admin_client.post(f"{url}/answer", data={"csrf_token": csrf_token(admin_client, url),
+                                                     "text": "  "}, follow_redirects=True)
+    assert "Write the answer first." in empty.get_data(as_text=True) and smtp.messages == []
+    response = admin_client.post(f"{url}/answer", data={
+        "csrf_token": csrf_token(admin_client, url), "text": "The next one is on 3 March."})
+    assert response.status_code == 303
+    [sent] = smtp.wait_for(1)
+    assert sent.rcpt_tos == ["alice@example.net"]
+    assert sent.message["In-Reply-To"] == "<h1@x>" and sent.message["References"] == "<h1@x>"
+    assert sent.message["Subject"].startswith("Re: ")
+    assert b"\r\nIn-Reply-To: <h1@x>\r\n" in sent.raw
+    assert sent.message["Auto-Submitted"] is None  # a person wrote it (RFC 3834)
+    assert "The next one is on 3 March." in sent.message.get_body(("plain",)).get_content()
+    with app.app_context():
+        row = db.session.get(InboundMessage, item)
+        assert row.status is InboundStatus.handled and row.action == "answered-by-admin"
+        from newsletter.models import AuditEvent
+
+        assert db.session.scalar(select(AuditEvent).where(
+            AuditEvent.action == "inbound.answer")).detail["to"] == "alice@example.net"
+    page = admin_client.get("/admin/inbox?status=handled").get_data(as_text=True)
+    assert "Answered by a person (the answer was mailed)" in page
+
+
 def test_reclassify_keeps_a_labelled_example_and_acts(app, admin_client, people, api_token):
     item = store(app, mails.reply(app.config, people.bob, people.campaign,
                                   "Enough of this, bye.", message_id="<w2@x>",

@@ -14,7 +14,7 @@ from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, MailingList, OutboundMail
 from newsletter.sending import campaigns
 
-from conftest import csrf_token
+from conftest import csrf_token, deliver_queued
 
 
 def _list(app, slug="news", **fields):
@@ -106,6 +106,8 @@ def test_admin_send_now_test_send_pause_and_watch(app, admin_client, smtp):
     assert 'id="campaign-status">sent' in page and 'http-equiv="refresh"' not in page
     assert re.search(r'id="fig-sent">4<', page) and "5.1.1 no such user" in page
     assert '<progress class="bar" id="progress" max="5" value="5">' in page
+    # A finished campaign has no send rate and no estimate left: it shows how long it took.
+    assert 'id="fig-rate"' not in page and 'id="fig-eta"' not in page and 'id="fig-duration"' in page
     # A sent campaign can be neither paused nor edited.
     response = admin_client.post(f"{url}/pause", data={"csrf_token": token},
                                  follow_redirects=True)
@@ -216,6 +218,20 @@ def test_test_send_goes_through_the_transactional_queue(app, smtp):
         assert db.session.scalar(select(Delivery)) is None
 
 
+def test_a_test_copys_preference_link_says_it_is_a_sample(app, client, smtp):
+    _list(app)
+    with app.app_context():
+        campaign = new_campaign(db.session, db.session.scalar(select(MailingList)))
+        campaigns.test_send(db.session, campaign, ["boss@example.org"], app.config, NOW)
+        db.session.commit()
+    deliver_queued(app)
+    text = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()
+    path = re.search(r"https?://[^/\s]+(/preferences/\S+)", text).group(1)
+    page = client.get(path)
+    assert page.status_code == 400
+    assert "This is a test copy of a newsletter" in page.get_data(as_text=True)
+
+
 def test_api_refuses_nul_and_out_of_range_times(app, client, api_token):
     _list(app)
     nul = client.post("/api/v1/campaigns", headers=api_token, json={
@@ -283,6 +299,26 @@ def test_admin_reschedules_and_changes_a_series_cron(app, admin_client):
         assert (series.cron, series.timezone) == ("30 7 * * 5", "Europe/Berlin")
         berlin = series.next_occurrence_at.astimezone(ZoneInfo("Europe/Berlin"))
         assert berlin.strftime("%a %H:%M") == "Fri 07:30"
+
+
+def test_a_series_describes_its_cron_in_words_and_drops_next_once_cancelled(app, admin_client):
+    with app.app_context():
+        series = new_campaign(db.session, make_list(db.session, "news"), cron="0 9 * * 1",
+                              timezone="Europe/Berlin")
+        db.session.commit()
+        url = f"/admin/campaigns/{series.id}"
+    page = admin_client.get(url).get_data(as_text=True)
+    assert "Repeats at 09:00, only on Monday (Europe/Berlin time" in page
+    assert 'id="next-occurrence"' in page
+    # Also on the reader's own clock (an admin in UTC by default): 09:00 in Berlin is 07:00 or
+    # 08:00 UTC, depending on the season.
+    assert re.search(r'id="next-occurrence">\S+ 09:00 Europe/Berlin \(\S+ 0[78]:00 your time, UTC\)',
+                     page), page
+    token = csrf_token(admin_client, url)
+    admin_client.post(f"{url}/cancel", data={"csrf_token": token, "confirm": "yes"})
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'id="campaign-status">cancelled' in page
+    assert "Repeated at 09:00, only on Monday" in page and "next:" not in page
 
 
 # --- marketers' mistakes ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -69,6 +70,8 @@ def test_import_reports_bad_rows_with_line_numbers_and_goes_on(app, runner, smtp
     assert result.exit_code != 0  # some rows were bad; the good ones are in
     assert "people.csv:3:" in result.output and "people.csv:5:" in result.output
     assert "people.csv:9:" in result.output  # ZZ is no country (row 5 spans two lines)
+    assert ("people.csv:9: column 'country': 'ZZ' is not a country code; use the two-letter "
+            "ISO 3166-1 code") in result.output
     assert "people.csv:2:" not in result.output
     assert "7 rows: 2 were subscribed" in result.output and "1 suppressed" in result.output
     assert counts(app) == (2, 2, 2)
@@ -184,8 +187,18 @@ def test_admin_upload_may_exceed_the_usual_body_limit_and_survives_odd_rows(app,
     }, content_type="multipart/form-data")
     page = response.get_data(as_text=True)
     assert response.status_code == 200, page[:500]
-    assert "line 3: not readable as CSV" in page and "2402 rows: 2401 subscribed" in page
+    assert "line 3: not readable as CSV" in page and "2402 rows: would subscribe 2401," in page
     assert counts(app) == (0, 0, 0)  # a dry run
+    # The file is kept: importing it for real needs no second upload, and it is gone after.
+    staged = re.search(r'name="staged" value="([^"]+)"', page).group(1)
+    response = admin_client.post("/admin/import", data={
+        "csrf_token": token, "staged": staged, "source": "big.csv", "list_id": str(news),
+        "consent_basis": "existing", "encoding": ""})
+    assert "2402 rows: 2401 subscribed" in response.get_data(as_text=True)
+    assert counts(app)[1] == 501
+    again = admin_client.post("/admin/import", data={
+        "csrf_token": token, "staged": staged, "list_id": str(news), "consent_basis": "existing"})
+    assert again.status_code == 400 and "no longer kept" in again.get_data(as_text=True)
     # Not logged in: the usual limit applies before anything else.
     anonymous = app.test_client().post("/admin/import", data=big.encode(),
                                        content_type="text/csv")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from newsletter.web.admin import (  # noqa: F401 - importing an area registers its routes
+    account,
     api_tokens,
     audit,
     campaigns,
@@ -18,6 +19,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     subscribers,
     suppressions,
     webhooks,
+    users,
 )
 from newsletter.web.admin.blueprint import bp
 

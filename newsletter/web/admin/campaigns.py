@@ -17,6 +17,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_login import current_user
 from sqlalchemy import select
 
 from newsletter.extensions import db
@@ -134,6 +135,7 @@ def campaign(campaign_id: int):
     return render_template("admin/campaign.html", campaign=item, figures=figures,
                            segment=segment, describe=segments.describe, audience=audience,
                            children=children, local=_local, lists=_all_lists(),
+                           schedule_words=recurrence.describe(item.cron) if item.cron else None,
                            refreshing=item.status in (CampaignStatus.sending,
                                                       CampaignStatus.scheduled))
 
@@ -245,7 +247,15 @@ def _send_test_mail_now() -> None:
 
 
 def _local(moment: datetime | None, tz_name: str) -> str:
-    """A UTC time on the campaign's wall clock, for display."""
+    """A UTC time on the campaign's wall clock, for display, and on the reader's own clock
+    when that is another zone (AdminUser.timezone)."""
     if moment is None:
         return ""
-    return f"{recurrence.utc_to_local(moment, tz_name):%Y-%m-%d %H:%M} {tz_name}"
+    shown = f"{recurrence.utc_to_local(moment, tz_name):%Y-%m-%d %H:%M} {tz_name}"
+    mine = getattr(current_user, "timezone", None) or "UTC"
+    if mine != tz_name:
+        try:
+            shown += f" ({recurrence.utc_to_local(moment, mine):%Y-%m-%d %H:%M} your time, {mine})"
+        except recurrence.RecurrenceError:
+            pass
+    return shown

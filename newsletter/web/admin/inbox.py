@@ -5,11 +5,13 @@ from __future__ import annotations
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from newsletter.extensions import db
+from newsletter.inbound import answer, wording
 from newsletter.inbound import inbox as inbox_domain
 from newsletter.inbound.classify import Kind
 from newsletter.inbound.handle import policy_rejections
 from newsletter.models import InboundMessage, Role, utcnow
 from newsletter.privacy.audit import viewed
+from newsletter.sending import mailer
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -30,7 +32,7 @@ def inbox():
     return render_template("admin/inbox.html", rows=rows, total=total, page=page, status=status,
                            verdict=verdict, counts=inbox_domain.counts(db.session),
                            kinds=[k.value for k in Kind], page_size=inbox_domain.PAGE,
-                           policy=policy_rejections(db.session)[:20])
+                           policy=policy_rejections(db.session)[:20], describe=wording.describe)
 
 
 @bp.get("/inbox/<int:message_id>")
@@ -43,7 +45,7 @@ def inbox_message(message_id: int):
     db.session.commit()
     return render_template("admin/inbox_message.html", row=row, shown=inbox_domain.render(row.raw),
                            subscriber=inbox_domain.sender_subscriber(db.session, row),
-                           kinds=[k.value for k in Kind])
+                           kinds=[k.value for k in Kind], describe=wording.describe)
 
 
 @bp.post("/inbox/<int:message_id>/unsubscribe")
@@ -59,6 +61,22 @@ def inbox_unsubscribe(message_id: int):
         return redirect(url_for("admin.inbox_message", message_id=message_id)), 303
     db.session.commit()
     flash(f"Unsubscribed from {n} list(s).", "success")
+    return redirect(url_for("admin.inbox")), 303
+
+
+@bp.post("/inbox/<int:message_id>/answer")
+@role_required(Role.marketer)
+def inbox_answer(message_id: int):
+    row, now = _message(message_id), utcnow()
+    try:
+        mail = answer.answer(db.session, current_app.config, row, request.form.get("text", ""),
+                             actor=actor(), now=now)
+    except inbox_domain.InboxError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.inbox_message", message_id=message_id)), 303
+    mailer.commit_and_send(db.session, current_app.config, [mail], now)
+    flash(f"Your answer to {row.sender} is sent.", "success")
     return redirect(url_for("admin.inbox")), 303
 
 

@@ -26,7 +26,7 @@ from newsletter.models import (
 )
 from newsletter.privacy.audit import viewed
 from newsletter.sending import eligibility, mailer
-from newsletter.subscribers import attributes, imports, preferences, subscriptions
+from newsletter.subscribers import attributes, import_staging, imports, preferences, subscriptions
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
@@ -92,7 +92,7 @@ def subscribers_detail(subscriber_id: int):
 @bp.route("/subscribers/new", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_new():
-    form, error, known = request.form, None, None
+    form, error, known, error_field = request.form, None, None, ""
     if request.method == "POST":
         known = _known(form.get("email", ""))
     if known is not None:
@@ -111,7 +111,7 @@ def subscribers_new():
             ), now=utcnow(), config=current_app.config)
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
-            error = str(exc)
+            error, error_field = str(exc), exc.field_name
         else:
             if outcome.suppressed:
                 flash("This address is on the suppression list: nothing was done.", "error")
@@ -123,8 +123,8 @@ def subscribers_new():
                   "success")
             return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
     return render_template("admin/subscribers_form.html", form=form, error=error, lists=_all_lists(),
-                           countries=subscriptions.country_choices(), known=known), \
-        409 if known else 400 if error else 200
+                           countries=subscriptions.country_choices(), known=known,
+                           error_field=error_field), 409 if known else 400 if error else 200
 
 
 def _known(raw_email: str) -> Subscriber | None:
@@ -210,28 +210,50 @@ def _allow_large_import(endpoint: str | None, values: dict | None) -> None:
         request.max_content_length = current_app.config["NEWSLETTER_IMPORT_MAX_BYTES"]
 
 
+def _import_input():
+    """(bytes to read, file name, the kept dry-run file or None): a new upload, or the file a
+    dry run kept ("Import this file now"), or (None, None, None)."""
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        return upload.stream, upload.filename, None
+    kept = import_staging.path(current_app.instance_path, request.form.get("staged", ""))
+    if kept is not None:
+        return open(kept, "rb"), request.form.get("source", "")[:200], kept
+    return None, None, None
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_import():
-    report, error = None, None
+    report, error, staged, form = None, None, None, {}
     if request.method == "POST":
-        upload = request.files.get("file")
         list_id = request.form.get("list_id", type=int)
         list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
-        if upload is None or not upload.filename or list_id is None:
-            error = "Choose a list and a CSV file."
+        dry_run = "dry_run" in request.form
+        binary, source, kept = _import_input()
+        if binary is None or list_id is None:
+            error = ("The file of that dry run is no longer kept: choose it again."
+                     if request.form.get("staged") else "Choose a list and a CSV file.")
         else:
             try:
                 # Streamed: the upload is read line by line, never as one string; its encoding
                 # is the one chosen, or detected on a sample (refused when unclear).
-                stream = imports.open_csv(upload.stream, request.form.get("encoding") or None)
+                stream = imports.open_csv(binary, request.form.get("encoding") or None)
                 report = imports.import_csv(
                     db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
-                    now=utcnow(), config=current_app.config, dry_run="dry_run" in request.form,
-                    source=upload.filename, actor=actor())
+                    now=utcnow(), config=current_app.config, dry_run=dry_run,
+                    source=source, actor=actor())
                 db.session.commit()
             except imports.ImportFormatError as exc:
                 db.session.rollback()
                 error = str(exc)
+            if report is not None and dry_run:
+                staged = kept.stem if kept else import_staging.stage(current_app.instance_path, binary)
+            if kept is not None:
+                binary.close()
+                if report is not None and not dry_run:
+                    import_staging.discard(current_app.instance_path, kept.stem)
+        form = {"list_id": list_id, "consent_basis": request.form.get("consent_basis", ""),
+                "encoding": request.form.get("encoding", ""), "source": source}
     return render_template("admin/subscribers_import.html", lists=_all_lists(), report=report,
-                           error=error), 400 if error else 200
+                           error=error, staged=staged, form=form), 400 if error else 200
