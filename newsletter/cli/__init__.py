@@ -147,6 +147,6 @@ from newsletter.cli import (  # noqa: E402,F401
     purposes,
     segments,
     subscribers,
-    webhooks,
     users,
+    webhooks,
 )

@@ -18,8 +18,8 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     sink,
     subscribers,
     suppressions,
-    webhooks,
     users,
+    webhooks,
 )
 from newsletter.web.admin.blueprint import bp
 
