@@ -188,11 +188,17 @@ def test_logout_ends_the_session_for_a_copied_cookie_too(app, client, auth):
 ])
 def test_a_new_password_or_role_ends_the_users_sessions(app, client, auth, runner, change):
     auth.create()
+    auth.create(email="other-admin@example.org")  # the service always keeps one admin
     auth.login()
     assert client.get("/admin/").status_code == 200
     result = runner.invoke(args=change, input="a brand new password\n")
     assert result.exit_code == 0, result.output
     assert client.get("/admin/").status_code == 302
+    with app.app_context():  # a change to an account is audited, from the command line too
+        from newsletter.models import AuditEvent
+
+        actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.actor == "cli"))
+        assert {"user.password", "user.role"} & set(actions)
     assert auth.login(password="a brand new password" if "set-password" in change
                       else "correct horse battery").status_code == 302
 

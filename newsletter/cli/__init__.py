@@ -15,7 +15,9 @@ from sqlalchemy import select
 
 from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
-from newsletter.models import AdminUser, Role
+from newsletter.models import AdminUser, Role, utcnow
+from newsletter.privacy import audit as audit_trail
+from newsletter.users import accounts
 
 
 @newsletter_cli.command("create-admin")
@@ -47,6 +49,9 @@ def create_admin(email: str, password_stdin: bool, role: str, if_missing: bool) 
     user = AdminUser(email=email, role=Role(role))
     user.set_password(password)
     db.session.add(user)
+    db.session.flush()
+    audit_trail.record(db.session, actor="cli", action="user.create", subject_type="admin_user",
+                 subject_id=user.id, now=utcnow(), detail={"role": role})
     db.session.commit()
     click.echo(user.id)
 
@@ -67,6 +72,8 @@ def set_password(email: str) -> None:
     if len(password) < 10:
         raise click.ClickException("the password must have at least 10 characters")
     user.set_password(password)
+    audit_trail.record(db.session, actor="cli", action="user.password", subject_type="admin_user",
+                 subject_id=user.id, now=utcnow())
     db.session.commit()
     click.echo(user.id)
 
@@ -77,7 +84,10 @@ def set_password(email: str) -> None:
 def set_role(email: str, role: str) -> None:
     """Change an admin user's role; ends their sessions."""
     user = _admin_user(email)
-    user.role = Role(role)
+    try:
+        accounts.set_role(db.session, user, Role(role), actor="cli", now=utcnow())
+    except accounts.UserError as exc:
+        raise click.ClickException(str(exc)) from None
     db.session.commit()
     click.echo(user.id)
 
