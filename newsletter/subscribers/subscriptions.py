@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pycountry
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, case, func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -125,9 +126,9 @@ def subscribe(session: Session, request: SubscribeRequest, *, now: datetime,
     request = _step_sanity_checks(request)
     if _step_suppression_check(session, request, config, now, outcome):
         return outcome
-    subscriber = _step_find_or_create_subscriber(session, request, now, outcome)
+    subscriber = _step_find_or_create_subscriber(session, request, now, config, outcome)
     to_confirm = _step_subscribe_to_lists(session, subscriber, request, now, config, outcome)
-    _step_send_confirmation(session, subscriber, to_confirm, now, config, outcome)
+    _step_queue_confirmation(session, subscriber, to_confirm, now, config, outcome)
     _step_audit(session, subscriber, request, now)
     return outcome
 
@@ -182,52 +183,91 @@ def _own_double_opt_in(request: SubscribeRequest) -> bool:
 
 
 def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest, now: datetime,
-                                    outcome: SubscribeOutcome) -> Subscriber:
-    subscriber = find_subscriber(session, request.email)
-    if subscriber is None:
-        candidate = Subscriber(email=request.email, name=request.name, country=request.country,
-                               status=SubscriberStatus.pending, created_at=now, updated_at=now)
-        # A savepoint: when two identical requests race, the unique email index lets one insert
-        # and the other finds that row instead of failing.
-        try:
-            with savepoint(session):
-                session.add(candidate)
-                session.flush()
-            subscriber, outcome.created = candidate, True
-        except IntegrityError:
-            subscriber = find_subscriber(session, request.email)
-            if subscriber is None:
-                raise
-    else:
-        # Only fill blanks: a stranger who knows an address must not rename its owner.
-        subscriber.name = subscriber.name or request.name
-        subscriber.country = subscriber.country or request.country
+                                    config: Mapping, outcome: SubscribeOutcome) -> Subscriber:
+    # One statement whether the address is new or known (a known address must cost what a new
+    # one does: no enumeration by timing), on the unique email index. When two identical
+    # requests race, the second's insert waits on the first's index entry, then updates the
+    # row the first committed. Only blanks are filled: a stranger who knows an address must not
+    # rename its owner.
+    statement = _insert(session, Subscriber).values(
+        email=request.email, name=request.name, country=request.country,
+        email_hash=suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
+        status=SubscriberStatus.pending, created_at=now, updated_at=now)
+    statement = statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
+        "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
+                     else_=Subscriber.name),
+        "country": func.coalesce(Subscriber.country, statement.excluded.country),
+    })
+    subscriber = session.scalars(statement.returning(Subscriber),
+                                 execution_options={"populate_existing": True}).one()
+    outcome.created = subscriber.created_at == now
     outcome.subscriber = subscriber
     return subscriber
+
+
+def _insert(session: Session, model):
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)
 
 
 def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: SubscribeRequest,
                              now: datetime, config: Mapping,
                              outcome: SubscribeOutcome) -> list[Subscription]:
+    """Every list in one statement; returns the subscriptions whose confirmation mail is due.
+
+    A confirmed subscription is left as it is; any other is (again) pending with this request's
+    wording, source and client. The resend limit (`may_send_confirmation`) is claimed in the
+    same statement: a row asking for a confirmation (`confirmation_sent_at` given) takes `now`
+    only where the limit allows, so a returned `now` means this request owns the mail. On
+    PostgreSQL a concurrent identical request waits on the row lock, then sees the new time.
+    """
+    asks = {m.id: not request.existing_consent and m.double_opt_in for m in request.lists}
+    statement = _insert(session, Subscription).values([
+        {"subscriber_id": subscriber.id, "list_id": m.id, "status": SubscriptionStatus.pending,
+         "source": request.method.value, "created_at": now, "consent_wording": request.wording,
+         "request_ip": request.ip, "request_user_agent": request.user_agent,
+         "confirmation_sent_at": now if asks[m.id] else None}
+        for m in request.lists])
+    new = statement.excluded
+    kept = Subscription.status == SubscriptionStatus.confirmed
+    cutoff = now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])
+    statement = statement.on_conflict_do_update(
+        index_elements=[Subscription.subscriber_id, Subscription.list_id],
+        set_={
+            "status": case((kept, Subscription.status), else_=new.status),
+            "source": case((kept, Subscription.source), else_=new.source),
+            "consent_wording": case((kept, Subscription.consent_wording),
+                                    else_=new.consent_wording),
+            "request_ip": case((kept, Subscription.request_ip), else_=new.request_ip),
+            "request_user_agent": case((kept, Subscription.request_user_agent),
+                                       else_=new.request_user_agent),
+            "confirmation_sent_at": case(
+                (~kept & new.confirmation_sent_at.is_not(None) & may_send_confirmation(cutoff),
+                 new.confirmation_sent_at),
+                else_=Subscription.confirmation_sent_at),
+        })
+    found = {s.list_id: s for s in session.scalars(statement.returning(Subscription),
+                                                   execution_options={"populate_existing": True})}
     to_confirm = []
     for mailing_list in request.lists:
-        subscription = get_or_create_subscription(session, subscriber, mailing_list, request, now)
+        subscription = found[mailing_list.id]
         if subscription.status is SubscriptionStatus.confirmed:
             outcome.already.append(subscription)
-            continue
-        subscription.source = request.method.value
-        subscription.consent_wording = request.wording
-        subscription.request_ip = request.ip
-        subscription.request_user_agent = request.user_agent
-        if request.existing_consent or not mailing_list.double_opt_in:
+        elif not asks[mailing_list.id]:
             activate(session, subscription, now=now, config=config, method=request.method,
                      ip=request.ip, user_agent=request.user_agent, wording=request.wording,
                      welcome=request.send_welcome, outcome=outcome)
             outcome.confirmed.append(subscription)
         else:
-            subscription.status = SubscriptionStatus.pending
             outcome.pending.append(subscription)
-            to_confirm.append(subscription)
+            if subscription.confirmation_sent_at == now:
+                to_confirm.append(subscription)
+    # The collections may have been loaded before these writes: reload them when next used.
+    session.expire(subscriber, ["subscriptions"])
+    for mailing_list in request.lists:
+        session.expire(mailing_list, ["subscriptions"])
     return to_confirm
 
 
@@ -262,10 +302,12 @@ def get_or_create_subscription(session: Session, subscriber: Subscriber,
     return found
 
 
-def _step_send_confirmation(session: Session, subscriber: Subscriber,
-                            to_confirm: list[Subscription], now: datetime, config: Mapping,
-                            outcome: SubscribeOutcome) -> None:
-    outcome.mails += send_confirmation(session, subscriber, to_confirm, now=now, config=config)
+def _step_queue_confirmation(session: Session, subscriber: Subscriber,
+                             claimed: list[Subscription], now: datetime, config: Mapping,
+                             outcome: SubscribeOutcome) -> None:
+    # Claimed already (the resend limit) by _step_subscribe_to_lists; the worker renders it.
+    if claimed:
+        outcome.mails.append(messages.queue_confirmation(session, config, subscriber, claimed, now))
 
 
 def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list[Subscription], *,
@@ -278,6 +320,14 @@ def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list
     return [messages.queue_confirmation(session, config, subscriber, due, now)]
 
 
+def may_send_confirmation(cutoff: datetime) -> ColumnElement[bool]:
+    """THE resend limit, over a Subscription row: no confirmation mail yet, the last one before
+    `cutoff`, or the last one before the person left (a new state starts a new count)."""
+    return (Subscription.confirmation_sent_at.is_(None)
+            | (Subscription.confirmation_sent_at < cutoff)
+            | (Subscription.confirmation_sent_at < Subscription.unsubscribed_at))
+
+
 def _claim_confirmation(session: Session, subscription: Subscription, now: datetime,
                         cutoff: datetime) -> bool:
     # A conditional UPDATE, not read-then-write: on PostgreSQL a concurrent identical request
@@ -288,10 +338,7 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
     session.flush()
     claimed = session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription.id,
-               (Subscription.confirmation_sent_at.is_(None))
-               | (Subscription.confirmation_sent_at < cutoff)
-               | (Subscription.confirmation_sent_at < Subscription.unsubscribed_at))
+        .where(Subscription.id == subscription.id, may_send_confirmation(cutoff))
         .values(confirmation_sent_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -470,7 +517,7 @@ def resubscribe(session: Session, subscriber: Subscriber, mailing_list: MailingL
     subscription.consent_wording = request.wording
     subscription.request_ip, subscription.request_user_agent = ip, request.user_agent
     outcome.pending.append(subscription)
-    _step_send_confirmation(session, subscriber, [subscription], now, config, outcome)
+    outcome.mails += send_confirmation(session, subscriber, [subscription], now=now, config=config)
     return outcome
 
 

@@ -1,0 +1,95 @@
+"""What a subscribe form POST costs the web process: a handful of SQL statements and no mail
+work. The confirmation is rendered, built and sent by the worker loop (issue 12)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+
+from newsletter.extensions import db
+from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription, SubscriptionStatus
+from newsletter.sending.process import run_worker
+
+from conftest import csrf_token
+
+CONFIRM_RE = re.compile(r"http://newsletter\.test(/confirm/\S+)")
+MAX_STATEMENTS = 5
+
+
+@pytest.fixture
+def news(app):
+    with app.app_context():
+        rows = [MailingList(slug="news", name="Weekly News", public=True,
+                            sender_address="news@news.example.org"),
+                MailingList(slug="deals", name="Deals", public=True)]
+        db.session.add_all(rows)
+        db.session.commit()
+        return {m.slug: m.id for m in rows}
+
+
+@contextmanager
+def counted_statements(app):
+    """Every SQL statement the app's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def post_form(client, email, query="", list_ids=()):
+    token = csrf_token(client, f"/subscribe/news{query}")
+    data = {"email": email, "name": "Ada", "country": "GB", "csrf_token": token,
+            "list": [str(i) for i in list_ids]}
+    with counted_statements(client.application) as statements:
+        response = client.post(f"/subscribe/news{query}", data=data)
+    assert response.status_code == 200
+    return statements
+
+
+@pytest.mark.parametrize("query", ["", "?lists=deals"])
+def test_a_subscribe_post_costs_at_most_five_statements_new_or_known(app, client, smtp, news, query):
+    for label in ("new", "known", "known again"):
+        statements = post_form(client, "ada@example.org", query, news.values())
+        assert len(statements) <= MAX_STATEMENTS, (label, statements)
+    with app.app_context():
+        (mail,) = db.session.scalars(select(OutboundMail)).all()
+        # Nothing rendered or signed in the request: the worker builds the message.
+        assert mail.raw == b"" and mail.payload["template"] == "confirm"
+        assert db.session.query(Subscriber).count() == 1
+        assert db.session.query(Subscription).count() == (2 if query else 1)
+    assert smtp.messages == []
+
+
+def test_the_worker_loop_renders_and_sends_the_confirmation_that_then_confirms(app, client, smtp, news):
+    post_form(client, "bea@example.net")
+    assert smtp.messages == []
+
+    assert run_worker(app, threading.Event(), once=True) == 1
+    (received,) = smtp.wait_for(1)
+    assert received.rcpt_tos == ["bea@example.net"]
+    assert received.message["Subject"] == "Please confirm your subscription to Weekly News"
+    assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = received.message.get_body(("plain",)).get_content()
+    assert "Hello Ada," in text and "bea@example.net" in text
+    with app.app_context():
+        mail = db.session.scalar(select(OutboundMail))
+        # What went out is kept as it was sent (a retry would send the same bytes).
+        assert mail.status == "sent" and mail.payload is None
+        assert mail.raw.replace(b"\r\n", b"\n") in received.raw.replace(b"\r\n", b"\n")
+
+    path = CONFIRM_RE.search(text).group(1)
+    assert client.post(path).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.confirmed
