@@ -17,7 +17,8 @@ from typing import Protocol
 import pycountry
 from sqlalchemy import ColumnElement, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
@@ -465,24 +466,54 @@ SELECT count(*) FROM recorded
 def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: ConsentMethod,
                now: datetime, ip: str | None = None, user_agent: str | None = None,
                wording: str = "") -> bool:
-    """Leave one list: the RFC 8058 one-click hot path. True if the subscription changed.
+    """Leave one list. True if the subscription changed.
 
     `unsubscribe()` is the definition. On PostgreSQL the same three steps (leave, record the
     withdrawal, mark the subscriber unsubscribed when no list is left) run as one statement
-    without loading the subscriber, because mailbox providers POST these in bulk and the answer
-    must be quick; tests/subscribers/test_subscriptions.py holds the two paths to the same rows.
+    without loading the subscriber; tests/subscribers/test_subscriptions.py holds the two paths
+    to the same rows.
     """
-    user_agent = (user_agent or "")[:512] or None
     if session.get_bind().dialect.name == "postgresql":
-        return session.execute(_LEAVE_LIST_PG, {
-            "subscriber": subscriber_id, "list": list_id, "now": now, "method": method.value,
-            "ip": ip, "user_agent": user_agent, "wording": wording,
-        }).scalar() > 0
+        params = _leave_list_params(subscriber_id, list_id, method, now, ip, user_agent, wording)
+        return session.execute(_LEAVE_LIST_PG, params).scalar() > 0
     subscriber = session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return False
     return bool(unsubscribe(session, subscriber, list_ids=[list_id], method=method, now=now,
-                            ip=ip, user_agent=user_agent, wording=wording))
+                            ip=ip, user_agent=user_agent[:512] if user_agent else None,
+                            wording=wording))
+
+
+def leave_list_now(engine: Engine, subscriber_id: int, list_id: int, *, method: ConsentMethod,
+                   now: datetime, ip: str | None = None, user_agent: str | None = None,
+                   wording: str = "") -> bool:
+    """leave_list() as a unit of work of its own: the RFC 8058 one-click hot path.
+
+    Mailbox providers POST these in bulk and the answer must be quick. On PostgreSQL it is the
+    one statement on an autocommit connection of `engine` (extensions.statement_engine), no ORM
+    session; a connection found dropped is retried once (the statement is idempotent: a repeat
+    finds nothing left to do). Elsewhere leave_list() in a session, committed.
+    """
+    if engine.dialect.name == "postgresql":
+        params = _leave_list_params(subscriber_id, list_id, method, now, ip, user_agent, wording)
+        for attempt in (1, 2):
+            try:
+                with engine.connect() as connection:
+                    return connection.execute(_LEAVE_LIST_PG, params).scalar() > 0
+            except DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated:
+                    raise
+    with Session(engine) as session:
+        changed = leave_list(session, subscriber_id, list_id, method=method, now=now, ip=ip,
+                             user_agent=user_agent, wording=wording)
+        session.commit()
+        return changed
+
+
+def _leave_list_params(subscriber_id: int, list_id: int, method: ConsentMethod, now: datetime,
+                       ip: str | None, user_agent: str | None, wording: str) -> dict:
+    return {"subscriber": subscriber_id, "list": list_id, "now": now, "method": method.value,
+            "ip": ip, "user_agent": (user_agent or "")[:512] or None, "wording": wording}
 
 
 def read_unsubscribe_token(config: Mapping, token: str) -> tuple[int, int]:

@@ -1,5 +1,6 @@
-"""What a subscribe form POST costs the web process: a handful of SQL statements and no mail
-work. The confirmation is rendered, built and sent by the worker loop (issue 12)."""
+"""What the hot public POSTs cost the web process (issue 12): a subscribe is a handful of SQL
+statements and no mail work (the worker loop renders, builds and sends the confirmation); an
+RFC 8058 one-click unsubscribe on PostgreSQL is one autocommitted statement."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
+from newsletter import links
 from newsletter.extensions import db
-from newsletter.models import MailingList, OutboundMail, Subscriber, Subscription, SubscriptionStatus
+from newsletter.models import (
+    ConsentEvent,
+    ConsentMethod,
+    MailingList,
+    OutboundMail,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
 from newsletter.sending.process import run_worker
 
 from conftest import csrf_token
@@ -93,3 +105,37 @@ def test_the_worker_loop_renders_and_sends_the_confirmation_that_then_confirms(a
     assert client.post(path).status_code == 200
     with app.app_context():
         assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.confirmed
+
+
+@pytest.mark.postgresql
+@pytest.mark.postgresql_only  # SQLite takes the portable path (tests/subscribers)
+def test_one_click_is_one_autocommitted_statement_and_records_the_withdrawal(app, news):
+    with app.app_context():
+        bea = Subscriber(email="bea@example.net", status=SubscriberStatus.active)
+        db.session.add(bea)
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=bea.id, list_id=news["news"],
+                                    status=SubscriptionStatus.confirmed))
+        db.session.commit()
+        path = "/u/" + links.unsubscribe_token(app.config, bea.id, news["news"])
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, conn.connection.dbapi_connection.autocommit))
+
+    # Every engine: the one-click path has its own (extensions.statement_engine).
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        for _ in range(2):  # a repeat is a success too, and changes nothing
+            response = app.test_client().post(path, data={"List-Unsubscribe": "One-Click"},
+                                              headers={"User-Agent": "Mail/1.0"})
+            assert response.status_code == 200 and response.text == "Unsubscribed.\n"
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len(seen) == 2 and all(autocommit for _, autocommit in seen), seen
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.unsubscribed
+        assert db.session.scalar(select(Subscriber.status)) is SubscriberStatus.unsubscribed
+        (event_,) = db.session.scalars(select(ConsentEvent)).all()
+        assert (event_.granted, event_.method, event_.user_agent) == (
+            False, ConsentMethod.one_click, "Mail/1.0")
