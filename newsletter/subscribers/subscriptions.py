@@ -8,6 +8,7 @@ confirmation for double opt-in, at once when the caller states an existing conse
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pycountry
-from sqlalchemy import ColumnElement, case, func, select, text, update
+from sqlalchemy import ColumnElement, bindparam, case, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -32,6 +33,7 @@ from newsletter.models import (
     SubscriptionStatus,
     Suppression,
     SuppressionReason,
+    UTCDateTime,
     savepoint,
 )
 from newsletter.privacy import audit, consent
@@ -59,9 +61,11 @@ def clean_text(value: str | None, field_name: str, max_length: int = 200) -> str
     return value
 
 
-def country_choices() -> list[tuple[str, str]]:
-    """ISO 3166-1 alpha-2 codes with their names, sorted by name."""
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+@functools.cache
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """ISO 3166-1 alpha-2 codes with their names, sorted by name (made once: every subscribe
+    request asks for it)."""
+    return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1]))
 
 
 def clean_country(value: str | None) -> str | None:
@@ -188,53 +192,55 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
     # One statement whether the address is new or known (a known address must cost what a new
     # one does: no enumeration by timing), on the unique email index. When two identical
     # requests race, the second's insert waits on the first's index entry, then updates the
-    # row the first committed. Only blanks are filled: a stranger who knows an address must not
-    # rename its owner.
-    statement = _insert(session, Subscriber).values(
-        email=request.email, name=request.name, country=request.country,
-        email_hash=suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
-        status=SubscriberStatus.pending, created_at=now, updated_at=now)
-    statement = statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
-        "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
-                     else_=Subscriber.name),
-        "country": func.coalesce(Subscriber.country, statement.excluded.country),
-    })
-    subscriber = session.scalars(statement.returning(Subscriber),
-                                 execution_options={"populate_existing": True}).one()
+    # row the first committed.
+    statement = _subscriber_upsert(session.get_bind().dialect.name)
+    subscriber = session.scalars(statement, {
+        "email": request.email, "name": request.name, "country": request.country,
+        "email_hash": suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
+        "status": SubscriberStatus.pending, "created_at": now, "updated_at": now,
+    }, execution_options={"populate_existing": True}).one()
     outcome.created = subscriber.created_at == now
     outcome.subscriber = subscriber
     return subscriber
 
 
-def _insert(session: Session, model):
+def _insert(dialect: str, model):
     """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model)
-    return sqlite.insert(model)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
 
-def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: SubscribeRequest,
-                             now: datetime, config: Mapping,
-                             outcome: SubscribeOutcome) -> list[Subscription]:
-    """Every list in one statement; returns the subscriptions whose confirmation mail is due.
+# The two upserts of the subscribe form are built once per dialect (and number of lists) with
+# bound parameters, so SQLAlchemy compiles each once, not on every request.
+@functools.cache
+def _subscriber_upsert(dialect: str):
+    columns = ("email", "name", "country", "email_hash", "status", "created_at", "updated_at")
+    statement = _insert(dialect, Subscriber).values({c: bindparam(c) for c in columns})
+    # Only blanks are filled: a stranger who knows an address must not rename its owner.
+    return statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
+        "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
+                     else_=Subscriber.name),
+        "country": func.coalesce(Subscriber.country, statement.excluded.country),
+    }).returning(Subscriber)
 
-    A confirmed subscription is left as it is; any other is (again) pending with this request's
-    wording, source and client. The resend limit (`may_send_confirmation`) is claimed in the
-    same statement: a row asking for a confirmation (`confirmation_sent_at` given) takes `now`
-    only where the limit allows, so a returned `now` means this request owns the mail. On
-    PostgreSQL a concurrent identical request waits on the row lock, then sees the new time.
-    """
-    asks = {m.id: not request.existing_consent and m.double_opt_in for m in request.lists}
-    statement = _insert(session, Subscription).values([
-        {"subscriber_id": subscriber.id, "list_id": m.id, "status": SubscriptionStatus.pending,
-         "source": request.method.value, "created_at": now, "consent_wording": request.wording,
-         "request_ip": request.ip, "request_user_agent": request.user_agent,
-         "confirmation_sent_at": now if asks[m.id] else None}
-        for m in request.lists])
+
+_SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "status", "source", "created_at",
+                         "consent_wording", "request_ip", "request_user_agent",
+                         "confirmation_sent_at")
+
+
+@functools.cache
+def _subscription_upsert(dialect: str):
+    """One list (the form's usual case): compiled once, every value bound per request."""
+    return _on_conflict(_insert(dialect, Subscription).values(
+        {c: bindparam(c) for c in _SUBSCRIPTION_COLUMNS}))
+
+
+def _on_conflict(statement):
+    """A confirmed subscription is left as it is; any other is (again) pending with this
+    request's wording, source and client; the resend limit is claimed (see the caller)."""
     new = statement.excluded
     kept = Subscription.status == SubscriptionStatus.confirmed
-    cutoff = now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[Subscription.subscriber_id, Subscription.list_id],
         set_={
             "status": case((kept, Subscription.status), else_=new.status),
@@ -245,12 +251,37 @@ def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: 
             "request_user_agent": case((kept, Subscription.request_user_agent),
                                        else_=new.request_user_agent),
             "confirmation_sent_at": case(
-                (~kept & new.confirmation_sent_at.is_not(None) & may_send_confirmation(cutoff),
+                (~kept & new.confirmation_sent_at.is_not(None)
+                 & may_send_confirmation(bindparam("cutoff", type_=UTCDateTime())),
                  new.confirmation_sent_at),
                 else_=Subscription.confirmation_sent_at),
-        })
-    found = {s.list_id: s for s in session.scalars(statement.returning(Subscription),
-                                                   execution_options={"populate_existing": True})}
+        }).returning(Subscription)
+
+
+def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: SubscribeRequest,
+                             now: datetime, config: Mapping,
+                             outcome: SubscribeOutcome) -> list[Subscription]:
+    """Every list in one statement; returns the subscriptions whose confirmation mail is due.
+
+    The resend limit (`may_send_confirmation`) is claimed in the same statement: a row asking
+    for a confirmation (`confirmation_sent_at` given) takes `now` only where the limit allows,
+    so a returned `now` means this request owns the mail. On PostgreSQL a concurrent identical
+    request waits on the row lock, then sees the new time.
+    """
+    asks = {m.id: not request.existing_consent and m.double_opt_in for m in request.lists}
+    rows = [dict(zip(_SUBSCRIPTION_COLUMNS, (
+        subscriber.id, m.id, SubscriptionStatus.pending, request.method.value, now,
+        request.wording, request.ip, request.user_agent, now if asks[m.id] else None),
+        strict=True)) for m in request.lists]
+    params = {"cutoff": now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])}
+    dialect = session.get_bind().dialect.name
+    if len(rows) == 1:
+        statement = _subscription_upsert(dialect)
+        params.update(rows[0])
+    else:
+        statement = _on_conflict(_insert(dialect, Subscription).values(rows))
+    found = {s.list_id: s for s in session.scalars(
+        statement, params, execution_options={"populate_existing": True})}
     to_confirm = []
     for mailing_list in request.lists:
         subscription = found[mailing_list.id]
@@ -321,7 +352,7 @@ def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list
     return [messages.queue_confirmation(session, config, subscriber, due, now)]
 
 
-def may_send_confirmation(cutoff: datetime) -> ColumnElement[bool]:
+def may_send_confirmation(cutoff: datetime | ColumnElement) -> ColumnElement[bool]:
     """THE resend limit, over a Subscription row: no confirmation mail yet, the last one before
     `cutoff`, or the last one before the person left (a new state starts a new count)."""
     return (Subscription.confirmation_sent_at.is_(None)
