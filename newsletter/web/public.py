@@ -18,7 +18,7 @@ from sqlalchemy import select
 from newsletter import links
 from newsletter.extensions import csrf, db, limiter, statement_engine
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
-from newsletter.subscribers import confirmation, preferences, subscriptions
+from newsletter.subscribers import confirmation, one_click, preferences, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
 from newsletter.web import client
@@ -195,9 +195,9 @@ def unsubscribe(token: str):
     if request.form.get("List-Unsubscribe") == "One-Click":
         # RFC 8058: act at once, answer 200, whatever the state (a repeat is a success too).
         # One statement on its own connection: no ORM session, no template (the hot path).
-        subscriptions.leave_list_now(statement_engine(current_app), subscriber_id, list_id,
-                                     method=ConsentMethod.one_click, now=now,
-                                     wording="List-Unsubscribe=One-Click", **client())
+        one_click.leave_list_now(statement_engine(current_app), subscriber_id, list_id,
+                                 method=ConsentMethod.one_click, now=now,
+                                 wording="List-Unsubscribe=One-Click", **client())
         return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
     subscriber, mailing_list = _unsubscribe_target(token)
     action = request.form.get("action", "unsubscribe")
