@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development} \
   NEWSLETTER_BASE_URL=$${NEWSLETTER_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: run shell test lint bench install install-dev migrate clean
+.PHONY: run shell test lint bench bench-scale install install-dev migrate clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: install-dev
 	$(BIN)/python bench/delivery.py
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/http_load.py
+
+# Long (about half an hour at a million subscribers): SUBSCRIBERS=100000 for a quick look.
+bench-scale: install-dev
+	$(BIN)/python bench/scale.py --subscribers $${SUBSCRIBERS:-1000000}
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

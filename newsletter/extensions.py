@@ -3,6 +3,7 @@
 Importing this module connects to nothing; `init_app` does the binding.
 """
 
+from flask import Flask
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -11,7 +12,8 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.engine import Engine
 
 # Named constraints keep Alembic migrations portable between SQLite and PostgreSQL.
 NAMING = {
@@ -29,3 +31,21 @@ csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 login_manager = LoginManager()
 api = Api()
+
+
+def statement_engine(app: Flask) -> Engine:
+    """The engine for hot paths that are one statement (the RFC 8058 one-click POST).
+
+    On PostgreSQL a second pool of autocommit connections without pre-ping: the statement is
+    its own transaction (no BEGIN and COMMIT round trips; durable when it returns, as
+    synchronous_commit stays on), and a dropped connection is retried by the caller instead of
+    pinged before every use. psycopg prepares a statement a connection has run a few times.
+    Elsewhere the app's engine. Made on first use, kept on the app.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return db.engine
+    engine = app.extensions.get("newsletter.statement_engine")
+    if engine is None:
+        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_size=2)
+        app.extensions["newsletter.statement_engine"] = engine
+    return engine

@@ -177,6 +177,8 @@ def app(database_url, tmp_path, smtp):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    if "newsletter.statement_engine" in app.extensions:  # the one-click pool
+        app.extensions["newsletter.statement_engine"].dispose()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from sqlalchemy import Column, ForeignKey, Index, LargeBinary, String, Table, Te
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
-from newsletter.models.base import UTCDateTime, enum_column, utcnow
+from newsletter.models.base import JSONType, UTCDateTime, enum_column, utcnow
 
 
 class CampaignStatus(enum.Enum):
@@ -158,6 +158,9 @@ class OutboundMail(db.Model):
     to_address: Mapped[str] = mapped_column(String(254))
     envelope_from: Mapped[str] = mapped_column(String(254))
     raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the sender renders into `raw` when it is empty (mailer.queue_later): a template name,
+    # a subject and plain ids, no personal data, so a request writes one row and no message.
+    payload: Mapped[dict | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="queued")  # queued | sent | failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

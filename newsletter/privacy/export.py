@@ -49,8 +49,9 @@ from newsletter.privacy import audit, data_requests, subject
 from newsletter.sending import mailer
 from newsletter.subscribers import suppression
 
-# Columns that are ours, not the person's, and would only help someone misuse the file.
-LEFT_OUT = {"outbound_mail": {"raw"}, "subscriber": {"token_version", "email_hash"}}
+# Columns that are ours, not the person's, and would only help someone misuse the file (a queued
+# mail's payload holds live links).
+LEFT_OUT = {"outbound_mail": {"raw", "payload"}, "subscriber": {"token_version", "email_hash"}}
 
 
 class ExportError(Exception):

@@ -14,6 +14,7 @@ bytes as they are. Tests verify every signature with dkimpy.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import time
@@ -68,10 +69,21 @@ class DkimSigner:
 
 
 def signer_from_config(config: Mapping, headers: Sequence[str]) -> DkimSigner | None:
-    """A signer when NEWSLETTER_DKIM_KEY_FILE is set, else None (mail goes out unsigned)."""
+    """A signer when NEWSLETTER_DKIM_KEY_FILE is set, else None (mail goes out unsigned).
+
+    The parsed key is kept per file version (path and mtime): transactional mail asks for a
+    signer per message, and parsing a PEM RSA key costs more than the signature itself.
+    """
     path = config.get("NEWSLETTER_DKIM_KEY_FILE")
     if not path:
         return None
-    return DkimSigner(Path(path).read_bytes(), config.get("NEWSLETTER_DKIM_SELECTOR", "newsletter"),
-                      config.get("NEWSLETTER_DKIM_DOMAIN") or config["NEWSLETTER_MAIL_DOMAIN"],
-                      headers)
+    return _signer(path, Path(path).stat().st_mtime_ns,
+                   config.get("NEWSLETTER_DKIM_SELECTOR", "newsletter"),
+                   config.get("NEWSLETTER_DKIM_DOMAIN") or config["NEWSLETTER_MAIL_DOMAIN"],
+                   tuple(headers))
+
+
+@functools.lru_cache(maxsize=8)
+def _signer(path: str, _mtime_ns: int, selector: str, domain: str,
+            headers: tuple[str, ...]) -> DkimSigner:
+    return DkimSigner(Path(path).read_bytes(), selector, domain, headers)

@@ -6,7 +6,10 @@ for campaign mail, and the DKIM signature is added before the bytes are queued, 
 transaction, so the mail exists exactly when the change that needs it was committed.
 `send_queued()` hands due rows to a transport; the worker runs it (and the scheduler's
 `transactional-mail` job), retrying with backoff. Public pages only queue: a request that talked
-SMTP would answer slower for a new address than for a known one.
+SMTP would answer slower for a new address than for a known one. `queue_later()` goes one step
+further for the hot public paths (the subscribe form): the row holds only what to render
+(template, subject, plain values), and the sender renders, builds and signs it, so the request
+does no template or DKIM work at all and writes one row.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from email import policy
 from email.message import EmailMessage
 from html import escape
 
+from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter import links
-from newsletter.models import MailingList, OutboundMail
+from newsletter.models import MailingList, OutboundMail, Subscriber
 from newsletter.sending import headers
 from newsletter.sending.dkim import signer_from_config
 from newsletter.sending.transport import Transport, TransportError, new_message_id
@@ -153,6 +157,45 @@ def queue(session: Session, *, kind: str, mail: Mail, now: datetime) -> Outbound
     return row
 
 
+def queue_later(session: Session, *, kind: str, subscriber: Subscriber, mailing_list: MailingList,
+                template: str, subject: str, context: Mapping, now: datetime) -> OutboundMail:
+    """Queue a list mail to a subscriber that the sender renders (`email/<template>.txt|html`).
+
+    `context` holds plain JSON values (links, names); the sender adds `subscriber` and `list`
+    as they are when it sends. The result is the message build_message() makes.
+    """
+    row = OutboundMail(
+        kind=kind,
+        to_address=subscriber.email,
+        envelope_from="",  # with raw, filled in by the sender (render_queued)
+        raw=b"",
+        payload={"template": template, "subject": subject, "context": dict(context),
+                 "subscriber_id": subscriber.id, "list_id": mailing_list.id},
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
+def render_queued(session: Session, config: Mapping, row: OutboundMail, now: datetime) -> Mail | None:
+    """The message a queue_later() row stands for; None when its subscriber has gone or changed
+    address since (erased, edited): that mail is no longer wanted."""
+    payload = row.payload or {}
+    subscriber = session.get(Subscriber, payload["subscriber_id"])
+    mailing_list = session.get(MailingList, payload["list_id"])
+    if subscriber is None or mailing_list is None or subscriber.email != row.to_address:
+        return None
+    context = dict(payload["context"], subscriber=subscriber, list=mailing_list)
+    template = payload["template"]
+    return build_message(
+        config, to=subscriber.email, subject=payload["subject"],
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+        now=now, mailing_list=mailing_list, subscriber_id=subscriber.id,
+    )
+
+
 def queued_since(session: Session, *, to: str, kind: str, since: datetime) -> int:
     """How many mails of this kind were queued to this address since then (a per-address limit).
 
@@ -164,8 +207,12 @@ def queued_since(session: Session, *, to: str, kind: str, since: datetime) -> in
 
 
 def send_queued(session: Session, transport: Transport, now: datetime, limit: int = 100,
-                ids: list[int] | None = None) -> int:
-    """Send due queued mail (only `ids` when given); commit after each. Returns how many were sent."""
+                ids: list[int] | None = None, *, config: Mapping | None = None) -> int:
+    """Send due queued mail (only `ids` when given); commit after each. Returns how many were sent.
+
+    Rows queued by queue_later() are rendered first (`config` is needed for them) and their
+    bytes committed before they are sent, so a retry sends the very same message.
+    """
     statement = select(OutboundMail).where(
         OutboundMail.status == "queued", OutboundMail.next_attempt_at <= now
     )
@@ -185,6 +232,9 @@ def send_queued(session: Session, transport: Transport, now: datetime, limit: in
         if not claimed:
             continue
         session.refresh(row)
+        if not row.raw and row.payload is not None and not _rendered(session, config, row, now):
+            session.commit()
+            continue
         row.attempts += 1
         try:
             transport.send(row.envelope_from, row.to_address, row.raw)
@@ -203,6 +253,24 @@ def send_queued(session: Session, transport: Transport, now: datetime, limit: in
     return sent
 
 
+def _rendered(session: Session, config: Mapping | None, row: OutboundMail, now: datetime) -> bool:
+    """Fill in a queue_later() row's bytes; False (row settled) when it is not to be sent."""
+    if config is None:
+        raise ValueError("send_queued: config is needed to render queued mail")
+    try:
+        mail = render_queued(session, config, row, now)
+    except Exception as exc:  # noqa: BLE001 - a broken template fails this mail, not the loop
+        log.exception("outbound mail %s: cannot render", row.id)
+        row.status, row.last_error = "failed", f"render error: {exc}"[:500]
+        return False
+    if mail is None:
+        row.status, row.last_error = "cancelled", "the recipient has gone"
+        return False
+    row.raw, row.envelope_from, row.payload = mail.raw, mail.envelope_from, None
+    session.commit()
+    return True
+
+
 def send_committed(session: Session, config: Mapping, ids: list[int] | None, now: datetime) -> int:
     """Best effort: send committed queued mail now (only `ids` when given, else all that is
     due); on any fault the rows stay queued and the worker retries them later."""
@@ -212,7 +280,8 @@ def send_committed(session: Session, config: Mapping, ids: list[int] | None, now
 
     transport = transport_from_config(config)
     try:
-        return send_queued(session, transport, now, limit=len(ids) if ids else 100, ids=ids)
+        return send_queued(session, transport, now, limit=len(ids) if ids else 100, ids=ids,
+                           config=config)
     except Exception:  # noqa: BLE001 - the row stays queued; the worker sends it
         log.exception("sending queued mail %s failed; the worker will retry", ids or "(due)")
         session.rollback()

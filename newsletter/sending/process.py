@@ -77,7 +77,7 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
         try:
             while not stop.is_set():
                 try:
-                    sent = mailer.send_queued(session, transport, utcnow())
+                    sent = mailer.send_queued(session, transport, utcnow(), config=app.config)
                     sent += worker.run_once(session, stop)
                     if not worker.last_claimed:  # idle: close campaigns with an empty outbox
                         campaigns.finish_sent(session, utcnow())

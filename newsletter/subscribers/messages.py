@@ -1,9 +1,9 @@
 """The mail a subscriber gets from subscribing and leaving: confirmation and "you're subscribed".
 
-Each message is rendered here (text + HTML from templates/email/) with the list's unsubscribe
-link, built by `mailer.build_message` (the list's From, List-Id, List-Unsubscribe and
-List-Unsubscribe-Post as in its campaigns, DKIM) and queued with `mailer.queue` in the caller's
-transaction. Rendering needs an app context (templates), nothing else.
+Each message is queued with `mailer.queue_later` in the caller's transaction: its links and
+subject are made here, and the sender renders it (text + HTML from templates/email/) and builds
+it with `mailer.build_message` (the list's From, List-Id, List-Unsubscribe and
+List-Unsubscribe-Post as in its campaigns, DKIM), so no request renders or signs mail.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from flask import render_template
 from sqlalchemy.orm import Session
 
 from newsletter import links
@@ -23,44 +22,37 @@ def queue_confirmation(session: Session, config: Mapping, subscriber: Subscriber
                        subscriptions: list[Subscription], now: datetime) -> OutboundMail:
     """Queue one confirmation mail for the given pending subscriptions."""
     lists = [s.mailing_list for s in subscriptions]
+    names = ", ".join(m.name for m in lists)
     context = {
-        "subscriber": subscriber,
-        "lists": lists,
-        "names": ", ".join(m.name for m in lists),
+        "names": names,
         "confirm_url": links.confirm_url(config, subscriber.id, [m.id for m in lists]),
         "max_age_days": config["NEWSLETTER_CONFIRM_MAX_AGE_DAYS"],
     }
-    subject = f"Please confirm your subscription to {context['names']}"
-    return _queue(session, config, subscriber, lists[0], now, kind="confirm", subject=subject,
-                  template="confirm", context=context)
+    return _queue(session, config, subscriber, lists[0], now, kind="confirm",
+                  subject=f"Please confirm your subscription to {names}", template="confirm",
+                  context=context)
 
 
 def queue_subscribed(session: Session, config: Mapping, subscriber: Subscriber,
                      mailing_list: MailingList, now: datetime) -> OutboundMail:
     """Queue the short "you're subscribed" mail sent when a list has no welcome campaign."""
-    context = {"subscriber": subscriber, "list": mailing_list}
     return _queue(session, config, subscriber, mailing_list, now, kind="subscribed",
                   subject=f"You are subscribed to {mailing_list.name}", template="subscribed",
-                  context=context)
+                  context={})
 
 
 def _queue(session: Session, config: Mapping, subscriber: Subscriber, mailing_list: MailingList,
            now: datetime, *, kind: str, subject: str, template: str, context: dict) -> OutboundMail:
-    session.flush()  # ids for the tokens
+    # Only the links are made here (ids known, no flush needed when the caller has them); the
+    # templates, the MIME build and DKIM run in the sender (mailer.render_queued), which also
+    # supplies `subscriber` and `list` to the template.
+    if subscriber.id is None:
+        session.flush()
     context = dict(
         context,
         unsubscribe_url=links.unsubscribe_url(config, subscriber.id, mailing_list.id),
         preferences_url=links.preferences_url(config, subscriber.id, subscriber.token_version),
         base_url=config["NEWSLETTER_BASE_URL"],
     )
-    mail = mailer.build_message(
-        config,
-        to=subscriber.email,
-        subject=subject,
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-        now=now,
-        mailing_list=mailing_list,
-        subscriber_id=subscriber.id,
-    )
-    return mailer.queue(session, kind=kind, mail=mail, now=now)
+    return mailer.queue_later(session, kind=kind, subscriber=subscriber, mailing_list=mailing_list,
+                              template=template, subject=subject, context=context, now=now)

@@ -8,6 +8,7 @@ confirmation for double opt-in, at once when the caller states an existing conse
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pycountry
-from sqlalchemy import select, text, update
+from sqlalchemy import ColumnElement, bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,7 @@ from newsletter.models import (
     SubscriptionStatus,
     Suppression,
     SuppressionReason,
+    UTCDateTime,
     savepoint,
 )
 from newsletter.privacy import audit, consent
@@ -58,9 +61,11 @@ def clean_text(value: str | None, field_name: str, max_length: int = 200) -> str
     return value
 
 
-def country_choices() -> list[tuple[str, str]]:
-    """ISO 3166-1 alpha-2 codes with their names, sorted by name."""
-    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+@functools.cache
+def country_choices() -> tuple[tuple[str, str], ...]:
+    """ISO 3166-1 alpha-2 codes with their names, sorted by name (made once: every subscribe
+    request asks for it)."""
+    return tuple(sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1]))
 
 
 def clean_country(value: str | None) -> str | None:
@@ -126,9 +131,9 @@ def subscribe(session: Session, request: SubscribeRequest, *, now: datetime,
     request = _step_sanity_checks(request)
     if _step_suppression_check(session, request, config, now, outcome):
         return outcome
-    subscriber = _step_find_or_create_subscriber(session, request, now, outcome)
+    subscriber = _step_find_or_create_subscriber(session, request, now, config, outcome)
     to_confirm = _step_subscribe_to_lists(session, subscriber, request, now, config, outcome)
-    _step_send_confirmation(session, subscriber, to_confirm, now, config, outcome)
+    _step_queue_confirmation(session, subscriber, to_confirm, now, config, outcome)
     _step_audit(session, subscriber, request, now)
     _step_tell_webhooks(session, subscriber, outcome, now)
     return outcome
@@ -194,52 +199,118 @@ def _own_double_opt_in(request: SubscribeRequest) -> bool:
 
 
 def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest, now: datetime,
-                                    outcome: SubscribeOutcome) -> Subscriber:
-    subscriber = find_subscriber(session, request.email)
-    if subscriber is None:
-        candidate = Subscriber(email=request.email, name=request.name, country=request.country,
-                               status=SubscriberStatus.pending, created_at=now, updated_at=now)
-        # A savepoint: when two identical requests race, the unique email index lets one insert
-        # and the other finds that row instead of failing.
-        try:
-            with savepoint(session):
-                session.add(candidate)
-                session.flush()
-            subscriber, outcome.created = candidate, True
-        except IntegrityError:
-            subscriber = find_subscriber(session, request.email)
-            if subscriber is None:
-                raise
-    else:
-        # Only fill blanks: a stranger who knows an address must not rename its owner.
-        subscriber.name = subscriber.name or request.name
-        subscriber.country = subscriber.country or request.country
+                                    config: Mapping, outcome: SubscribeOutcome) -> Subscriber:
+    # One statement whether the address is new or known (a known address must cost what a new
+    # one does: no enumeration by timing), on the unique email index. When two identical
+    # requests race, the second's insert waits on the first's index entry, then updates the
+    # row the first committed.
+    statement = _subscriber_upsert(session.get_bind().dialect.name)
+    subscriber = session.scalars(statement, {
+        "email": request.email, "name": request.name, "country": request.country,
+        "email_hash": suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
+        "status": SubscriberStatus.pending, "created_at": now, "updated_at": now,
+    }, execution_options={"populate_existing": True}).one()
+    outcome.created = subscriber.created_at == now
     outcome.subscriber = subscriber
     return subscriber
+
+
+def _insert(dialect: str, model):
+    """The dialect's INSERT, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
+# The two upserts of the subscribe form are built once per dialect (and number of lists) with
+# bound parameters, so SQLAlchemy compiles each once, not on every request.
+@functools.cache
+def _subscriber_upsert(dialect: str):
+    columns = ("email", "name", "country", "email_hash", "status", "created_at", "updated_at")
+    statement = _insert(dialect, Subscriber).values({c: bindparam(c) for c in columns})
+    # Only blanks are filled: a stranger who knows an address must not rename its owner.
+    return statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
+        "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
+                     else_=Subscriber.name),
+        "country": func.coalesce(Subscriber.country, statement.excluded.country),
+    }).returning(Subscriber)
+
+
+_SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "status", "source", "created_at",
+                         "consent_wording", "request_ip", "request_user_agent",
+                         "confirmation_sent_at")
+
+
+@functools.cache
+def _subscription_upsert(dialect: str):
+    """One list (the form's usual case): compiled once, every value bound per request."""
+    return _on_conflict(_insert(dialect, Subscription).values(
+        {c: bindparam(c) for c in _SUBSCRIPTION_COLUMNS}))
+
+
+def _on_conflict(statement):
+    """A confirmed subscription is left as it is; any other is (again) pending with this
+    request's wording, source and client; the resend limit is claimed (see the caller)."""
+    new = statement.excluded
+    kept = Subscription.status == SubscriptionStatus.confirmed
+    return statement.on_conflict_do_update(
+        index_elements=[Subscription.subscriber_id, Subscription.list_id],
+        set_={
+            "status": case((kept, Subscription.status), else_=new.status),
+            "source": case((kept, Subscription.source), else_=new.source),
+            "consent_wording": case((kept, Subscription.consent_wording),
+                                    else_=new.consent_wording),
+            "request_ip": case((kept, Subscription.request_ip), else_=new.request_ip),
+            "request_user_agent": case((kept, Subscription.request_user_agent),
+                                       else_=new.request_user_agent),
+            "confirmation_sent_at": case(
+                (~kept & new.confirmation_sent_at.is_not(None)
+                 & may_send_confirmation(bindparam("cutoff", type_=UTCDateTime())),
+                 new.confirmation_sent_at),
+                else_=Subscription.confirmation_sent_at),
+        }).returning(Subscription)
 
 
 def _step_subscribe_to_lists(session: Session, subscriber: Subscriber, request: SubscribeRequest,
                              now: datetime, config: Mapping,
                              outcome: SubscribeOutcome) -> list[Subscription]:
+    """Every list in one statement; returns the subscriptions whose confirmation mail is due.
+
+    The resend limit (`may_send_confirmation`) is claimed in the same statement: a row asking
+    for a confirmation (`confirmation_sent_at` given) takes `now` only where the limit allows,
+    so a returned `now` means this request owns the mail. On PostgreSQL a concurrent identical
+    request waits on the row lock, then sees the new time.
+    """
+    asks = {m.id: not request.existing_consent and m.double_opt_in for m in request.lists}
+    rows = [dict(zip(_SUBSCRIPTION_COLUMNS, (
+        subscriber.id, m.id, SubscriptionStatus.pending, request.method.value, now,
+        request.wording, request.ip, request.user_agent, now if asks[m.id] else None),
+        strict=True)) for m in request.lists]
+    params = {"cutoff": now - timedelta(minutes=config["NEWSLETTER_CONFIRM_RESEND_MINUTES"])}
+    dialect = session.get_bind().dialect.name
+    if len(rows) == 1:
+        statement = _subscription_upsert(dialect)
+        params.update(rows[0])
+    else:
+        statement = _on_conflict(_insert(dialect, Subscription).values(rows))
+    found = {s.list_id: s for s in session.scalars(
+        statement, params, execution_options={"populate_existing": True})}
     to_confirm = []
     for mailing_list in request.lists:
-        subscription = get_or_create_subscription(session, subscriber, mailing_list, request, now)
+        subscription = found[mailing_list.id]
         if subscription.status is SubscriptionStatus.confirmed:
             outcome.already.append(subscription)
-            continue
-        subscription.source = request.method.value
-        subscription.consent_wording = request.wording
-        subscription.request_ip = request.ip
-        subscription.request_user_agent = request.user_agent
-        if request.existing_consent or not mailing_list.double_opt_in:
+        elif not asks[mailing_list.id]:
             activate(session, subscription, now=now, config=config, method=request.method,
                      ip=request.ip, user_agent=request.user_agent, wording=request.wording,
                      welcome=request.send_welcome, outcome=outcome)
             outcome.confirmed.append(subscription)
         else:
-            subscription.status = SubscriptionStatus.pending
             outcome.pending.append(subscription)
-            to_confirm.append(subscription)
+            if subscription.confirmation_sent_at == now:
+                to_confirm.append(subscription)
+    # The collections may have been loaded before these writes: reload them when next used.
+    session.expire(subscriber, ["subscriptions"])
+    for mailing_list in request.lists:
+        session.expire(mailing_list, ["subscriptions"])
     return to_confirm
 
 
@@ -274,10 +345,12 @@ def get_or_create_subscription(session: Session, subscriber: Subscriber,
     return found
 
 
-def _step_send_confirmation(session: Session, subscriber: Subscriber,
-                            to_confirm: list[Subscription], now: datetime, config: Mapping,
-                            outcome: SubscribeOutcome) -> None:
-    outcome.mails += send_confirmation(session, subscriber, to_confirm, now=now, config=config)
+def _step_queue_confirmation(session: Session, subscriber: Subscriber,
+                             claimed: list[Subscription], now: datetime, config: Mapping,
+                             outcome: SubscribeOutcome) -> None:
+    # Claimed already (the resend limit) by _step_subscribe_to_lists; the worker renders it.
+    if claimed:
+        outcome.mails.append(messages.queue_confirmation(session, config, subscriber, claimed, now))
 
 
 def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list[Subscription], *,
@@ -290,6 +363,14 @@ def send_confirmation(session: Session, subscriber: Subscriber, to_confirm: list
     return [messages.queue_confirmation(session, config, subscriber, due, now)]
 
 
+def may_send_confirmation(cutoff: datetime | ColumnElement) -> ColumnElement[bool]:
+    """THE resend limit, over a Subscription row: no confirmation mail yet, the last one before
+    `cutoff`, or the last one before the person left (a new state starts a new count)."""
+    return (Subscription.confirmation_sent_at.is_(None)
+            | (Subscription.confirmation_sent_at < cutoff)
+            | (Subscription.confirmation_sent_at < Subscription.unsubscribed_at))
+
+
 def _claim_confirmation(session: Session, subscription: Subscription, now: datetime,
                         cutoff: datetime) -> bool:
     # A conditional UPDATE, not read-then-write: on PostgreSQL a concurrent identical request
@@ -300,10 +381,7 @@ def _claim_confirmation(session: Session, subscription: Subscription, now: datet
     session.flush()
     claimed = session.execute(
         update(Subscription)
-        .where(Subscription.id == subscription.id,
-               (Subscription.confirmation_sent_at.is_(None))
-               | (Subscription.confirmation_sent_at < cutoff)
-               | (Subscription.confirmation_sent_at < Subscription.unsubscribed_at))
+        .where(Subscription.id == subscription.id, may_send_confirmation(cutoff))
         .values(confirmation_sent_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -400,74 +478,20 @@ def unsubscribe(
                      subject_type="subscriber", subject_id=subscriber.id, now=now,
                      detail={"list_ids": list_ids if list_ids is not None else "all"})
     if changed:
-        _tell_webhooks_left(session, subscriber.id, subscriber.email,
+        tell_webhooks_left(session, subscriber.id, subscriber.email,
                             lambda: [s.mailing_list.slug for s in changed], method, now)
     return changed
 
 
-def _tell_webhooks_left(session: Session, subscriber_id: int, email: str | None,
-                        slugs: Callable[[], list[str]], method: ConsentMethod,
-                        now: datetime) -> None:
+def tell_webhooks_left(session: Session, subscriber_id: int, email: str | None,
+                       slugs: Callable[[], list[str]], method: ConsentMethod,
+                       now: datetime) -> None:
+    """Queue the `unsubscribed` webhook event (also for one_click.py's fast path)."""
     # The payload is built only when a webhook listens: the one-click path stays one statement.
     webhooks.emit(session, webhooks.Event.unsubscribed, lambda: {
         "subscriber_id": subscriber_id,
         "email": email if email is not None else session.get(Subscriber, subscriber_id).email,
         "lists": slugs(), "method": method.value}, now)
-
-
-# -- name: leave-list (PostgreSQL): the same three steps in one round trip. All parts of a statement
-# see one snapshot, so "still on another list" must leave out the row this statement changes.
-# Index use: uq_subscription_subscriber_list for the UPDATE, the primary keys for the rest.
-_LEAVE_LIST_PG = text("""
-WITH left_list AS (
-    UPDATE subscription SET status = 'unsubscribed', unsubscribed_at = :now
-    WHERE subscriber_id = :subscriber AND list_id = :list AND status <> 'unsubscribed'
-    RETURNING list_id
-), recorded AS (
-    INSERT INTO consent_event (subscriber_id, purpose, granted, "at", method, ip, user_agent,
-                               wording, policy_version_id)
-    SELECT :subscriber, 'newsletter:' || m.slug, false, :now, :method, :ip, :user_agent, :wording,
-           (SELECT p.id FROM policy_version p WHERE p.effective_at <= :now
-            ORDER BY p.effective_at DESC, p.id DESC LIMIT 1)
-    FROM left_list JOIN mailing_list m ON m.id = left_list.list_id
-    RETURNING id
-), left_everything AS (
-    UPDATE subscriber SET status = 'unsubscribed', updated_at = :now
-    WHERE id = :subscriber AND status IN ('active', 'pending')
-      AND EXISTS (SELECT 1 FROM left_list)
-      AND NOT EXISTS (SELECT 1 FROM subscription s WHERE s.subscriber_id = :subscriber
-                      AND s.list_id <> :list AND s.status <> 'unsubscribed')
-    RETURNING id
-)
-SELECT count(*) FROM recorded
-""")
-
-
-def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: ConsentMethod,
-               now: datetime, ip: str | None = None, user_agent: str | None = None,
-               wording: str = "") -> bool:
-    """Leave one list: the RFC 8058 one-click hot path. True if the subscription changed.
-
-    `unsubscribe()` is the definition. On PostgreSQL the same three steps (leave, record the
-    withdrawal, mark the subscriber unsubscribed when no list is left) run as one statement
-    without loading the subscriber, because mailbox providers POST these in bulk and the answer
-    must be quick; tests/subscribers/test_subscriptions.py holds the two paths to the same rows.
-    """
-    user_agent = (user_agent or "")[:512] or None
-    if session.get_bind().dialect.name == "postgresql":
-        left = session.execute(_LEAVE_LIST_PG, {
-            "subscriber": subscriber_id, "list": list_id, "now": now, "method": method.value,
-            "ip": ip, "user_agent": user_agent, "wording": wording,
-        }).scalar() > 0
-        if left:  # unsubscribe() tells the webhooks on the other path
-            _tell_webhooks_left(session, subscriber_id, None,
-                                lambda: [session.get(MailingList, list_id).slug], method, now)
-        return left
-    subscriber = session.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        return False
-    return bool(unsubscribe(session, subscriber, list_ids=[list_id], method=method, now=now,
-                            ip=ip, user_agent=user_agent, wording=wording))
 
 
 def read_unsubscribe_token(config: Mapping, token: str) -> tuple[int, int]:
@@ -502,7 +526,7 @@ def resubscribe(session: Session, subscriber: Subscriber, mailing_list: MailingL
     subscription.consent_wording = request.wording
     subscription.request_ip, subscription.request_user_agent = ip, request.user_agent
     outcome.pending.append(subscription)
-    _step_send_confirmation(session, subscriber, [subscription], now, config, outcome)
+    outcome.mails += send_confirmation(session, subscriber, [subscription], now=now, config=config)
     return outcome
 
 

@@ -24,7 +24,7 @@ from newsletter.models import (
     Suppression,
     utcnow,
 )
-from newsletter.subscribers import confirmation, subscriptions
+from newsletter.subscribers import confirmation, one_click, subscriptions
 from newsletter.subscribers.suppression import is_suppressed
 
 from conftest import csrf_token
@@ -295,7 +295,7 @@ def test_one_click_fast_path_matches_unsubscribe(app, news):
         now = utcnow().replace(microsecond=0)
         client = {"ip": "192.0.2.9", "user_agent": "Mail/1.0", "wording": "one-click"}
         for step, list_id in enumerate((news, news, other_id)):
-            changed = subscriptions.leave_list(db.session, fast, list_id,
+            changed = one_click.leave_list(db.session, fast, list_id,
                                                method=ConsentMethod.one_click, now=now, **client)
             assert changed is (step != 1)  # a repeat finds nothing to do
             subscriptions.unsubscribe(db.session, orm, list_ids=[list_id],

@@ -1,0 +1,141 @@
+"""What the hot public POSTs cost the web process (issue 12): a subscribe is a handful of SQL
+statements and no mail work (the worker loop renders, builds and sends the confirmation); an
+RFC 8058 one-click unsubscribe on PostgreSQL is one autocommitted statement."""
+
+from __future__ import annotations
+
+import re
+import threading
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
+
+from newsletter import links
+from newsletter.extensions import db
+from newsletter.models import (
+    ConsentEvent,
+    ConsentMethod,
+    MailingList,
+    OutboundMail,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
+from newsletter.sending.process import run_worker
+
+from conftest import csrf_token
+
+CONFIRM_RE = re.compile(r"http://newsletter\.test(/confirm/\S+)")
+MAX_STATEMENTS = 5
+
+
+@pytest.fixture
+def news(app):
+    with app.app_context():
+        rows = [MailingList(slug="news", name="Weekly News", public=True,
+                            sender_address="news@news.example.org"),
+                MailingList(slug="deals", name="Deals", public=True)]
+        db.session.add_all(rows)
+        db.session.commit()
+        return {m.slug: m.id for m in rows}
+
+
+@contextmanager
+def counted_statements(app):
+    """Every SQL statement the app's engine sends while the block runs."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def post_form(client, email, query="", list_ids=()):
+    token = csrf_token(client, f"/subscribe/news{query}")
+    data = {"email": email, "name": "Ada", "country": "GB", "csrf_token": token,
+            "list": [str(i) for i in list_ids]}
+    with counted_statements(client.application) as statements:
+        response = client.post(f"/subscribe/news{query}", data=data)
+    assert response.status_code == 200
+    return statements
+
+
+@pytest.mark.parametrize("query", ["", "?lists=deals"])
+def test_a_subscribe_post_costs_at_most_five_statements_new_or_known(app, client, smtp, news, query):
+    for label in ("new", "known", "known again"):
+        statements = post_form(client, "ada@example.org", query, news.values())
+        assert len(statements) <= MAX_STATEMENTS, (label, statements)
+    with app.app_context():
+        (mail,) = db.session.scalars(select(OutboundMail)).all()
+        # Nothing rendered or signed in the request: the worker builds the message.
+        assert mail.raw == b"" and mail.payload["template"] == "confirm"
+        assert db.session.query(Subscriber).count() == 1
+        assert db.session.query(Subscription).count() == (2 if query else 1)
+    assert smtp.messages == []
+
+
+def test_the_worker_loop_renders_and_sends_the_confirmation_that_then_confirms(app, client, smtp, news):
+    post_form(client, "bea@example.net")
+    assert smtp.messages == []
+
+    assert run_worker(app, threading.Event(), once=True) == 1
+    (received,) = smtp.wait_for(1)
+    assert received.rcpt_tos == ["bea@example.net"]
+    assert received.message["Subject"] == "Please confirm your subscription to Weekly News"
+    assert received.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    text = received.message.get_body(("plain",)).get_content()
+    assert "Hello Ada," in text and "bea@example.net" in text
+    with app.app_context():
+        mail = db.session.scalar(select(OutboundMail))
+        # What went out is kept as it was sent (a retry would send the same bytes).
+        assert mail.status == "sent" and mail.payload is None
+        assert mail.raw.replace(b"\r\n", b"\n") in received.raw.replace(b"\r\n", b"\n")
+
+    path = CONFIRM_RE.search(text).group(1)
+    assert client.post(path).status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.confirmed
+
+
+@pytest.mark.postgresql
+@pytest.mark.postgresql_only  # SQLite takes the portable path (tests/subscribers)
+def test_one_click_is_one_autocommitted_statement_and_records_the_withdrawal(app, news):
+    with app.app_context():
+        bea = Subscriber(email="bea@example.net", status=SubscriberStatus.active)
+        db.session.add(bea)
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=bea.id, list_id=news["news"],
+                                    status=SubscriptionStatus.confirmed))
+        db.session.commit()
+        path = "/u/" + links.unsubscribe_token(app.config, bea.id, news["news"])
+    seen: list[tuple[str, bool]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, conn.connection.dbapi_connection.autocommit))
+
+    # Every engine: the one-click path has its own (extensions.statement_engine).
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        for _ in range(2):  # a repeat is a success too, and changes nothing
+            response = app.test_client().post(path, data={"List-Unsubscribe": "One-Click"},
+                                              headers={"User-Agent": "Mail/1.0"})
+            assert response.status_code == 200 and response.text == "Unsubscribed.\n"
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert len(seen) == 2 and all(autocommit for _, autocommit in seen), seen
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.unsubscribed
+        assert db.session.scalar(select(Subscriber.status)) is SubscriberStatus.unsubscribed
+        (event_,) = db.session.scalars(select(ConsentEvent)).all()
+        assert (event_.granted, event_.method, event_.user_agent) == (
+            False, ConsentMethod.one_click, "Mail/1.0")
