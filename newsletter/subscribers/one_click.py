@@ -2,7 +2,8 @@
 
 Mailbox providers POST one-click unsubscribes in bulk and the answer must be quick. On
 PostgreSQL the three steps of leaving a list (leave, record the withdrawal, mark the subscriber
-unsubscribed when no list is left) are one statement; elsewhere `unsubscribe()` itself runs.
+unsubscribed when no list is left) are one statement, which also says whether any webhook
+listens; elsewhere `unsubscribe()` itself runs.
 tests/subscribers/test_subscriptions.py holds the two paths to the same rows.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from newsletter.integrations import webhooks
 from newsletter.models import ConsentMethod, MailingList, Subscriber
 from newsletter.subscribers.subscriptions import tell_webhooks_left, unsubscribe
 
@@ -42,7 +44,9 @@ WITH left_list AS (
                       AND s.list_id <> :list AND s.status <> 'unsubscribed')
     RETURNING id
 )
-SELECT count(*) FROM recorded
+SELECT count(*) AS left_list,
+       EXISTS (SELECT 1 FROM webhook WHERE enabled) AS webhook_listens
+FROM recorded
 """)
 
 
@@ -58,8 +62,9 @@ def leave_list(session: Session, subscriber_id: int, list_id: int, *, method: Co
     """
     if session.get_bind().dialect.name == "postgresql":
         params = _leave_list_params(subscriber_id, list_id, method, now, ip, user_agent, wording)
-        left = session.execute(_LEAVE_LIST_PG, params).scalar() > 0
-        if left:  # unsubscribe() tells the webhooks on the other path
+        count, listens = session.execute(_LEAVE_LIST_PG, params).one()
+        left = count > 0
+        if left and listens:  # unsubscribe() tells the webhooks on the other path
             _tell_webhooks(session, subscriber_id, list_id, method, now)
         return left
     subscriber = session.get(Subscriber, subscriber_id)
@@ -85,8 +90,9 @@ def leave_list_now(engine: Engine, subscriber_id: int, list_id: int, *, method: 
         for attempt in (1, 2):
             try:
                 with engine.connect() as connection:
-                    left = connection.execute(_LEAVE_LIST_PG, params).scalar() > 0
-                    if left:
+                    count, listens = connection.execute(_LEAVE_LIST_PG, params).one()
+                    left = count > 0
+                    if left and listens:
                         # Its own autocommitted statement after the leave: a crash in between
                         # loses this one event, never the unsubscribe.
                         with Session(bind=connection) as session:
@@ -105,6 +111,7 @@ def leave_list_now(engine: Engine, subscriber_id: int, list_id: int, *, method: 
 
 def _tell_webhooks(session: Session, subscriber_id: int, list_id: int, method: ConsentMethod,
                    now: datetime) -> None:
+    webhooks.forget_listeners(session)  # the statement just saw one: no remembered "none"
     tell_webhooks_left(session, subscriber_id, None,
                        lambda: [session.get(MailingList, list_id).slug], method, now)
 
