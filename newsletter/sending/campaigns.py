@@ -138,6 +138,10 @@ def create(session: Session, *, subject: str, body: str, list_ids: list[int], no
     `segment_id` narrows the lists to a saved filter (subscribers/segments.py).
     """
     lists = _lists(session, list_ids)
+    try:  # also a one-off's: its send time is shown on that wall clock
+        recurrence.timezone(timezone)
+    except recurrence.RecurrenceError as exc:
+        raise CampaignError(str(exc)) from None
     if purpose_id is not None and session.get(Purpose, purpose_id) is None:
         raise CampaignError("unknown purpose")
     _check_content(session, subject, body, body_format, lists, name, limits)

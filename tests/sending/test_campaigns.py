@@ -163,6 +163,11 @@ def test_api_refuses_bad_templates_naive_times_and_missing_token(app, client, ap
         "timezone": "Europe/Berlin"})
     assert recurring.status_code == 201 and recurring.get_json()["status"] == "recurring"
     assert client.get("/api/v1/campaigns").status_code == 401
+    # A one-off's timezone is checked too (a NUL in it once reached PostgreSQL: a 503).
+    for zone in ("Mars/Olympus", "q\u00b1\u0000"):
+        odd = client.post("/api/v1/campaigns", headers=api_token, json={
+            "subject": "x", "body": "y", "lists": ["news"], "timezone": zone})
+        assert odd.status_code == 422 and "unknown timezone" in odd.get_json()["message"]
 
 
 # --- CLI ---------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from newsletter.sending import mailer
 from newsletter.sending.transport import MaildirTransport, SMTPTransport, TransportError
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
-CONFIG = {"MAIL_DEFAULT_SENDER": "News <news@example.org>", "NEWSLETTER_MAIL_DOMAIN": "example.org"}
+CONFIG = {"MAIL_DEFAULT_SENDER": "News <news@example.org>", "NEWSLETTER_MAIL_DOMAIN": "example.org",
+          "NEWSLETTER_BASE_URL": "http://newsletter.test"}
 
 
 def _message(to="reader@example.com", subject="Hello"):
