@@ -1,7 +1,8 @@
 """Admin: the dashboard charts, drawn on the server as SVG (pygal), shown with <img>.
 
 No script runs and nothing loads from elsewhere: pygal's tooltip script is switched off
-(`js=[]`) and its comments, which carry its home page address, are dropped. An SVG in an
+(`js=[]`), and the inline config script it writes anyway (it names file:// style sheets) and
+its comments (its home page address) are dropped. An SVG in an
 <img> never runs scripts; its own policy below allows only its inline style.
 """
 
@@ -25,18 +26,19 @@ STYLE = Style(background="white", plot_background="white", foreground="#222",
               foreground_strong="#111", foreground_subtle="#888",
               colors=("#1f6feb", "#d97706", "#b91c1c", "#15803d", "#6d28d9", "#0e7490"),
               font_family="system-ui, sans-serif")
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
+_DROPPED = re.compile(r"<!--.*?-->|<script\b.*?</script>", re.S)
 
 
 def _chart(kind, title: str, **options):
-    return kind(title=title, js=[], disable_xml_declaration=True, style=STYLE, width=720,
-                height=320, explicit_size=False, show_dots=False, x_label_rotation=30,
-                show_minor_x_labels=False, truncate_legend=30, legend_at_bottom=True, **options)
+    settings = dict(title=title, js=[], disable_xml_declaration=True, style=STYLE, width=720,
+                    height=320, explicit_size=False, show_dots=False, x_label_rotation=30,
+                    show_minor_x_labels=False, truncate_legend=40, legend_at_bottom=True)
+    return kind(**{**settings, **options})
 
 
 def render(chart) -> str:
-    """The chart's SVG without pygal's comments (they hold its web address)."""
-    return _COMMENT.sub("", chart.render(is_unicode=True))
+    """The chart's SVG without pygal's comments and config script."""
+    return _DROPPED.sub("", chart.render(is_unicode=True))
 
 
 def subscribers_chart() -> str:
