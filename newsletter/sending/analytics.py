@@ -90,11 +90,15 @@ class CampaignAnalytics:
 def for_campaign(session: Session, campaign_id: int) -> CampaignAnalytics:
     """Delivered, bounced, complaints, attributed unsubscribes and replies of one campaign."""
     hard, soft = _bounced(session, campaign_id)
-    bounced_ids = hard | soft
-    sent = session.execute(select(Delivery.subscriber_id).where(
-        Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.sent)).scalars()
-    sent_ids = set(sent)
-    by_method = _unsubscribes(session, campaign_id)
+    sent = (Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.sent)
+    # Counted in SQL on ix_delivery_campaign_status: a campaign may have a million copies.
+    accepted = session.scalar(select(func.count()).select_from(Delivery).where(*sent)) or 0
+    bounced_after = session.scalar(select(func.count()).select_from(Delivery).where(
+        *sent, Delivery.subscriber_id.in_(select(BounceEvent.subscriber_id).where(
+            BounceEvent.campaign_id == campaign_id,
+            BounceEvent.decision.in_([BounceDecision.hard, BounceDecision.soft]))))) or 0
+    campaign = session.get(Campaign, campaign_id)
+    by_method = _unsubscribes(session, campaign) if campaign is not None else {}
     complaints = session.scalar(select(func.count(distinct(InboundMessage.subscriber_id))).where(
         InboundMessage.campaign_id == campaign_id, InboundMessage.verdict == "complaint",
         InboundMessage.subscriber_id.is_not(None),
@@ -104,8 +108,8 @@ def for_campaign(session: Session, campaign_id: int) -> CampaignAnalytics:
         InboundMessage.campaign_id == campaign_id,
         InboundMessage.verdict.not_in(MACHINE_VERDICTS))) or 0
     return CampaignAnalytics(
-        campaign_id=campaign_id, accepted=len(sent_ids),
-        delivered=len(sent_ids - bounced_ids), bounced_hard=len(hard),
+        campaign_id=campaign_id, accepted=accepted,
+        delivered=accepted - bounced_after, bounced_hard=len(hard),
         bounced_soft=len(soft - hard), complaints=complaints,
         unsubscribes=sum(by_method.values()), unsubscribes_by_method=by_method, replies=replies)
 
@@ -119,16 +123,25 @@ def _bounced(session: Session, campaign_id: int) -> tuple[set[int], set[int]]:
                 BounceEvent.decision.in_([BounceDecision.hard, BounceDecision.soft]))
             .distinct()):
         (hard if decision is BounceDecision.hard else soft).add(subscriber_id)
-    # Refused at send time with no BounceEvent (a worker before bounce events existed): soft,
-    # since the reply did not say more.
+    # Refused at send time with no BounceEvent of the campaign: soft, the reply said no more.
     refused = session.scalars(select(Delivery.subscriber_id).where(
         Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.bounced))
     soft.update(s for s in refused if s not in hard)
     return hard, soft
 
 
-def _unsubscribes(session: Session, campaign_id: int) -> dict[str, int]:
-    """Withdrawals from the campaign's lists attributed to it, counted by method."""
+def _unsubscribes(session: Session, campaign: Campaign) -> dict[str, int]:
+    """Withdrawals from the campaign's lists attributed to it, counted by method.
+
+    Read from the withdrawals of those lists since the campaign started (ix_consent_event_purpose_at),
+    each matched to its copy by uq_delivery_campaign_subscriber: never a scan of all copies.
+    """
+    if campaign.started_at is None:
+        return {}
+    campaign_id = campaign.id
+    in_time = [ConsentEvent.at >= campaign.started_at]
+    if campaign.finished_at is not None:
+        in_time.append(ConsentEvent.at <= campaign.finished_at + ATTRIBUTION_WINDOW)
     purpose = "newsletter:" + MailingList.slug
     ours = select(purpose).join(campaign_lists, campaign_lists.c.list_id == MailingList.id).where(
         campaign_lists.c.campaign_id == campaign_id)
@@ -152,7 +165,7 @@ def _unsubscribes(session: Session, campaign_id: int) -> dict[str, int]:
         .where(ConsentEvent.granted.is_(False),
                ConsentEvent.method.in_(UNSUBSCRIBE_METHODS),
                ConsentEvent.purpose.in_(ours),
-               ConsentEvent.at >= copy.c.sent_at,
+               *in_time, ConsentEvent.at >= copy.c.sent_at,
                not_(superseded))).all()
     counts: dict[str, int] = {}
     # The window in Python: date arithmetic in SQL differs between SQLite and PostgreSQL, and
