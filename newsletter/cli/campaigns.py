@@ -1,4 +1,4 @@
-"""`flask newsletter campaign create|send|pause|resume|cancel|status|test|welcome`."""
+"""`flask newsletter campaign create|duplicate|send|pause|resume|cancel|status|test|welcome`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
 from newsletter.privacy import purposes
-from newsletter.sending import campaigns, compose, recurrence
+from newsletter.sending import analytics, campaigns, compose, recurrence
 from newsletter.subscribers import segments
 
 
@@ -115,6 +115,17 @@ def _act(campaign_id: int, action) -> Campaign:
     return campaign
 
 
+@campaign_cli.command("duplicate")
+@click.argument("campaign_id", type=int)
+def duplicate(campaign_id: int) -> None:
+    """Copy a campaign into a new draft (same subject, body, lists, segment, purpose)."""
+    copy = campaigns.duplicate(db.session, _campaign(campaign_id), now=utcnow(),
+                               created_by="cli")
+    db.session.commit()
+    click.echo(f"campaign {copy.id}: draft, copied from {campaign_id}")
+    click.echo(copy.id)
+
+
 @campaign_cli.command("send")
 @click.argument("campaign_id", type=int)
 def send(campaign_id: int) -> None:
@@ -167,6 +178,10 @@ def status(campaign_id: int) -> None:
                f"skipped {figures.skipped} rate {figures.rate_per_minute:.0f}/min")
     for address, reply in figures.failures[:5]:
         click.echo(f"failed {address}: {reply}")
+    seen = analytics.for_campaign(db.session, campaign.id)
+    click.echo(f"delivered {seen.delivered} bounced hard {seen.bounced_hard} "
+               f"soft {seen.bounced_soft} complaints {seen.complaints} "
+               f"unsubscribes {seen.unsubscribes} replies {seen.replies}")
 
 
 @campaign_cli.command("test")

@@ -26,7 +26,9 @@ class BounceEvent(db.Model):
     """One bounce of one subscriber: append-only, whether it counted or not."""
 
     __tablename__ = "bounce_event"
-    __table_args__ = (Index("ix_bounce_event_subscriber_at", "subscriber_id", "occurred_at"),)
+    __table_args__ = (Index("ix_bounce_event_subscriber_at", "subscriber_id", "occurred_at"),
+                      # A campaign's bounces, for its figures (sending/analytics.py).
+                      Index("ix_bounce_event_campaign", "campaign_id"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))

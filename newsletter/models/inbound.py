@@ -27,6 +27,8 @@ class InboundMessage(db.Model):
     __table_args__ = (
         Index("ix_inbound_message_status", "status"),
         Index("ix_inbound_message_subscriber_verdict", "subscriber_id", "verdict"),
+        # A campaign's replies and complaints, for its figures (sending/analytics.py).
+        Index("ix_inbound_message_campaign", "campaign_id"),
         # A Message-ID alone is no identity: anyone can reuse one, and a message that reuses
         # it with other bytes is another message (issue 11). Rows recorded before the digest
         # existed keep NULL there.

@@ -188,6 +188,8 @@ class ConsentEvent(db.Model):
     """Append-only proof of a grant or withdrawal. Never updated; erasure only anonymises."""
 
     __tablename__ = "consent_event"
+    # Who left a campaign's lists in the days after it (sending/analytics.py): one range per list.
+    __table_args__ = (Index("ix_consent_event_purpose_at", "purpose", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int | None] = mapped_column(

@@ -172,6 +172,20 @@ def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_
     return campaign
 
 
+def duplicate(session: Session, campaign: Campaign, *, now: datetime,
+              created_by: str = "") -> Campaign:
+    """A new draft with the campaign's content, lists, segment and purpose (never its schedule)."""
+    copy = Campaign(name=f"Copy of {campaign.name or campaign.subject}"[:200],
+                    subject=campaign.subject, body=campaign.body,
+                    body_format=campaign.body_format, created_at=now, created_by=created_by,
+                    timezone=campaign.timezone, status=CampaignStatus.draft,
+                    purpose_id=campaign.purpose_id, segment_id=campaign.segment_id)
+    copy.lists = list(campaign.lists)
+    session.add(copy)
+    session.flush()
+    return copy
+
+
 def schedule(campaign: Campaign, send_at: datetime, now: datetime) -> Campaign:
     """Send at a time in the future (one minute or two ago counts as now; older is refused)."""
     if campaign.status not in (CampaignStatus.draft, CampaignStatus.scheduled):

@@ -8,6 +8,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     api_tokens,
     audit,
     campaigns,
+    charts,
     dashboard,
     inbox,
     lists,

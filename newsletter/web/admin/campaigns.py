@@ -23,7 +23,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, Segment, utcnow
 from newsletter.privacy import purposes
-from newsletter.sending import campaigns, compose, recurrence
+from newsletter.sending import analytics, campaigns, compose, recurrence
 from newsletter.subscribers import attributes, segments
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
@@ -32,6 +32,7 @@ from newsletter.web.admin.blueprint import actor, bp, role_required
 # GET  /admin/campaigns/<id>            figures, progress, preview, actions
 # GET  /admin/campaigns/<id>/edit       form;  POST saves
 # GET  /admin/campaigns/<id>/preview    the HTML part for a sample reader (sandboxed iframe)
+# POST /admin/campaigns/<id>/duplicate  a new draft with the same content, opened
 # POST /admin/campaigns/<id>/<action>   send, pause, resume, cancel, test, welcome
 
 CONFIRMED_ACTIONS = {"send": "send this campaign to its lists now",
@@ -125,6 +126,7 @@ def campaign(campaign_id: int):
     """Figures, progress, preview and the actions a campaign allows now."""
     item = _campaign(campaign_id)
     figures = campaigns.stats(db.session, item.id, utcnow())
+    seen = analytics.for_campaign(db.session, item.id) if figures.total else None
     children = db.session.scalars(select(Campaign).where(Campaign.parent_id == item.id)
                                   .order_by(Campaign.occurrence_at.desc()).limit(20)).all()
     segment = db.session.get(Segment, item.segment_id) if item.segment_id else None
@@ -132,7 +134,7 @@ def campaign(campaign_id: int):
     audience = None
     if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
         audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id)
-    return render_template("admin/campaign.html", campaign=item, figures=figures,
+    return render_template("admin/campaign.html", campaign=item, figures=figures, seen=seen,
                            segment=segment, describe=segments.describe, audience=audience,
                            children=children, local=_local, lists=_all_lists(),
                            schedule_words=recurrence.describe(item.cron) if item.cron else None,
@@ -184,6 +186,16 @@ def campaign_preview(campaign_id: int):
     # Marketer HTML: its own strict policy, no scripts, shown only inside <iframe sandbox>.
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     return response
+
+
+@bp.post("/campaigns/<int:campaign_id>/duplicate")
+@role_required(Role.marketer)
+def campaign_duplicate(campaign_id: int):
+    """Copy into a new draft and open it."""
+    copy = campaigns.duplicate(db.session, _campaign(campaign_id), now=utcnow(), created_by=actor())
+    db.session.commit()
+    flash(f"Copied into a new draft: {copy.name}.", "success")
+    return redirect(url_for("admin.campaign", campaign_id=copy.id)), 303
 
 
 @bp.post("/campaigns/<int:campaign_id>/<action>")

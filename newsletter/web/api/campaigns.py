@@ -1,6 +1,8 @@
-"""API: campaigns (create, read, schedule, send, pause, resume, cancel, stats)."""
+"""API: campaigns (create, read, duplicate, schedule, send, pause, resume, cancel, stats)."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 from flask import current_app, g
 from flask_smorest import abort
@@ -10,7 +12,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Purpose, Role, utcnow
 from newsletter.privacy import purposes
-from newsletter.sending import campaigns, compose
+from newsletter.sending import analytics, campaigns, compose
 from newsletter.subscribers import segments
 from newsletter.web.api.auth import SECURITY, api_blueprint
 
@@ -86,6 +88,10 @@ class StatsSchema(Schema):
         lambda s: (f"waiting for the mail server since {s.waiting_since:%H:%M} UTC "
                    f"(last reply: {s.waiting_reply or 'none'})") if s.waiting_since else None)
     failures = fields.Function(lambda s: [{"email": e, "reply": r} for e, r in s.failures])
+    analytics = fields.Dict(metadata={"description": (
+        "delivered, bounced (hard/soft), complaints, unsubscribes attributed to the campaign "
+        "(one-click, link or reply within 7 days of its copy), replies, and their rates; "
+        "no opens or clicks are tracked")})
 
 
 def _campaign_or_404(campaign_id: int) -> Campaign:
@@ -158,8 +164,22 @@ def get_campaign(campaign_id: int):
 @blp.doc(security=SECURITY)
 @blp.response(200, StatsSchema)
 def campaign_stats(campaign_id: int):
-    """Delivery counts, progress, rate and the latest failures."""
-    return campaigns.stats(db.session, _campaign_or_404(campaign_id).id, utcnow())
+    """Delivery counts, progress, rate, the latest failures and the campaign's analytics."""
+    campaign_id = _campaign_or_404(campaign_id).id
+    figures = campaigns.stats(db.session, campaign_id, utcnow())
+    return SimpleNamespace(**vars(figures), percent=figures.percent,
+                           analytics=analytics.for_campaign(db.session, campaign_id).as_dict())
+
+
+@blp.route("/<int:campaign_id>/duplicate", methods=["POST"])
+@blp.doc(security=SECURITY)
+@blp.response(201, CampaignSchema)
+def duplicate_campaign(campaign_id: int):
+    """A new draft with the same subject, body, lists, segment and purpose."""
+    copy = campaigns.duplicate(db.session, _campaign_or_404(campaign_id), now=utcnow(),
+                               created_by=g.api_actor)
+    db.session.commit()
+    return copy
 
 
 def _act(campaign_id: int, action) -> Campaign:
