@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'f3a8c1d5e7b2'
-down_revision = 'd5f1a2b3c4e6'
+down_revision = 'e5a1c7d9b2f4'
 branch_labels = None
 depends_on = None
 
