@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.i18n import normalise
 from newsletter.integrations import webhooks
 from newsletter.models import (
     ConsentMethod,
@@ -97,6 +98,8 @@ class SubscribeRequest:
     ip: str | None = None
     user_agent: str | None = None
     wording: str = ""
+    # The language the person used (the form's page language, an import column, the API).
+    language: str | None = None
     # The caller states a consent given elsewhere (API/import `existing`): no confirmation mail.
     existing_consent: bool = False
     # A subscriber resubscribing through their own link may lift their own unsubscribe-all.
@@ -198,6 +201,7 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
     subscriber = find_subscriber(session, request.email)
     if subscriber is None:
         candidate = Subscriber(email=request.email, name=request.name, country=request.country,
+                               language=normalise(request.language),
                                status=SubscriberStatus.pending, created_at=now, updated_at=now)
         # A savepoint: when two identical requests race, the unique email index lets one insert
         # and the other finds that row instead of failing.
@@ -213,6 +217,7 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
     else:
         # Only fill blanks: a stranger who knows an address must not rename its owner.
         subscriber.name = subscriber.name or request.name
+        subscriber.language = subscriber.language or normalise(request.language)
         subscriber.country = subscriber.country or request.country
     outcome.subscriber = subscriber
     return subscriber
