@@ -1,0 +1,153 @@
+"""Pages and system mail in the subscriber's language: chosen by the browser on the form (the
+list's default when it names none of ours), stored per subscriber, set by the preference
+centre, the API and an import column. Mail is read on the bytes the SMTP server received."""
+
+from __future__ import annotations
+
+import io
+import re
+from email import message_from_bytes, policy
+
+from sqlalchemy import select
+
+from newsletter.extensions import db
+from newsletter.models import MailingList, Subscriber, SubscriberStatus, utcnow
+from newsletter.subscribers import imports
+
+from conftest import csrf_token, deliver_queued
+
+
+def _list(app, **kw) -> int:
+    with app.app_context():
+        mailing_list = MailingList(slug="news", name="News", public=True,
+                                   sender_address="news@news.example.org", **kw)
+        db.session.add(mailing_list)
+        db.session.commit()
+        return mailing_list.id
+
+
+def _subscribe(client, email: str, headers: dict) -> str:
+    token = csrf_token(client, "/subscribe/news")
+    response = client.post("/subscribe/news", data={"email": email, "csrf_token": token},
+                           headers=headers)
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def _language(app, email: str) -> str | None:
+    with app.app_context():
+        return db.session.scalar(select(Subscriber.language).where(Subscriber.email == email))
+
+
+def _received(smtp, to: str):
+    (message,) = smtp.to(to)
+    parsed = message_from_bytes(message.raw, policy=policy.default)
+    return str(parsed["Subject"]), parsed.get_body(("plain",)).get_content()
+
+
+def _h1(html: str) -> str:
+    return re.search(r"<h1>(.*?)</h1>", html).group(1)
+
+
+def test_french_browser_gets_the_form_and_the_confirmation_mail_in_french(app, client, smtp):
+    _list(app)
+    headers = {"Accept-Language": "fr-CH, fr;q=0.9, en;q=0.5"}
+    page = client.get("/subscribe/news", headers=headers).get_data(as_text=True)
+    assert '<html lang="fr">' in page and _h1(page) == "S'inscrire à News"
+    assert "Oui, envoyez-moi News par e-mail." in page
+
+    answer = _subscribe(client, "marie@example.org", headers)
+    assert _h1(answer) == "Consultez votre boîte de réception"
+    assert _language(app, "marie@example.org") == "fr"
+
+    assert deliver_queued(app) == 1
+    subject, body = _received(smtp, "marie@example.org")
+    assert subject == "Veuillez confirmer votre inscription à News"
+    assert "Confirmez votre inscription en ouvrant ce lien" in body
+    assert "Se désinscrire: http://newsletter.test/u/" in body
+
+
+def test_without_accept_language_the_lists_default_applies_and_stays_the_lists(app, client, smtp):
+    _list(app, default_language="it")
+    page = client.get("/subscribe/news").get_data(as_text=True)
+    assert _h1(page) == "Iscriviti a News"
+    _subscribe(client, "luca@example.org", {})
+    # Nothing stored: the subscriber follows the list's default, should it change.
+    assert _language(app, "luca@example.org") is None
+    deliver_queued(app)
+    subject, body = _received(smtp, "luca@example.org")
+    assert subject == "Conferma la tua iscrizione a News"
+    assert "Ciao," in body
+
+
+def test_a_browser_language_we_lack_falls_back_to_the_lists_default(app, client):
+    _list(app, default_language="nl")
+    page = client.get("/subscribe/news", headers={"Accept-Language": "ja"}).get_data(as_text=True)
+    assert _h1(page) == "Inschrijven voor News"
+
+
+def _subscriber(app, list_id: int, language: str | None) -> tuple[int, int]:
+    from newsletter.models import Subscription, SubscriptionStatus
+
+    with app.app_context():
+        subscriber = Subscriber(email="jan@example.org", status=SubscriberStatus.active,
+                                language=language)
+        db.session.add(subscriber)
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=subscriber.id, list_id=list_id,
+                                    status=SubscriptionStatus.confirmed, confirmed_at=utcnow()))
+        db.session.commit()
+        return subscriber.id, subscriber.token_version
+
+
+def test_preference_centre_speaks_the_stored_language_and_changes_it(app, client):
+    from newsletter import links
+
+    list_id = _list(app)
+    subscriber_id, version = _subscriber(app, list_id, "de")
+    url = links.preferences_url(app.config, subscriber_id, version).replace(
+        app.config["NEWSLETTER_BASE_URL"], "")
+    # The stored choice wins over the browser's.
+    page = client.get(url, headers={"Accept-Language": "fr"}).get_data(as_text=True)
+    assert _h1(page) == "Ihre Einstellungen"
+    token = csrf_token(client, url)
+    response = client.post(url, data={"csrf_token": token, "action": "save", "list": str(list_id),
+                                      "name": "", "country": "", "language": "pl"})
+    assert response.status_code == 200
+    assert "Twoje ustawienia zostały zapisane." in response.get_data(as_text=True)
+    assert _language(app, "jan@example.org") == "pl"
+
+
+def test_api_sets_and_shows_the_language(app, client, api_token, smtp):
+    _list(app)
+    created = client.post("/api/v1/subscribers", headers=api_token, json={
+        "email": "eva@example.org", "lists": ["news"], "language": "nl"})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["language"] == "nl"
+    # The request names no language: the mail is in the stored one, not the request's.
+    deliver_queued(app)
+    subject, body = _received(smtp, "eva@example.org")
+    assert subject == "Bevestig je inschrijving voor News"
+    subscriber_id = created.get_json()["id"]
+    changed = client.patch(f"/api/v1/subscribers/{subscriber_id}", headers=api_token,
+                           json={"language": "es"})
+    assert changed.status_code == 200 and changed.get_json()["language"] == "es"
+    refused = client.patch(f"/api/v1/subscribers/{subscriber_id}", headers=api_token,
+                           json={"language": "xx"})
+    assert refused.status_code == 422
+    assert _language(app, "eva@example.org") == "es"
+
+
+def test_import_column_language(app):
+    list_id = _list(app)
+    stream = io.StringIO("email,language\nana@example.org,pt-BR\nolga@example.org,klingon\n"
+                         "tom@example.org,\n")
+    with app.app_context():
+        report = imports.import_csv(db.session, stream, list_id, consent_basis="existing",
+                                    now=utcnow(), config=app.config)
+        db.session.commit()
+    assert report.subscribed == 2
+    [(line, error)] = report.errors
+    assert line == 3 and "column 'language'" in error and "de, fr" in error
+    assert _language(app, "ana@example.org") == "pt"
+    assert _language(app, "tom@example.org") is None
