@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, render_template, request
 from flask_babel import gettext as _
 
 from newsletter.extensions import db, limiter
+from newsletter.i18n import browser_language
 from newsletter.models import PrivacyRequestKind, utcnow
 from newsletter.privacy import data_requests, fulfil
 from newsletter.sending import mailer
@@ -43,7 +44,7 @@ def request_form():
                                error=_("Choose what you would like us to do.")), 400
     now = utcnow()
     data_requests.open_request(db.session, kind=kind, email=email, source="form", now=now,
-                               config=current_app.config)
+                               config=current_app.config, language=browser_language())
     # Queued, never sent from here: the answer takes as long for a known address as for an
     # unknown one (the worker sends it).
     db.session.commit()

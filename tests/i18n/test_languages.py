@@ -151,3 +151,14 @@ def test_import_column_language(app):
     assert line == 3 and "column 'language'" in error and "de, fr" in error
     assert _language(app, "ana@example.org") == "pt"
     assert _language(app, "tom@example.org") is None
+
+
+def test_data_request_from_a_german_browser_is_verified_by_a_german_mail(app, client, smtp):
+    token = csrf_token(client, "/privacy/request")
+    response = client.post("/privacy/request", headers={"Accept-Language": "de"}, data={
+        "csrf_token": token, "email": "kurt@example.org", "kind": "erasure"})
+    assert _h1(response.get_data(as_text=True)) == "Sehen Sie in Ihr Postfach"
+    deliver_queued(app)
+    subject, body = _received(smtp, "kurt@example.org")
+    assert subject == "Bitte bestätigen Sie Ihre Anfrage zur Löschung Ihrer Daten"
+    assert "Wir haben eine Anfrage erhalten, die personenbezogenen Daten" in body
