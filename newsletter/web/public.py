@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from newsletter import links
 from newsletter.extensions import csrf, db, limiter
-from newsletter.i18n import LANGUAGES, browser_language, use_page_language
+from newsletter.i18n import LANGUAGES, browser_language, current_language, use_page_language
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.privacy import purposes
 from newsletter.subscribers import confirmation, preferences, subscriptions
@@ -38,6 +38,33 @@ def consent_wording(lists: list[MailingList]) -> str:
     what = lists[0].name if len(lists) == 1 else _("the newsletters ticked above")
     return _("Yes, send me %(what)s by email. I can unsubscribe at any time with the link "
              "in every mail.", what=what)
+
+
+def N_(message: str) -> str:
+    """Marks a message for pybabel (a default keyword) without translating it here."""
+    return message
+
+
+# The domain's messages a visitor of the form can meet (subscribers/addresses.py,
+# subscriptions.py), listed so pybabel finds them: the page shows them in its language.
+FORM_ERRORS = (
+    N_("Enter an email address."),
+    N_("Choose a country from the list."),
+    N_("Choose at least one list."),
+    N_("The name must not contain line breaks or control characters."),
+    N_("The name is longer than 200 characters."),
+)
+
+
+def form_error(exc: subscriptions.SubscribeError) -> str:
+    """The error in the page's language. email-validator's detailed reasons exist in English
+    only: other languages get one plain sentence for any address it refuses."""
+    message = str(exc)
+    if message in FORM_ERRORS or current_language() == "en":
+        return _(message)
+    if exc.field_name == "email":
+        return _("Enter a valid email address, like name@example.org.")
+    return message
 
 
 def _commit() -> None:
@@ -109,7 +136,7 @@ def subscribe(slug: str):
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
         return render_template("public/subscribe.html", lists=lists, countries=countries,
-                               wording=consent_wording(lists), form=form, error=str(exc),
+                               wording=consent_wording(lists), form=form, error=form_error(exc),
                                error_field=exc.field_name), 400
     _commit()
     # The same page whatever happened (new, known, already subscribed, suppressed): no enumeration.
@@ -272,7 +299,7 @@ def preferences_page(token: str):
             _commit()
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
-            error, status = str(exc), 400
+            error, status = form_error(exc), 400
     lists = preferences.offered_lists(db.session, subscriber)
     on = {s.list_id for s in subscriber.subscriptions if s.status is SubscriptionStatus.confirmed}
     return render_template("public/preferences.html", subscriber=subscriber, lists=lists, on=on,

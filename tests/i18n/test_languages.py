@@ -162,3 +162,17 @@ def test_data_request_from_a_german_browser_is_verified_by_a_german_mail(app, cl
     subject, body = _received(smtp, "kurt@example.org")
     assert subject == "Bitte bestätigen Sie Ihre Anfrage zur Löschung Ihrer Daten"
     assert "Wir haben eine Anfrage erhalten, die personenbezogenen Daten" in body
+
+
+def test_form_errors_come_in_the_page_language(app, client):
+    _list(app)
+    token = csrf_token(client, "/subscribe/news")
+    for email, expected in (("", "Geben Sie eine E-Mail-Adresse ein."),
+                            ("nope", "Geben Sie eine gültige E-Mail-Adresse ein, etwa name@example.org.")):
+        response = client.post("/subscribe/news", headers={"Accept-Language": "de"},
+                               data={"email": email, "csrf_token": token})
+        assert response.status_code == 400
+        assert f'id="form-error">{expected}</p>' in response.get_data(as_text=True)
+    # English keeps email-validator's precise reason.
+    response = client.post("/subscribe/news", data={"email": "nope", "csrf_token": token})
+    assert "@-sign" in response.get_data(as_text=True)
