@@ -176,3 +176,16 @@ def test_form_errors_come_in_the_page_language(app, client):
     # English keeps email-validator's precise reason.
     response = client.post("/subscribe/news", data={"email": "nope", "csrf_token": token})
     assert "@-sign" in response.get_data(as_text=True)
+
+
+def test_admin_sets_the_language_on_the_subscriber_page(app, admin_client):
+    list_id = _list(app)
+    subscriber_id, _ = _subscriber(app, list_id, None)
+    url = f"/admin/subscribers/{subscriber_id}/edit"
+    token = csrf_token(admin_client, url)
+    response = admin_client.post(url, data={"csrf_token": token, "name": "Jan", "country": "",
+                                             "language": "nl"})
+    assert response.status_code == 302
+    assert _language(app, "jan@example.org") == "nl"
+    page = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
+    assert '<span id="subscriber-language">nl</span>' in page
