@@ -172,10 +172,12 @@ def state(session: Session, subscriber: Subscriber, purpose: Purpose) -> Purpose
 
 
 def wording(purpose: Purpose, granted: bool) -> str:
-    """The sentence next to the button, recorded verbatim as proof of the choice."""
+    """The sentence next to the button, recorded verbatim as proof of the choice: in the
+    language of the page showing it (the same request records it)."""
     if granted:
-        return f"Yes, you may use my data for: {purpose.name}. {purpose.description}"
-    return f"No, do not use my data for: {purpose.name}."
+        return _("Yes, you may use my data for: %(name)s. %(description)s", name=purpose.name,
+                 description=purpose.description)
+    return _("No, do not use my data for: %(name)s.", name=purpose.name)
 
 
 def choose(session: Session, subscriber: Subscriber, purpose: Purpose, *, granted: bool,

@@ -56,6 +56,22 @@ FORM_ERRORS = (
 )
 
 
+# The link errors a visitor can meet (tokens.py, subscribers/), in the page's language.
+LINK_ERRORS = (
+    N_("This link has expired."),
+    N_("This link is not valid. It may have been cut short or altered."),
+    N_("This link is not valid."),
+    N_("This link is no longer valid. Use the link in a recent mail."),
+    N_("This is a test copy of a newsletter, so this link is only a sample. In the mail your "
+       "subscribers get, it opens each one's own preferences."),
+)
+
+
+def link_error(error: Exception) -> str:
+    message = str(error)
+    return _(message) if message in LINK_ERRORS else message
+
+
 def form_error(exc: subscriptions.SubscribeError) -> str:
     """The error in the page's language. email-validator's detailed reasons exist in English
     only: other languages get one plain sentence for any address it refuses."""
@@ -78,7 +94,7 @@ def _commit() -> None:
 
 def _bad_link(error: TokenError, **extra):
     return render_template("error.html", code=400, title=_("This link does not work"),
-                           message=str(error), **extra), 400
+                           message=link_error(error), **extra), 400
 
 
 @bp.get("/")

@@ -4,6 +4,7 @@ notice in German; English stays as it was."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from email import policy as email_policy
 from email.parser import BytesParser
@@ -39,7 +40,7 @@ def readers(app):
         return ids
 
 
-def test_purpose_announcement_in_the_subscribers_language(app, runner, smtp, readers):
+def test_purpose_announcement_in_the_subscribers_language(app, client, runner, smtp, readers):
     with app.app_context():
         policy.publish(db.session, body="# Policy", summary="First.", material=False,
                        now=NOW - timedelta(minutes=1), config=app.config, actor="test")
@@ -54,6 +55,11 @@ def test_purpose_announcement_in_the_subscribers_language(app, runner, smtp, rea
                                                "Une nouvelle utilisation de vos données : Partenaires")
     assert "Notre politique de confidentialité: http://newsletter.test/" in _text(french)
     assert "Our privacy policy: http://newsletter.test/" in _text(other)
+    # The link in it opens the purpose page in French too, whatever the browser says.
+    path = re.search(r"http://newsletter\.test(/purpose/\S+)", _text(french)).group(1)
+    page = client.get(path, headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert '<html lang="fr">' in page and "Privacy policy" not in page
+    assert "Politique de confidentialité" in page
 
 
 def test_standalone_policy_notice_in_the_subscribers_language(app, smtp, readers):
