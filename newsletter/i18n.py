@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, force_locale, get_locale
+from flask_babel import Babel, force_locale, format_date, get_locale
 
 # Order is the order shown in the preference centre and the admin forms.
 LANGUAGES: dict[str, str] = {
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
     babel.init_app(app, locale_selector=_select_locale,
                    default_translation_directories=str(TRANSLATIONS))
     app.jinja_env.globals["page_language"] = current_language
+    app.jinja_env.filters["longdate"] = long_date
 
 
 def normalise(code: str | None) -> str | None:
@@ -86,6 +88,13 @@ def current_language() -> str:
 def mail_language(subscriber_language: str | None, list_language: str | None = None) -> str:
     """The language of a mail to one subscriber: theirs, else the list's, else English."""
     return normalise(subscriber_language) or normalise(list_language) or DEFAULT_LANGUAGE
+
+
+def long_date(value: datetime) -> str:
+    """A date as people write it in the current language ("05 March 2027", "5. März 2027")."""
+    if current_language() == DEFAULT_LANGUAGE:
+        return f"{value:%d %B %Y}"  # as the English pages always wrote it
+    return format_date(value, "long")
 
 
 @contextmanager

@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import markdown as markdown_lib
-from flask_babel import format_date
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from newsletter import links
-from newsletter.i18n import in_language, normalise
+from newsletter.i18n import in_language, long_date
 from newsletter.models import PolicyNotice, PolicyVersion, Subscriber
 from newsletter.privacy import audit, consent
 from newsletter.sending import compose, eligibility, mailer
@@ -158,8 +157,7 @@ def notice_texts(config: Mapping, version_id: int, label: str, summary: str,
     url = links.policy_url(config, version_id)
     with in_language(language):
         changed = _("Our privacy policy has changed")
-        when = (f"{effective_at:%d %B %Y}" if normalise(language) in (None, "en")
-                else format_date(effective_at, "long"))
+        when = long_date(effective_at)
         version = _("version %(label)s, in force from %(date)s", label=label, date=when)
         read = _("Read the new policy and what changed")
     html = (f'<div class="policy-notice"><p><strong>{escape(changed)}</strong> '

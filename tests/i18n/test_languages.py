@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC
 from email import message_from_bytes, policy
 
 from sqlalchemy import select
@@ -189,3 +190,20 @@ def test_admin_sets_the_language_on_the_subscriber_page(app, admin_client):
     assert _language(app, "jan@example.org") == "nl"
     page = admin_client.get(f"/admin/subscribers/{subscriber_id}").get_data(as_text=True)
     assert '<span id="subscriber-language">nl</span>' in page
+
+
+def test_policy_page_in_the_browsers_language_with_its_dates(app, client):
+    from datetime import datetime
+
+    from newsletter.privacy import policy
+
+    with app.app_context():
+        policy.publish(db.session, body="# Política", summary="Primera.", material=False,
+                       now=datetime(2026, 3, 5, 9, tzinfo=UTC), config=app.config,
+                       actor="test")
+        db.session.commit()
+    page = client.get("/privacy", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "En vigor desde el 5 de marzo de 2026." in page
+    assert "Todas las versiones" in page
+    english = client.get("/privacy").get_data(as_text=True)
+    assert "In force since 05 March 2026." in english
