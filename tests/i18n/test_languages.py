@@ -207,3 +207,20 @@ def test_policy_page_in_the_browsers_language_with_its_dates(app, client):
     assert "Todas las versiones" in page
     english = client.get("/privacy").get_data(as_text=True)
     assert "In force since 05 March 2026." in english
+
+
+def test_list_default_language_by_cli_and_api(app, runner, client, api_token):
+    result = runner.invoke(args=["newsletter", "lists", "create", "nieuws", "--name", "Nieuws",
+                                 "--public", "--default-language", "nl"])
+    assert result.exit_code == 0, result.output
+    page = client.get("/subscribe/nieuws").get_data(as_text=True)
+    assert _h1(page) == "Inschrijven voor Nieuws"
+    bad = runner.invoke(args=["newsletter", "lists", "create", "x", "--name", "X",
+                              "--default-language", "tlh"])
+    assert bad.exit_code != 0 and "en, de, fr" in bad.output
+    created = client.post("/api/v1/lists", headers=api_token, json={
+        "slug": "gazeta", "name": "Gazeta", "public": True, "default_language": "pl"})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["default_language"] == "pl"
+    page = client.get("/subscribe/gazeta").get_data(as_text=True)
+    assert _h1(page) == "Zapisz się na Gazeta"
