@@ -56,6 +56,8 @@ def normalise(code: str | None) -> str | None:
 def _select_locale() -> str:
     if not has_request_context():
         return DEFAULT_LANGUAGE
+    if request.path.startswith(("/admin", "/api/v1")):
+        return DEFAULT_LANGUAGE  # the admin UI and the API are in English only
     chosen = g.get("page_language")
     if chosen:
         return chosen

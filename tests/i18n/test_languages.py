@@ -224,3 +224,9 @@ def test_list_default_language_by_cli_and_api(app, runner, client, api_token):
     assert created.get_json()["default_language"] == "pl"
     page = client.get("/subscribe/gazeta").get_data(as_text=True)
     assert _h1(page) == "Zapisz się na Gazeta"
+
+
+def test_admin_pages_stay_english_whatever_the_browser(app, admin_client):
+    page = admin_client.get("/admin/no-such-page", headers={"Accept-Language": "de"})
+    assert page.status_code == 404
+    assert "Back to the dashboard" in page.get_data(as_text=True)
