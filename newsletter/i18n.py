@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import Babel, force_locale, format_date, get_locale
+from flask_babel import Babel, force_locale, format_date, get_locale, refresh
 
 # Order is the order shown in the preference centre and the admin forms.
 LANGUAGES: dict[str, str] = {
@@ -79,6 +79,7 @@ def use_page_language(*, stored: str | None = None, fallback: str | None = None)
         g.page_language = normalise(stored)
     if normalise(fallback):
         g.page_fallback_language = normalise(fallback)
+    refresh()  # Flask-Babel keeps the locale once chosen; this choice comes later
 
 
 def current_language() -> str:
