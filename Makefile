@@ -10,7 +10,7 @@ export FLASK_APP := wsgi
 RUN_ENV := NEWSLETTER_ENV=$${NEWSLETTER_ENV:-development} \
   NEWSLETTER_BASE_URL=$${NEWSLETTER_BASE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: run shell test lint bench bench-scale install install-dev migrate clean
+.PHONY: run shell test lint bench bench-scale install install-dev migrate clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,15 @@ shell: install
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# After changing a text in {{ _('...') }} or gettext(): extract, merge into every catalogue,
+# translate the new (empty or fuzzy) entries, then run this again to compile the .mo files.
+translations: install
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext --no-location --sort-output \
+	  --project newsletter -o newsletter/translations/messages.pot .
+	$(BIN)/pybabel update -i newsletter/translations/messages.pot -d newsletter/translations \
+	  --ignore-obsolete --width 100
+	$(BIN)/pybabel compile -d newsletter/translations --statistics
 
 lint: install-dev
 	$(BIN)/ruff check .

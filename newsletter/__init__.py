@@ -64,6 +64,9 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
+    from newsletter import i18n
+
+    i18n.init_app(app)
 
     _register_blueprints(app)
     from newsletter.web import errors

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import links, tokens
+from newsletter.i18n import in_language, mail_language
 from newsletter.inbound import authres
 from newsletter.inbound.classify import Kind, Verdict
 from newsletter.integrations import webhooks
@@ -249,10 +251,11 @@ def _queue_unsubscribed_mail(session, config, subscriber, lists, now) -> None:
         "lists": [{"name": m.name, "url": links.unsubscribe_url(config, subscriber.id, m.id)}
                   for m in lists],
     }
+    with in_language(mail_language(subscriber.language, lists[0].default_language)):
+        subject = _("You are unsubscribed from %(names)s", names=context["names"])
+        text = render_template("email/reply_unsubscribed.txt", **context)
     mail = mailer.build_message(
-        config, to=subscriber.email,
-        subject=f"You are unsubscribed from {context['names']}",
-        text=render_template("email/reply_unsubscribed.txt", **context),
+        config, to=subscriber.email, subject=subject, text=text,
         now=now, mailing_list=lists[0], subscriber_id=subscriber.id,
     )
     mailer.queue(session, kind="reply-unsubscribed", mail=mail, now=now)

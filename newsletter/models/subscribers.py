@@ -82,6 +82,8 @@ class Subscriber(db.Model):
     email_hash: Mapped[str | None] = mapped_column(String(64), index=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     country: Mapped[str | None] = mapped_column(String(2))
+    # Language of pages and system mail (newsletter/i18n.py LANGUAGES); None: the list's default.
+    language: Mapped[str | None] = mapped_column(String(8))
     attributes: Mapped[dict] = mapped_column(JSONType, default=dict)
     status: Mapped[SubscriberStatus] = mapped_column(
         enum_column(SubscriberStatus), default=SubscriberStatus.pending, index=True
@@ -134,6 +136,8 @@ class MailingList(db.Model):
     public: Mapped[bool] = mapped_column(Boolean, default=False)  # offered on the public form
     archive: Mapped[bool] = mapped_column(Boolean, default=False)  # public web archive
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
+    # For subscribers with no language of their own and browsers that name none we have.
+    default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
     layout: Mapped[str | None] = mapped_column(Text)
     welcome_campaign_id: Mapped[int | None] = mapped_column(

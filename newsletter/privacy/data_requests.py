@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.i18n import in_language, normalise
 from newsletter.models import (
     OutboundMail,
     PrivacyRequest,
@@ -62,11 +64,14 @@ def open_request(
     inbound_message_id: int | None = None,
     note: str = "",
     actor: str = "subscriber",
+    language: str | None = None,
 ) -> tuple[PrivacyRequest, OutboundMail | None]:
     """Open (or find the open) request for an address and mail the verification link.
 
     Returns (request, the queued verification mail or None). The caller answers the same
-    whether or not we know the address (no enumeration).
+    whether or not we know the address (no enumeration). The request's mails are in `language`
+    (the form's browser), else the subscriber's; kept in the request, as erasure removes the
+    subscriber before the last mail.
     """
     digest = suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], email)
     request = session.scalar(
@@ -83,7 +88,8 @@ def open_request(
             due_at=one_month_after(now), subscriber_id=subscriber.id if subscriber else None,
             inbound_message_id=inbound_message_id, note=note,
             # The address itself is needed to answer the person; erasure scrubs it.
-            detail={"email": email},
+            detail={"email": email, "language": normalise(language) or (
+                subscriber.language if subscriber is not None else None)},
         )
         session.add(request)
         session.flush()
@@ -121,13 +127,14 @@ def queue_verification(session: Session, config: Mapping, request: PrivacyReques
     context = {"request": request, "kind": request.kind.value, "due_at": request.due_at,
                "verify_url": verification_url(config, request),
                "max_age_days": VERIFY_MAX_AGE_DAYS}
-    what = "see your data" if request.kind is PrivacyRequestKind.access else "delete your data"
+    with in_language(request.detail.get("language")):
+        subject = (_("Please confirm your request to see your data")
+                   if request.kind is PrivacyRequestKind.access
+                   else _("Please confirm your request to delete your data"))
+        text = render_template("email/privacy_verify.txt", **context)
     # System mail: from MAIL_DEFAULT_SENDER, no list headers (the request is about a person,
     # who may be on no list at all).
-    message = mailer.build_message(
-        config, to=email, subject=f"Please confirm your request to {what}",
-        text=render_template("email/privacy_verify.txt", **context), now=now,
-    )
+    message = mailer.build_message(config, to=email, subject=subject, text=text, now=now)
     mail = mailer.queue(session, kind=VERIFY_KIND, mail=message, now=now)
     request.detail = {**request.detail, "verification_sent_at": now.isoformat()}
     return mail

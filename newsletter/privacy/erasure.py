@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from newsletter.i18n import in_language
 from newsletter.integrations import webhooks
 from newsletter.models import (
     AuditEvent,
@@ -104,6 +106,7 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
     """
     person = subject.find(session, email, config)
     email, digest = person.email, person.digest
+    language = person.live.language if person.live is not None else None  # gone after the steps
     outcome = ErasureOutcome(digest)
     redact = Redactor(email, person.name)
     steps = (
@@ -135,7 +138,7 @@ def erase(session: Session, email: str, *, config: Mapping, now: datetime,
     # Only the keyed hash: a receiver can match it to what it holds, and learns no address.
     webhooks.emit(session, webhooks.Event.erasure_done, {"email_hash": digest}, now)
     if confirm_by_mail:
-        outcome.mail = _step_confirm_by_mail(session, config, email, now)
+        outcome.mail = _step_confirm_by_mail(session, config, email, now, language)
     return outcome
 
 
@@ -296,10 +299,11 @@ def _step_suppress(session: Session, config: Mapping, email: str, now: datetime,
 
 
 def _step_confirm_by_mail(session: Session, config: Mapping, email: str,
-                          now: datetime) -> OutboundMail:
+                          now: datetime, language: str | None) -> OutboundMail:
     """The last mail to the address; mailer drops its bytes and address once it is sent."""
-    message = mailer.build_message(
-        config, to=email, subject="Your personal data has been deleted",
-        text=render_template("email/privacy_erased.txt"), now=now)
+    with in_language(language):
+        subject = _("Your personal data has been deleted")
+        text = render_template("email/privacy_erased.txt")
+    message = mailer.build_message(config, to=email, subject=subject, text=text, now=now)
     return mailer.queue(session, kind=MAIL_KIND, mail=message, now=now)
 

@@ -23,10 +23,12 @@ from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from flask import render_template
+from flask_babel import gettext as _
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.i18n import in_language
 from newsletter.models import (
     AuditEvent,
     BounceEvent,
@@ -204,10 +206,12 @@ def mail_link(session: Session, config: Mapping, request: PrivacyRequest, *, now
     """Mail the download link for a verified access request and close it as answered."""
     days = config["NEWSLETTER_EXPORT_DAYS"]
     url = f"{config['NEWSLETTER_BASE_URL']}/privacy/export/{download_token(config, request)}"
-    message = mailer.build_message(
-        config, to=request.detail["email"], subject="Your personal data: download link",
-        text=render_template("email/privacy_export.txt", url=url, days=days,
-                             expires=now + timedelta(days=days)), now=now)
+    with in_language(request.detail.get("language")):
+        subject = _("Your personal data: download link")
+        text = render_template("email/privacy_export.txt", url=url, days=days,
+                               expires=now + timedelta(days=days))
+    message = mailer.build_message(config, to=request.detail["email"], subject=subject,
+                                   text=text, now=now)
     mail = mailer.queue(session, kind="privacy-export", mail=message, now=now)
     request.detail = {**request.detail, "export_sent_at": now.isoformat(), "export_sent_by": actor}
     data_requests.close(session, request, status=PrivacyRequestStatus.completed, actor=actor,

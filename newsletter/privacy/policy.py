@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import markdown as markdown_lib
+from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from newsletter import links
+from newsletter.i18n import in_language, long_date
 from newsletter.models import PolicyNotice, PolicyVersion, Subscriber
 from newsletter.privacy import audit, consent
 from newsletter.sending import compose, eligibility, mailer
@@ -148,15 +150,20 @@ def stats(session: Session) -> dict[int, dict[str, int]]:
 
 
 def notice_texts(config: Mapping, version_id: int, label: str, summary: str,
-                 effective_at: datetime) -> tuple[str, str]:
-    """The notice as (HTML, text): the summary and a link to the version."""
+                 effective_at: datetime, language: str | None = None) -> tuple[str, str]:
+    """The notice as (HTML, text): the summary and a link to the version, in `language` (the
+    summary stays as written). Inside a newsletter it is in English: the newsletter's own text
+    is in whatever language its author wrote."""
     url = links.policy_url(config, version_id)
-    when = f"{effective_at:%d %B %Y}"
-    html = (f'<div class="policy-notice"><p><strong>Our privacy policy has changed</strong> '
-            f"(version {escape(label)}, in force from {when}).</p><p>{escape(summary)}</p>"
-            f'<p><a href="{escape(url)}">Read the new policy and what changed</a></p></div><hr>')
-    text = (f"Our privacy policy has changed (version {label}, in force from {when}).\n"
-            f"{summary}\nRead the new policy and what changed: {url}\n\n")
+    with in_language(language):
+        changed = _("Our privacy policy has changed")
+        when = long_date(effective_at)
+        version = _("version %(label)s, in force from %(date)s", label=label, date=when)
+        read = _("Read the new policy and what changed")
+    html = (f'<div class="policy-notice"><p><strong>{escape(changed)}</strong> '
+            f"({escape(version)}).</p><p>{escape(summary)}</p>"
+            f'<p><a href="{escape(url)}">{escape(read)}</a></p></div><hr>')
+    text = f"{changed} ({version}).\n{summary}\n{read}: {url}\n\n"
     return html, text
 
 
@@ -206,7 +213,7 @@ def sweep(session: Session, config: Mapping, now: datetime) -> int:
             .order_by(PolicyNotice.subscriber_id).limit(SWEEP_BATCH)))
         if not due:
             return queued
-        for subscriber_id, email, _ in due:
+        for subscriber_id, email, _latest in due:
             queued += _notify_alone(session, config, subscriber_id, email, now)
         session.commit()
 
@@ -224,9 +231,12 @@ def _notify_alone(session: Session, config: Mapping, subscriber_id: int, email: 
     if not completed:  # another sweeper or a newsletter got there first
         return 0
     version = session.get(PolicyVersion, latest)
+    language = session.scalar(select(Subscriber.language).where(Subscriber.id == subscriber_id))
     html, text = notice_texts(config, version.id, version.version, version.summary,
-                              version.effective_at)
-    mail = mailer.build_message(config, to=email, subject="Our privacy policy has changed",
+                              version.effective_at, language)
+    with in_language(language):
+        subject = _("Our privacy policy has changed")
+    mail = mailer.build_message(config, to=email, subject=subject,
                                 text=text, html=html, now=now, subscriber_id=subscriber_id)
     mailer.queue(session, kind="policy-notice", mail=mail, now=now)
     return 1

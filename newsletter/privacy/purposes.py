@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pycountry
+from flask_babel import gettext as _
 from markupsafe import escape
 from sqlalchemy import case, exists, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import links, tokens
+from newsletter.i18n import in_language
 from newsletter.models import (
     ConsentMethod,
     Purpose,
@@ -170,10 +172,12 @@ def state(session: Session, subscriber: Subscriber, purpose: Purpose) -> Purpose
 
 
 def wording(purpose: Purpose, granted: bool) -> str:
-    """The sentence next to the button, recorded verbatim as proof of the choice."""
+    """The sentence next to the button, recorded verbatim as proof of the choice: in the
+    language of the page showing it (the same request records it)."""
     if granted:
-        return f"Yes, you may use my data for: {purpose.name}. {purpose.description}"
-    return f"No, do not use my data for: {purpose.name}."
+        return _("Yes, you may use my data for: %(name)s. %(description)s", name=purpose.name,
+                 description=purpose.description)
+    return _("No, do not use my data for: %(name)s.", name=purpose.name)
 
 
 def choose(session: Session, subscriber: Subscriber, purpose: Purpose, *, granted: bool,
@@ -208,24 +212,31 @@ def read_choice_token(session: Session, config: Mapping, token: str) -> tuple[Su
 # --- announcing ---------------------------------------------------------------------------------
 
 
-def announcement(config: Mapping, purpose: Purpose, mode: str, url: str) -> tuple[str, str, str]:
-    """The mail of one mode as (subject, text, HTML)."""
-    if mode == OPT_IN:
-        subject = f"May we use your data for {purpose.name}?"
-        lead = (f"We would like to use your personal data for something new: {purpose.name}.",
-                "We will do so only if you agree. If you do nothing, nothing changes.")
-        action = "Yes, I agree: opt in"
-    else:
-        subject = f"A new use of your data: {purpose.name}"
-        lead = (f"We are starting to use your personal data for something new: {purpose.name}.",
-                "If you do not want this, you can opt out now or at any time.")
-        action = "No, thank you: opt out"
+def announcement(config: Mapping, purpose: Purpose, mode: str, url: str,
+                 language: str | None = None) -> tuple[str, str, str]:
+    """The mail of one mode as (subject, text, HTML), in `language` (the purpose's own name and
+    description stay as the privacy officer wrote them)."""
+    name = purpose.name
+    with in_language(language):
+        if mode == OPT_IN:
+            subject = _("May we use your data for %(name)s?", name=name)
+            lead = (_("We would like to use your personal data for something new: %(name)s.",
+                      name=name),
+                    _("We will do so only if you agree. If you do nothing, nothing changes."))
+            action = _("Yes, I agree: opt in")
+        else:
+            subject = _("A new use of your data: %(name)s", name=name)
+            lead = (_("We are starting to use your personal data for something new: %(name)s.",
+                      name=name),
+                    _("If you do not want this, you can opt out now or at any time."))
+            action = _("No, thank you: opt out")
+        policy_label = _("Our privacy policy")
     policy_url = links.policy_url(config)
     text = (f"{lead[0]}\n\n{purpose.description}\n\n{lead[1]}\n\n{action}:\n{url}\n\n"
-            f"Our privacy policy: {policy_url}\n")
+            f"{policy_label}: {policy_url}\n")
     html = (f"<p>{escape(lead[0])}</p><p>{escape(purpose.description)}</p>"
             f"<p>{escape(lead[1])}</p><p><a href=\"{escape(url)}\">{escape(action)}</a></p>"
-            f"<p><a href=\"{escape(policy_url)}\">Our privacy policy</a></p>")
+            f"<p><a href=\"{escape(policy_url)}\">{escape(policy_label)}</a></p>")
     return subject, text, html
 
 
@@ -275,7 +286,8 @@ def announce(session: Session, config: Mapping, purpose: Purpose, now: datetime,
                                                    subscriber.email_hash):
                 continue
             url = links.purpose_url(config, subscriber.id, purpose_id, subscriber.token_version)
-            subject, text, html = announcement(config, purpose, modes[subscriber.id], url)
+            subject, text, html = announcement(config, purpose, modes[subscriber.id], url,
+                                               subscriber.language)
             mailer.queue(session, kind=MAIL_KIND, now=now, mail=mailer.build_message(
                 config, to=subscriber.email, subject=subject, text=text, html=html, now=now,
                 subscriber_id=subscriber.id))

@@ -24,10 +24,12 @@ from email.message import EmailMessage
 from html import escape
 
 from flask import render_template
+from flask_babel import gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from newsletter import links
+from newsletter.i18n import in_language, mail_language
 from newsletter.models import MailingList, OutboundMail, Subscriber
 from newsletter.sending import headers
 from newsletter.sending.dkim import signer_from_config
@@ -158,18 +160,21 @@ def queue(session: Session, *, kind: str, mail: Mail, now: datetime) -> Outbound
 
 
 def queue_later(session: Session, *, kind: str, subscriber: Subscriber, mailing_list: MailingList,
-                template: str, subject: str, context: Mapping, now: datetime) -> OutboundMail:
+                template: str, subject: str, context: Mapping, now: datetime,
+                subject_values: Mapping | None = None) -> OutboundMail:
     """Queue a list mail to a subscriber that the sender renders (`email/<template>.txt|html`).
 
-    `context` holds plain JSON values (links, names); the sender adds `subscriber` and `list`
-    as they are when it sends. The result is the message build_message() makes.
+    `subject` is a catalogue text (translated with `subject_values` when rendered), `context`
+    holds plain JSON values (links, names); the sender adds `subscriber` and `list` as they are
+    when it sends, in the subscriber's language. The result is what build_message() makes.
     """
     row = OutboundMail(
         kind=kind,
         to_address=subscriber.email,
         envelope_from="",  # with raw, filled in by the sender (render_queued)
         raw=b"",
-        payload={"template": template, "subject": subject, "context": dict(context),
+        payload={"template": template, "subject": subject,
+                 "subject_values": dict(subject_values or {}), "context": dict(context),
                  "subscriber_id": subscriber.id, "list_id": mailing_list.id},
         next_attempt_at=now,
         created_at=now,
@@ -188,12 +193,12 @@ def render_queued(session: Session, config: Mapping, row: OutboundMail, now: dat
         return None
     context = dict(payload["context"], subscriber=subscriber, list=mailing_list)
     template = payload["template"]
-    return build_message(
-        config, to=subscriber.email, subject=payload["subject"],
-        text=render_template(f"email/{template}.txt", **context),
-        html=render_template(f"email/{template}.html", **context),
-        now=now, mailing_list=mailing_list, subscriber_id=subscriber.id,
-    )
+    with in_language(mail_language(subscriber.language, mailing_list.default_language)):
+        subject = gettext(payload["subject"], **payload.get("subject_values", {}))
+        text = render_template(f"email/{template}.txt", **context)
+        html = render_template(f"email/{template}.html", **context)
+    return build_message(config, to=subscriber.email, subject=subject, text=text, html=html,
+                         now=now, mailing_list=mailing_list, subscriber_id=subscriber.id)
 
 
 def queued_since(session: Session, *, to: str, kind: str, since: datetime) -> int:

@@ -28,8 +28,8 @@ from newsletter.subscribers.attributes import name_from_header
 ANY = None  # in `skip_when`: any non-empty value means the row is skipped
 
 # What a column can mean (besides an attribute).
-ROLES = ("email", "name", "first_name", "last_name", "country", "consent_time", "consent_ip",
-         "attributes_json")
+ROLES = ("email", "name", "first_name", "last_name", "country", "language", "consent_time",
+         "consent_ip", "attributes_json")
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,8 @@ GENERIC = Format(
     name="CSV",
     signature=frozenset({"email"}),
     columns={"email": "email", "e_mail": "email", "email_address": "email", "name": "name",
-             "first_name": "first_name", "last_name": "last_name", "country": "country"},
+             "first_name": "first_name", "last_name": "last_name", "country": "country",
+             "language": "language"},
 )
 
 FORMATS = (MAILCHIMP, LISTMONK, SENDY, SUBSTACK, GENERIC)

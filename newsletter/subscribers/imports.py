@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from newsletter.i18n import LANGUAGES, normalise
 from newsletter.models import (
     ConsentEvent,
     ConsentMethod,
@@ -169,6 +170,7 @@ class ImportRow:
     name: str
     country: str | None
     attributes: dict = field(default_factory=dict)
+    language: str | None = None  # of pages and system mail (newsletter/i18n.py)
     proof: str = ""  # the consent the tool recorded (time, IP), added to the wording
     ip: str | None = None
 
@@ -201,8 +203,13 @@ def _parse_row(line: int, row: list[str], layout: import_formats.Layout) -> Impo
         raise subscriptions.SubscribeError(
             f"column 'country': {country.strip()[:20]!r} is not a country code; use the two-letter "
             "ISO 3166-1 code (DE, FR, GB, US, ...) or leave it empty", "country") from None
+    language = " ".join(cells("language"))
+    if language and normalise(language) is None:
+        raise subscriptions.SubscribeError(
+            f"column 'language': {language.strip()[:20]!r} is not a language we have; use one of "
+            + ", ".join(LANGUAGES) + " or leave it empty", "language")
     return ImportRow(
-        line=line,
+        line=line, language=normalise(language),
         email=subscriptions.normalise_email(" ".join(cells("email"))),
         name=subscriptions.clean_text(name, "name"),
         country=country,
@@ -265,7 +272,7 @@ def _import_row(session: Session, item: ImportRow, mailing_list: MailingList, co
         return
     outcome = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
         email=item.email, lists=[mailing_list], method=ConsentMethod.import_, name=item.name,
-        country=item.country, wording=wording + item.proof, ip=item.ip,
+        country=item.country, language=item.language, wording=wording + item.proof, ip=item.ip,
         existing_consent=confirmed, send_welcome=False,
     ), now=now, config=config)
     if outcome.subscriber is not None and item.attributes:
@@ -337,6 +344,7 @@ def _insert_members(session: Session, joining: list[str], rows: dict[str, Import
     if new:
         created = session.execute(insert(Subscriber).returning(Subscriber.id, Subscriber.email), [
             {"email": email, "name": rows[email].name, "country": rows[email].country,
+             "language": rows[email].language,
              "email_hash": suppression.email_hash(key, email), "status": status,
              "attributes": rows[email].attributes, "created_at": now, "updated_at": now}
             for email in new]).all()

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from newsletter.i18n import LANGUAGES, normalise
 from newsletter.models import MailingList, savepoint
 from newsletter.subscribers.subscriptions import SubscribeError, clean_text, normalise_email
 
@@ -35,6 +36,7 @@ class ListFields:
     public: bool | None = None
     archive: bool | None = None
     double_opt_in: bool | None = None
+    default_language: str | None = None  # newsletter/i18n.py LANGUAGES
 
 
 def clean_slug(value: str) -> str:
@@ -68,6 +70,11 @@ def _clean(values: ListFields) -> dict:
             elif f.name == "sender_address":
                 value = clean_text(value, "sender address", 254)
                 value = normalise_email(value) if value else ""
+            elif f.name == "default_language":
+                if normalise(value) is None:
+                    raise ListError("Choose one of the languages: " + ", ".join(LANGUAGES) + ".",
+                                    "default_language")
+                value = normalise(value)
             cleaned[f.name] = value
     except SubscribeError as exc:
         raise ListError(str(exc), exc.field_name or "") from None

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.i18n import normalise
 from newsletter.models import (
     ConsentMethod,
     MailingList,
@@ -77,16 +78,20 @@ def offered_lists(session: Session, subscriber: Subscriber) -> list[MailingList]
 
 def update_preferences(session: Session, subscriber: Subscriber, *, name: str, country: str | None,
                        wanted_list_ids: set[int], now: datetime, config: Mapping,
+                       language: str | None = None,
                        ip: str | None = None, user_agent: str | None = None) -> PreferencesChange:
-    """Apply the preference-centre form; every change appends a ConsentEvent."""
+    """Apply the preference-centre form; every change appends a ConsentEvent.
+
+    `language` None keeps the stored one (a form without the field changes nothing)."""
     name, country = clean_text(name, "name"), clean_country(country)
+    language = normalise(language) or subscriber.language
     change = PreferencesChange()
-    if (name, country) != (subscriber.name, subscriber.country):
-        subscriber.name, subscriber.country = name, country
+    if (name, country, language) != (subscriber.name, subscriber.country, subscriber.language):
+        subscriber.name, subscriber.country, subscriber.language = name, country, language
         change.profile_changed = True
         consent.record(session, subscriber, purpose="profile", granted=True,
                        method=ConsentMethod.preferences, now=now, ip=ip, user_agent=user_agent,
-                       wording="Updated name and country in the preference centre.")
+                       wording="Updated name, country and language in the preference centre.")
     for mailing_list in offered_lists(session, subscriber):
         subscription = next((s for s in subscriber.subscriptions
                              if s.list_id == mailing_list.id), None)
@@ -114,14 +119,17 @@ def update_preferences(session: Session, subscriber: Subscriber, *, name: str, c
 
 
 def edit_profile(session: Session, subscriber: Subscriber, *, name: str, country: str | None,
-                 actor: str, now: datetime) -> bool:
-    """An operator changes a subscriber's name or country; audited. True if anything changed."""
+                 actor: str, now: datetime, language: str | None = None) -> bool:
+    """An operator changes a subscriber's name, country or language (None: kept); audited.
+    True if anything changed."""
     name, country = clean_text(name, "name"), clean_country(country)
-    if (name, country) == (subscriber.name, subscriber.country):
+    language = normalise(language) or subscriber.language
+    if (name, country, language) == (subscriber.name, subscriber.country, subscriber.language):
         return False
     changed = [f for f, old, new in (("name", subscriber.name, name),
-                                     ("country", subscriber.country, country)) if old != new]
-    subscriber.name, subscriber.country = name, country
+                                     ("country", subscriber.country, country),
+                                     ("language", subscriber.language, language)) if old != new]
+    subscriber.name, subscriber.country, subscriber.language = name, country, language
     audit.record(session, actor=actor, action="subscriber.edit", subject_type="subscriber",
                  subject_id=subscriber.id, now=now, detail={"fields": changed})
     return True

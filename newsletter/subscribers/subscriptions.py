@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter import tokens
+from newsletter.i18n import normalise
 from newsletter.integrations import webhooks
 from newsletter.models import (
     ConsentMethod,
@@ -102,6 +103,8 @@ class SubscribeRequest:
     ip: str | None = None
     user_agent: str | None = None
     wording: str = ""
+    # The language the person used (the form's page language, an import column, the API).
+    language: str | None = None
     # The caller states a consent given elsewhere (API/import `existing`): no confirmation mail.
     existing_consent: bool = False
     # A subscriber resubscribing through their own link may lift their own unsubscribe-all.
@@ -207,6 +210,7 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
     statement = _subscriber_upsert(session.get_bind().dialect.name)
     subscriber = session.scalars(statement, {
         "email": request.email, "name": request.name, "country": request.country,
+        "language": normalise(request.language),
         "email_hash": suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
         "status": SubscriberStatus.pending, "created_at": now, "updated_at": now,
     }, execution_options={"populate_existing": True}).one()
@@ -224,13 +228,15 @@ def _insert(dialect: str, model):
 # bound parameters, so SQLAlchemy compiles each once, not on every request.
 @functools.cache
 def _subscriber_upsert(dialect: str):
-    columns = ("email", "name", "country", "email_hash", "status", "created_at", "updated_at")
+    columns = ("email", "name", "country", "language", "email_hash", "status", "created_at",
+               "updated_at")
     statement = _insert(dialect, Subscriber).values({c: bindparam(c) for c in columns})
     # Only blanks are filled: a stranger who knows an address must not rename its owner.
     return statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
         "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
                      else_=Subscriber.name),
         "country": func.coalesce(Subscriber.country, statement.excluded.country),
+        "language": func.coalesce(Subscriber.language, statement.excluded.language),
     }).returning(Subscriber)
 
 

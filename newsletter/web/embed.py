@@ -22,11 +22,12 @@ from sqlalchemy import select
 
 from newsletter import proof_of_work
 from newsletter.extensions import csrf, db, limiter
+from newsletter.i18n import browser_language
 from newsletter.models import ConsentMethod, MailingList, utcnow
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.web import client
-from newsletter.web.public import consent_wording
+from newsletter.web.public import consent_wording, form_error
 
 bp = Blueprint("embed", __name__)
 
@@ -61,7 +62,7 @@ def _subscribe(lists: list[MailingList], values: dict) -> None:
     subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
         email=str(values.get("email") or ""), lists=lists, method=ConsentMethod.form,
         name=str(values.get("name") or ""), country=str(values.get("country") or "") or None,
-        wording=consent_wording(lists), **client(),
+        wording=consent_wording(lists), language=browser_language(), **client(),
     ), now=utcnow(), config=current_app.config)
     # Commit only: the confirmation mail is queued and the worker sends it (web/public.py says
     # why a request never talks SMTP).
@@ -115,7 +116,7 @@ def form(slug: str):
         return render_template("public/subscribe.html", lists=lists,
                                form_action=url_for("public.subscribe", slug=slug),
                                countries=subscriptions.country_choices(),
-                               wording=consent_wording(lists), form=request.form, error=str(exc),
+                               wording=consent_wording(lists), form=request.form, error=form_error(exc),
                                error_field=exc.field_name), 400
     return render_template("public/subscribed.html"), 200
 

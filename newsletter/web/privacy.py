@@ -8,8 +8,10 @@ cannot be used to find out who is subscribed. The link's GET shows a button; POS
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext as _
 
 from newsletter.extensions import db, limiter
+from newsletter.i18n import browser_language
 from newsletter.models import PrivacyRequestKind, utcnow
 from newsletter.privacy import data_requests, fulfil
 from newsletter.sending import mailer
@@ -36,13 +38,13 @@ def request_form():
         email = subscriptions.normalise_email(form.get("email", ""))
     except InvalidEmail:
         return render_template("public/privacy_request.html", form=form,
-                               error="Please enter a valid email address."), 400
+                               error=_("Please enter a valid email address.")), 400
     if kind is None:
         return render_template("public/privacy_request.html", form=form,
-                               error="Choose what you would like us to do."), 400
+                               error=_("Choose what you would like us to do.")), 400
     now = utcnow()
     data_requests.open_request(db.session, kind=kind, email=email, source="form", now=now,
-                               config=current_app.config)
+                               config=current_app.config, language=browser_language())
     # Queued, never sent from here: the answer takes as long for a known address as for an
     # unknown one (the worker sends it).
     db.session.commit()
@@ -54,7 +56,7 @@ def verify_page(token: str):
     try:
         found = data_requests.read_verification(current_app.config, db.session, token)
     except data_requests.PrivacyError as exc:
-        return render_template("error.html", code=400, title="This link does not work",
+        return render_template("error.html", code=400, title=_("This link does not work"),
                                message=str(exc)), 400
     return render_template("public/privacy_verify.html", request_=found, done=False)
 
@@ -66,7 +68,7 @@ def verify(token: str):
         found, mails = fulfil.verify(db.session, current_app.config, token, now)
     except data_requests.PrivacyError as exc:
         db.session.rollback()
-        return render_template("error.html", code=400, title="This link does not work",
+        return render_template("error.html", code=400, title=_("This link does not work"),
                                message=str(exc)), 400
     mailer.commit_and_send(db.session, current_app.config, mails, now)
     return render_template("public/privacy_verify.html", request_=found, done=True)

@@ -13,10 +13,12 @@ Routes (DESIGN.md section 9):
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from newsletter import links
 from newsletter.extensions import csrf, db, limiter, statement_engine
+from newsletter.i18n import LANGUAGES, browser_language, current_language, use_page_language
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.privacy import purposes
 from newsletter.subscribers import confirmation, one_click, preferences, subscriptions
@@ -33,9 +35,52 @@ def _subscribe_limit() -> str:
 
 def consent_wording(lists: list[MailingList]) -> str:
     """The sentence shown next to the subscribe button; recorded verbatim as proof of consent."""
-    what = lists[0].name if len(lists) == 1 else "the newsletters ticked above"
-    return (f"Yes, send me {what} by email. I can unsubscribe at any time with the link "
-            f"in every mail.")
+    what = lists[0].name if len(lists) == 1 else _("the newsletters ticked above")
+    return _("Yes, send me %(what)s by email. I can unsubscribe at any time with the link "
+             "in every mail.", what=what)
+
+
+def N_(message: str) -> str:
+    """Marks a message for pybabel (a default keyword) without translating it here."""
+    return message
+
+
+# The domain's messages a visitor of the form can meet (subscribers/addresses.py,
+# subscriptions.py), listed so pybabel finds them: the page shows them in its language.
+FORM_ERRORS = (
+    N_("Enter an email address."),
+    N_("Choose a country from the list."),
+    N_("Choose at least one list."),
+    N_("The name must not contain line breaks or control characters."),
+    N_("The name is longer than 200 characters."),
+)
+
+
+# The link errors a visitor can meet (tokens.py, subscribers/), in the page's language.
+LINK_ERRORS = (
+    N_("This link has expired."),
+    N_("This link is not valid. It may have been cut short or altered."),
+    N_("This link is not valid."),
+    N_("This link is no longer valid. Use the link in a recent mail."),
+    N_("This is a test copy of a newsletter, so this link is only a sample. In the mail your "
+       "subscribers get, it opens each one's own preferences."),
+)
+
+
+def link_error(error: Exception) -> str:
+    message = str(error)
+    return _(message) if message in LINK_ERRORS else message
+
+
+def form_error(exc: subscriptions.SubscribeError) -> str:
+    """The error in the page's language. email-validator's detailed reasons exist in English
+    only: other languages get one plain sentence for any address it refuses."""
+    message = str(exc)
+    if message in FORM_ERRORS or current_language() == "en":
+        return _(message)
+    if exc.field_name == "email":
+        return _("Enter a valid email address, like name@example.org.")
+    return message
 
 
 def _commit() -> None:
@@ -48,8 +93,8 @@ def _commit() -> None:
 
 
 def _bad_link(error: TokenError, **extra):
-    return render_template("error.html", code=400, title="This link does not work",
-                           message=str(error), **extra), 400
+    return render_template("error.html", code=400, title=_("This link does not work"),
+                           message=link_error(error), **extra), 400
 
 
 @bp.get("/")
@@ -58,6 +103,12 @@ def index():
         select(MailingList).where(MailingList.public.is_(True)).order_by(MailingList.name)
     ).all()
     return render_template("public/index.html", lists=lists)
+
+
+def _page_language(subscriber: Subscriber | None, lists: list[MailingList]) -> None:
+    """Pages reached by a subscriber's link speak their stored language (Accept-Language next)."""
+    use_page_language(stored=subscriber.language if subscriber is not None else None,
+                      fallback=lists[0].default_language if lists else None)
 
 
 # --- subscribe ----------------------------------------------------------------------------------
@@ -80,6 +131,7 @@ def _form_lists(slug: str) -> list[MailingList]:
 @limiter.limit(_subscribe_limit, methods=["POST"])
 def subscribe(slug: str):
     lists = _form_lists(slug)
+    use_page_language(fallback=lists[0].default_language)
     countries = subscriptions.country_choices()
     if request.method == "GET":
         return render_template("public/subscribe.html", lists=lists, countries=countries,
@@ -95,12 +147,12 @@ def subscribe(slug: str):
         subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
             name=form.get("name", ""), country=form.get("country") or None,
-            wording=consent_wording(lists), **client(),
+            wording=consent_wording(lists), language=browser_language(), **client(),
         ), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
         return render_template("public/subscribe.html", lists=lists, countries=countries,
-                               wording=consent_wording(lists), form=form, error=str(exc),
+                               wording=consent_wording(lists), form=form, error=form_error(exc),
                                error_field=exc.field_name), 400
     _commit()
     # The same page whatever happened (new, known, already subscribed, suppressed): no enumeration.
@@ -119,6 +171,7 @@ def confirm_page(token: str):
             return render_template("public/confirm_expired.html", token=token), 400
         return _bad_link(exc)
     lists = db.session.scalars(select(MailingList).where(MailingList.id.in_(list_ids))).all()
+    _page_language(db.session.get(Subscriber, subscriber_id), lists)
     done = confirmation.already_confirmed(db.session, subscriber_id, list_ids)
     if done is not None:
         prefs = links.preferences_url(current_app.config, done.id, done.token_version)
@@ -147,11 +200,12 @@ def confirm(token: str):
                                         **client())
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
-        return render_template("error.html", code=400, title="Nothing to confirm",
+        return render_template("error.html", code=400, title=_("Nothing to confirm"),
                                message=str(exc)), 400
     subscriber = outcome.subscriber
     prefs = links.preferences_url(config, subscriber.id, subscriber.token_version)
     lists = [s.mailing_list for s in outcome.confirmed + outcome.already]
+    _page_language(subscriber, lists)
     _commit()
     return render_template("public/confirmed.html", lists=lists, preferences_url=prefs,
                            already=not outcome.confirmed)
@@ -175,6 +229,7 @@ def unsubscribe_page(token: str):
 
 
 def _unsubscribe_render(token, subscriber, mailing_list, done: str = "", status: int = 200):
+    _page_language(subscriber, [mailing_list] if mailing_list is not None else [])
     subscription = None
     if subscriber is not None and mailing_list is not None:
         subscription = next((s for s in subscriber.subscriptions if s.list_id == mailing_list.id), None)
@@ -212,14 +267,15 @@ def unsubscribe(token: str):
     if action == "resubscribe" and mailing_list is not None:
         subscriptions.resubscribe(
             db.session, subscriber, mailing_list, now=now, config=config,
-            wording=f"Subscribe me to {mailing_list.name} again.", **client())
+            wording=_("Subscribe me to %(name)s again.", name=mailing_list.name), **client())
         _commit()
         return _unsubscribe_render(token, subscriber, mailing_list, done="resubscribe")
     everything = request.form.get("scope") == "all" or mailing_list is None
     subscriptions.unsubscribe(
         db.session, subscriber, list_ids=None if everything else [mailing_list.id],
         method=ConsentMethod.link, now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-        wording="Unsubscribe from everything" if everything else f"Unsubscribe from {mailing_list.name}",
+        wording=_("Unsubscribe from everything") if everything
+        else _("Unsubscribe from %(name)s", name=mailing_list.name),
         **client(),
     )
     db.session.commit()
@@ -237,6 +293,7 @@ def preferences_page(token: str):
         subscriber = preferences.read_preferences_token(db.session, config, token)
     except TokenError as exc:
         return _bad_link(exc)
+    _page_language(subscriber, [])
     error, done, status = None, "", 200
     if request.method == "POST":
         try:
@@ -244,21 +301,25 @@ def preferences_page(token: str):
                 subscriptions.unsubscribe(
                     db.session, subscriber, list_ids=None, method=ConsentMethod.preferences,
                     now=now, suppression_key=config["NEWSLETTER_SUPPRESSION_KEY"],
-                    wording="Leave all: unsubscribe from every list.", **client())
+                    wording=_("Leave all: unsubscribe from every list."), **client())
                 done = "left"
             else:
                 wanted = {int(i) for i in request.form.getlist("list") if i.isdigit()}
                 preferences.update_preferences(
                     db.session, subscriber, name=request.form.get("name", ""),
                     country=request.form.get("country") or None, wanted_list_ids=wanted,
+                    language=request.form.get("language") or None,
                     now=now, config=config, **client())
+                # The page answers in the language just chosen.
+                use_page_language(stored=subscriber.language)
                 done = "saved"
             _commit()
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
-            error, status = str(exc), 400
+            error, status = form_error(exc), 400
     lists = preferences.offered_lists(db.session, subscriber)
     on = {s.list_id for s in subscriber.subscriptions if s.status is SubscriptionStatus.confirmed}
     return render_template("public/preferences.html", subscriber=subscriber, lists=lists, on=on,
                            countries=subscriptions.country_choices(), error=error, done=done,
-                           token=token, purposes=purposes.states(db.session, subscriber)), status
+                           token=token, purposes=purposes.states(db.session, subscriber),
+                           languages=LANGUAGES), status

@@ -9,13 +9,16 @@ Routes (DESIGN.md section 9):
 from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from newsletter.extensions import csrf, db
+from newsletter.i18n import use_page_language
 from newsletter.models import ConsentMethod, utcnow
 from newsletter.privacy import purposes
 from newsletter.subscribers import preferences
 from newsletter.tokens import TokenError
 from newsletter.web import client
+from newsletter.web.public import link_error
 
 bp = Blueprint("purposes", __name__)
 
@@ -23,8 +26,8 @@ CHOICES = {"grant": True, "withdraw": False}
 
 
 def _bad_link(error: TokenError):
-    return render_template("error.html", code=400, title="This link does not work",
-                           message=str(error)), 400
+    return render_template("error.html", code=400, title=_("This link does not work"),
+                           message=link_error(error)), 400
 
 
 @bp.get("/purpose/<token>")
@@ -33,6 +36,7 @@ def purpose_page(token: str):
         subscriber, purpose = purposes.read_choice_token(db.session, current_app.config, token)
     except TokenError as exc:
         return _bad_link(exc)
+    use_page_language(stored=subscriber.language)
     return render_template("public/purpose.html", token=token, subscriber=subscriber,
                            state=purposes.state(db.session, subscriber, purpose), done=None,
                            wording=purposes.wording)
@@ -47,10 +51,11 @@ def purpose_choose(token: str):
         subscriber, purpose = purposes.read_choice_token(db.session, current_app.config, token)
     except TokenError as exc:
         return _bad_link(exc)
+    use_page_language(stored=subscriber.language)
     granted = CHOICES.get(request.form.get("choice", ""))
     if granted is None:
-        return render_template("error.html", code=400, title="Nothing chosen",
-                               message="Press one of the buttons on the page."), 400
+        return render_template("error.html", code=400, title=_("Nothing chosen"),
+                               message=_("Press one of the buttons on the page.")), 400
     purposes.choose(db.session, subscriber, purpose, granted=granted, method=ConsentMethod.link,
                     now=utcnow(), **client())
     db.session.commit()

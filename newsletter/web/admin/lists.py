@@ -6,6 +6,7 @@ from flask import Response, abort, flash, redirect, render_template, request, st
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
+from newsletter.i18n import LANGUAGES
 from newsletter.models import (
     Campaign,
     MailingList,
@@ -27,6 +28,7 @@ def _fields(form) -> mailing_lists.ListFields:
         name=form.get("name", ""), description=form.get("description", ""),
         sender_name=form.get("sender_name", ""), sender_address=form.get("sender_address", ""),
         public="public" in form, archive="archive" in form, double_opt_in="double_opt_in" in form,
+        default_language=form.get("default_language") or None,
     )
 
 
@@ -58,7 +60,8 @@ def lists_new():
             db.session.rollback()
             error = str(exc)
     defaults = form if request.method == "POST" else {"double_opt_in": "on"}
-    return render_template("admin/lists_form.html", list=None, form=defaults, error=error), \
+    return render_template("admin/lists_form.html", list=None, form=defaults, error=error,
+                           languages=LANGUAGES), \
         400 if error else 200
 
 
@@ -79,6 +82,7 @@ def lists_edit(list_id: int):
     form = request.form if error else {
         "name": mailing_list.name, "description": mailing_list.description,
         "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
+        "default_language": mailing_list.default_language,
         **{k: "on" for k in ("public", "archive", "double_opt_in") if getattr(mailing_list, k)},
     }
     welcome = None
@@ -86,7 +90,7 @@ def lists_edit(list_id: int):
         welcome = db.session.get(Campaign, mailing_list.welcome_campaign_id)
     embeddable = mailing_list.public and mailing_list.double_opt_in
     return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
-                           welcome=welcome, embeddable=embeddable,
+                           welcome=welcome, embeddable=embeddable, languages=LANGUAGES,
                            snippet=embed.snippet(mailing_list) if embeddable else ""), \
         400 if error else 200
 

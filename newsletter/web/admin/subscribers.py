@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db
+from newsletter.i18n import LANGUAGES
 from newsletter.models import (
     MAX_ID,
     AuditEvent,
@@ -145,7 +146,7 @@ def subscribers_edit(subscriber_id: int):
         try:
             preferences.edit_profile(db.session, subscriber, name=request.form.get("name", ""),
                                      country=request.form.get("country") or None, actor=actor(),
-                                     now=utcnow())
+                                     language=request.form.get("language") or None, now=utcnow())
             db.session.commit()
             flash("Saved.", "success")
             return redirect(url_for("admin.subscribers_detail", subscriber_id=subscriber_id))
@@ -154,8 +155,10 @@ def subscribers_edit(subscriber_id: int):
             error = str(exc)
     return render_template("admin/subscribers_form.html", subscriber=subscriber, error=error,
                            form=request.form if error else {"name": subscriber.name,
-                                                            "country": subscriber.country or ""},
-                           countries=subscriptions.country_choices()), 400 if error else 200
+                                                            "country": subscriber.country or "",
+                                                            "language": subscriber.language or ""},
+                           countries=subscriptions.country_choices(),
+                           languages=LANGUAGES), 400 if error else 200
 
 
 @bp.post("/subscribers/<int:subscriber_id>/attributes")

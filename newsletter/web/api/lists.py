@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flask_smorest import abort
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
+from newsletter.i18n import LANGUAGES
 from newsletter.models import MailingList, Role, utcnow
 from newsletter.subscribers import lists
 from newsletter.web.api.auth import SECURITY, api_blueprint
@@ -26,6 +27,8 @@ class ListSchema(Schema):
     public = fields.Bool()
     archive = fields.Bool()
     double_opt_in = fields.Bool(load_default=True)
+    default_language = fields.Str(validate=validate.OneOf(LANGUAGES), metadata={
+        "description": "Pages and system mail for subscribers who chose no language."})
 
 
 class ListUpdateSchema(ListSchema):

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db, limiter
+from newsletter.i18n import LANGUAGES
 from newsletter.models import (
     ConsentMethod,
     Role,
@@ -42,11 +43,16 @@ class SubscriptionSchema(Schema):
     unsubscribed_at = fields.DateTime(allow_none=True)
 
 
+LANGUAGE_DOC = {"description": "Language of public pages and system mail (" + ", ".join(LANGUAGES)
+                + "); null: the list's default language."}
+
+
 class SubscriberSchema(Schema):
     id = fields.Int()
     email = fields.Str()
     name = fields.Str()
     country = fields.Str(allow_none=True)
+    language = fields.Str(allow_none=True, metadata=LANGUAGE_DOC)
     status = fields.Function(lambda s: s.status.value)
     attributes = fields.Function(lambda s: s.attributes or {})
     created_at = fields.DateTime()
@@ -62,6 +68,8 @@ class SubscriberCreateSchema(Schema):
     email = Text(required=True, max_length=254)
     name = Text(load_default="")
     country = Country(load_default=None)
+    language = fields.Str(load_default=None, allow_none=True, validate=validate.OneOf(LANGUAGES),
+                          metadata=LANGUAGE_DOC)
     lists = fields.List(Slug(), required=True, validate=validate.Length(min=1, max=50))
     consent_basis = fields.Str(load_default="double-opt-in", validate=validate.OneOf(CONSENT_BASES))
     wording = Text(load_default="", max_length=2000)
@@ -71,6 +79,7 @@ class SubscriberCreateSchema(Schema):
 class SubscriberUpdateSchema(Schema):
     name = Text()
     country = Country()
+    language = fields.Str(validate=validate.OneOf(LANGUAGES), metadata=LANGUAGE_DOC)
     attributes = fields.Dict(keys=fields.Str(), metadata=ATTRIBUTES_DOC)
 
 
@@ -139,7 +148,7 @@ def create_subscriber(data: dict):
     try:
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=data["email"], lists=lists, method=ConsentMethod.api, name=data["name"],
-            country=data["country"], existing_consent=existing, wording=wording,
+            country=data["country"], language=data["language"], existing_consent=existing, wording=wording,
             actor=g.api_actor, **client(),
         ), now=utcnow(), config=current_app.config)
         if not outcome.suppressed and data["attributes"]:
@@ -177,7 +186,7 @@ def update_subscriber(data: dict, subscriber_id: int):
     subscriber = _subscriber_or_404(subscriber_id)
     preferences.edit_profile(db.session, subscriber, name=data.get("name", subscriber.name),
                              country=data.get("country", subscriber.country), actor=g.api_actor,
-                             now=utcnow())
+                             language=data.get("language"), now=utcnow())
     try:
         attributes.set_attributes(db.session, subscriber, data.get("attributes") or {},
                                   actor=g.api_actor, now=utcnow())
