@@ -204,3 +204,15 @@ def test_a_marketer_may_not_read_the_log(app, client, auth):
     _login(auth, Role.marketer)
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
+
+
+def test_the_log_shows_times_in_the_readers_timezone(app, client, auth):
+    add_rows(app, row(day=2))  # 12:00 UTC on 2 March
+    _login(auth, Role.privacy)
+    with app.app_context():
+        from newsletter.models import AdminUser
+
+        db.session.execute(update(AdminUser).values(timezone="Europe/Berlin"))
+        db.session.commit()
+    page = client.get("/admin/audit").get_data(as_text=True)
+    assert "2026-03-02 13:00:00 CET" in page and "(UTC)" not in page

@@ -51,8 +51,9 @@ def actor() -> str:
 
 
 @bp.app_template_filter("when")
-def when(moment: datetime | None) -> str:
-    """A time on an admin page, in the logged-in user's timezone (UTC before login)."""
+def when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A time on an admin page, in the logged-in user's timezone (UTC before login); a format
+    with a time of day names the zone, so a reader never guesses."""
     if moment is None:
         return ""
     name = getattr(current_user, "timezone", None) or "UTC"
@@ -60,4 +61,6 @@ def when(moment: datetime | None) -> str:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         zone = ZoneInfo("UTC")
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    if "%H" in fmt and "%Z" not in fmt:
+        fmt += " %Z"
+    return moment.astimezone(zone).strftime(fmt)
