@@ -138,8 +138,6 @@ class MailingList(db.Model):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     # For subscribers with no language of their own and browsers that name none we have.
     default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
-    # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
-    layout: Mapped[str | None] = mapped_column(Text)
     welcome_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL")
     )
