@@ -10,8 +10,15 @@ from campaign_support import NOW, drain, make_list
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, Layout, LayoutFormat, Subscriber, Subscription
-from newsletter.models import SubscriberStatus, SubscriptionStatus
+from newsletter.models import (
+    Campaign,
+    Layout,
+    LayoutFormat,
+    Subscriber,
+    SubscriberStatus,
+    Subscription,
+    SubscriptionStatus,
+)
 from newsletter.sending import campaigns, layouts, readers
 
 MJML = """<mjml><mj-body>
