@@ -74,9 +74,10 @@ def test_a_test_copy_as_a_subscriber_reaches_the_staff_address_with_their_data(
     assert "Hi Ada Lovelace, your plan is pro." in html and "Weekly News" in html
     assert "Hi Ada Lovelace, your plan is pro." in text
     # Her own links are not in it: staff cannot act for her from a test copy.
-    with app.app_context():
-        assert not db.session.scalar(select(AuditEvent).where(
-            AuditEvent.action == "subscriber.mail_preview"))
+    path = re.search(r"https?://[^/\s]+(/preferences/\S+)", text).group(1)
+    page = admin_client.get(path)
+    assert page.status_code == 400
+    assert "This is a test copy of a newsletter" in page.get_data(as_text=True)
     rows = _audit(app, "subscriber.mail_test")
     assert [(r.subject_id, r.actor, r.detail) for r in rows] == [
         (str(ada_id), "admin:admin@example.org",
