@@ -174,3 +174,13 @@ def test_a_campaign_goes_out_through_the_worker_in_its_mjml_layout(app, smtp):
     assert "Leave WEEKLY NEWS" in html and "PLAIN" not in html
     assert "@media" in html  # MJML's responsive rules are kept beside the inlined styles
     assert "{{" not in html and "{%" not in html
+
+
+def test_two_layouts_of_a_list_cannot_share_a_name(app):
+    with app.app_context():
+        news = make_list(db.session)
+        layouts.save(db.session, mailing_list=news, name="Same", source_format="html",
+                     source="<div>{{ content }}</div>", now=NOW, actor="test")
+        with pytest.raises(layouts.LayoutError, match="already has a layout named 'Same'"):
+            layouts.save(db.session, mailing_list=news, name="Same", source_format="html",
+                         source="<main>{{ content }}</main>", now=NOW, actor="test")
