@@ -134,3 +134,32 @@ def test_only_marketers_and_admins_reach_the_library(app, auth, client, role, al
     with app.app_context():
         names = db.session.scalars(select(Layout.name)).all()
     assert names == (["New"] if allowed else ["Kept"])
+
+
+def test_the_campaign_form_picks_a_layout_of_its_lists(app, admin_client):
+    from newsletter.models import Campaign
+
+    list_id = _news(app)
+    with app.app_context():
+        other = make_list(db.session, "other", name="Other")
+        mine = layouts.save(db.session, mailing_list=db.session.get(MailingList, list_id),
+                            name="Mine", source_format="html", source="<div>{{ content }}</div>",
+                            now=utcnow(), actor="test")
+        theirs = layouts.save(db.session, mailing_list=other, name="Theirs",
+                              source_format="html", source="<p>{{ content }}</p>", now=utcnow(),
+                              actor="test")
+        db.session.commit()
+        mine_id, theirs_id = mine.id, theirs.id
+    form = admin_client.get("/admin/campaigns/new").get_data(as_text=True)
+    assert f'<option value="{mine_id}"' in form and "Weekly News: Mine (default)" in form
+    token = csrf_token(admin_client, "/admin/campaigns/new")
+    data = {"csrf_token": token, "subject": "S", "body": "b", "body_format": "markdown",
+            "lists": [str(list_id)], "mode": "draft"}
+    refused = admin_client.post("/admin/campaigns/new", data={**data, "layout_id": str(theirs_id)})
+    assert refused.status_code == 400
+    assert "the layout must belong to one of the campaign's lists" in \
+        html_lib.unescape(refused.get_data(as_text=True))
+    saved = admin_client.post("/admin/campaigns/new", data={**data, "layout_id": str(mine_id)})
+    assert saved.status_code == 302
+    with app.app_context():
+        assert db.session.scalar(select(Campaign.layout_id)) == mine_id
