@@ -333,7 +333,7 @@ def _spawn(session: Session, series: Campaign, occurrence: datetime) -> Campaign
         body_format=series.body_format, status=CampaignStatus.scheduled, send_at=occurrence,
         timezone=series.timezone, parent_id=series.id, occurrence_at=occurrence,
         created_at=occurrence, created_by=series.created_by, purpose_id=series.purpose_id,
-        segment_id=series.segment_id,
+        segment_id=series.segment_id, layout_id=series.layout_id,
     )
     child.lists = list(series.lists)
     try:

@@ -184,3 +184,21 @@ def test_two_layouts_of_a_list_cannot_share_a_name(app):
         with pytest.raises(layouts.LayoutError, match="already has a layout named 'Same'"):
             layouts.save(db.session, mailing_list=news, name="Same", source_format="html",
                          source="<main>{{ content }}</main>", now=NOW, actor="test")
+
+
+def test_each_occurrence_of_a_series_keeps_its_layout(app):
+    from datetime import timedelta
+
+    with app.app_context():
+        news = make_list(db.session)
+        layouts.save(db.session, mailing_list=news, name="Default", source_format="html",
+                     source="<div>{{ content }}</div>", now=NOW, actor="test")
+        chosen = layouts.save(db.session, mailing_list=news, name="Monday",
+                              source_format="html", source="<main>{{ content }}</main>",
+                              now=NOW, actor="test")
+        series = campaigns.create(db.session, subject="Notes", body="b", list_ids=[news.id],
+                                  now=NOW, cron="0 9 * * 1", layout_id=chosen.id)
+        db.session.commit()
+        spawned = campaigns.spawn_occurrences(db.session, series.next_occurrence_at
+                                              + timedelta(minutes=1))
+        assert [c.layout_id for c in spawned] == [chosen.id]
