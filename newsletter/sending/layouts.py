@@ -23,7 +23,6 @@ from pathlib import Path
 
 import mjml
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from newsletter.models import Campaign, CampaignStatus, Layout, LayoutFormat, MailingList
@@ -146,6 +145,12 @@ def save(session: Session, *, mailing_list: MailingList, name: str, source_forma
         fmt = LayoutFormat(source_format)
     except ValueError:
         raise LayoutError("format: must be html or mjml") from None
+    taken = select(Layout.id).where(Layout.list_id == mailing_list.id, Layout.name == name)
+    if layout is not None:
+        taken = taken.where(Layout.id != layout.id)
+    # (The unique constraint stays the last word should two saves race.)
+    if session.scalar(taken.limit(1)) is not None:
+        raise LayoutError(f"name: {mailing_list.name} already has a layout named {name!r}")
     html = compile_source(fmt, source)
     check(html, samples, limits)
     # A list's first layout is its default: that is what adding one is for.
@@ -156,11 +161,7 @@ def save(session: Session, *, mailing_list: MailingList, name: str, source_forma
         session.add(layout)
     layout.name, layout.source_format, layout.source, layout.html = name, fmt, source, html
     layout.updated_at, layout.updated_by = now, actor
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
-        raise LayoutError(f"name: {mailing_list.name} already has a layout named {name!r}") from None
+    session.flush()
     if make_default or first:
         set_default(session, layout)
     return layout
