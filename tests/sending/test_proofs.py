@@ -146,3 +146,20 @@ def test_only_marketers_and_admins_see_or_send_proofs(app, auth, client, smtp, r
     deliver_queued(app)
     assert len(smtp.to("u@example.org")) == (1 if allowed else 0)
     assert len(_audit(app, "subscriber.mail_preview")) == (2 if allowed else 0)
+
+
+def test_the_cli_sends_a_test_copy_as_a_subscriber(app, runner, smtp):
+    campaign_id, ada_id = _world(app)
+    result = runner.invoke(args=["newsletter", "campaign", "test", str(campaign_id),
+                                 "--to", "editor@example.org", "--as", "ada@example.net"])
+    assert result.exit_code == 0, result.output
+    deliver_queued(app)
+    received = smtp.wait_for(1)[0]
+    assert received.rcpt_tos == ["editor@example.org"]
+    assert "Hi Ada Lovelace, your plan is pro." in received.message.get_body(("plain",)).get_content()
+    assert [(r.subject_id, r.actor) for r in _audit(app, "subscriber.mail_test")] == \
+        [(str(ada_id), "cli")]
+    stranger = runner.invoke(args=["newsletter", "campaign", "test", str(campaign_id),
+                                   "--to", "editor@example.org", "--as", "bob@example.net"])
+    assert stranger.exit_code != 0 and "is not a subscriber of this campaign's lists" in \
+        stranger.output
