@@ -110,3 +110,32 @@ def test_preview_as_a_subscriber_at_phone_and_desktop_width(page, app, auth):
         looks = db.session.scalars(select(AuditEvent.action)
                                    .where(AuditEvent.subject_type == "subscriber")).all()
     assert looks == ["subscriber.mail_preview"]
+
+
+@pytest.mark.parametrize("slug", [s.slug for s in layouts.STARTERS])
+def test_each_starter_fits_a_phone_and_a_desktop(page, app, auth, slug):
+    with app.app_context():
+        news = make_list(db.session, "news", name="Weekly News")
+        starter = layouts.starter(slug)
+        layout_id = layouts.save(db.session, mailing_list=news, name=starter.name,
+                                 source_format=starter.source_format.value,
+                                 source=starter.source(), now=NOW, actor="test").id
+        db.session.commit()
+    auth.create()
+    leaked = []
+    page.context.route("**/*", lambda route: (
+        route.continue_() if urlsplit(route.request.url).hostname == "127.0.0.1"
+        else (leaked.append(route.request.url), route.abort())))
+    page.goto("/login")
+    page.fill("input[name=email]", "admin@example.org")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/admin/")
+    for width in (375, 800):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(f"/admin/layouts/{layout_id}/preview")
+        assert "Weekly News" in page.locator("body").inner_text()
+        # The sample's table and quotation included, nothing is wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.locator("blockquote").count() == 1
+    assert leaked == []

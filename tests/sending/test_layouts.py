@@ -202,3 +202,14 @@ def test_each_occurrence_of_a_series_keeps_its_layout(app):
         spawned = campaigns.spawn_occurrences(db.session, series.next_occurrence_at
                                               + timedelta(minutes=1))
         assert [c.layout_id for c in spawned] == [chosen.id]
+
+
+@pytest.mark.parametrize("starter", layouts.STARTERS, ids=lambda s: s.slug)
+def test_each_starter_compiles_passes_the_rule_and_loads_nothing_remote(starter):
+    html = layouts.compile_source(starter.source_format, starter.source())
+    layouts.check(html)
+    assert "{{ list.name }}" in html  # the header names the list
+    for selector in ("table", "th", "blockquote"):
+        assert re.search(rf"(^|[\s}},.]){selector}\s*\{{", html, re.MULTILINE), selector
+    remote = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|@import|url\(|<link""", html)
+    assert remote == []
