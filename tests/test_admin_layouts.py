@@ -163,3 +163,17 @@ def test_the_campaign_form_picks_a_layout_of_its_lists(app, admin_client):
     assert saved.status_code == 302
     with app.app_context():
         assert db.session.scalar(select(Campaign.layout_id)) == mine_id
+
+
+def test_make_default_moves_the_mark_to_another_layout(app, admin_client):
+    list_id = _news(app)
+    assert _post_new(admin_client, list_id, name="First").status_code == 303
+    assert _post_new(admin_client, list_id, name="Second").status_code == 303
+    with app.app_context():
+        second = db.session.scalar(select(Layout.id).where(Layout.name == "Second"))
+    token = csrf_token(admin_client, "/admin/layouts")
+    assert admin_client.post(f"/admin/layouts/{second}/default").status_code == 400  # no CSRF
+    response = admin_client.post(f"/admin/layouts/{second}/default", data={"csrf_token": token})
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalars(select(Layout.name).where(Layout.is_default)).all() == ["Second"]
