@@ -10,12 +10,12 @@ import re
 
 import pytest
 from sqlalchemy import select
+from test_embed import foreign_site, snippet_from_admin  # noqa: F401 - a fixture used below
 
 from newsletter.extensions import db
 from newsletter.models import MailingList, Subscriber, SubscriberStatus, utcnow
 
 from conftest import csrf_token, deliver_queued
-from test_embed import foreign_site, snippet_from_admin  # noqa: F401 - a fixture used below
 
 FIELDS = [
     {"name": "plan", "label": "Your plan", "type": "text", "required": True},
