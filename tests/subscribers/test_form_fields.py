@@ -225,3 +225,28 @@ def test_snippet_with_fields_posted_from_another_origin(app, page, live_server, 
                                                "start": "2027-01-15", "invoice": True}
     assert deliver_queued(app) == 1
     assert smtp.messages[0].rcpt_tos == ["shop@example.net"]
+
+
+def test_a_form_for_several_lists_asks_each_field_once_and_requires_it_only_for_its_list(
+        app, client, news):
+    with app.app_context():
+        deals = MailingList(slug="deals", name="Deals", public=True, form_fields=[
+            {"name": "plan", "label": "Plan again", "type": "text", "required": False},
+            {"name": "shoe_size", "label": "Shoe size", "type": "number", "required": True}])
+        db.session.add(deals)
+        db.session.commit()
+        ids = {m.slug: m.id for m in db.session.scalars(select(MailingList))}
+    page = client.get("/subscribe/deals?lists=news").get_data(as_text=True)
+    assert page.count('name="attributes.plan"') == 1 and "Plan again" in page
+    assert "Shoe size" in page
+    token = csrf_token(client, "/subscribe/deals?lists=news")
+    # Only "deals" chosen: its own required field counts, news's required plan does not.
+    response = client.post("/subscribe/deals?lists=news", data={
+        "csrf_token": token, "email": "kim@example.net", "list": str(ids["deals"])})
+    assert response.status_code == 400 and 'id="error-shoe_size"' in response.get_data(as_text=True)
+    assert 'id="error-plan"' not in response.get_data(as_text=True)
+    response = client.post("/subscribe/deals?lists=news", data={
+        "csrf_token": token, "email": "kim@example.net", "list": str(ids["deals"]),
+        "attributes.shoe_size": "42"})
+    assert response.status_code == 200
+    assert stored(app, "kim@example.net") == {"shoe_size": 42}
