@@ -204,9 +204,14 @@ def mapped(header: list[str], choices: list[tuple[str, str]]) -> Layout:
     return Layout(MAPPED, roles, attributes, [], width=len(header))
 
 
-def guess(header: list[str]) -> list[tuple[str, str]]:
+def guess(header: list[str], rows: list[list[str]] = ()) -> list[tuple[str, str]]:
     """A first mapping to show: our own column names where they fit, an attribute named after
-    the header otherwise, "ignore" for a column without a usable name."""
+    the header otherwise, "ignore" for a column without a usable name; with no column named
+    like an address, the first where most sample values hold an "@" is the address.
+
+    >>> guess(["Adresse", "Tarif"], [["ada@example.org", "pro"]])
+    [('email', ''), ('attribute', 'tarif')]
+    """
     result = []
     for column in header:
         name = name_from_header(column)
@@ -217,4 +222,11 @@ def guess(header: list[str]) -> list[tuple[str, str]]:
             result.append(("attribute", name))
         else:
             result.append(("ignore", ""))
+    if rows and not any(role == "email" for role, _ in result):
+        for position in range(len(header)):
+            values = [row[position] for row in rows if position < len(row)]
+            # Most, not all: the bad row a dry run should report may be among the first.
+            if sum("@" in value for value in values) * 2 > len(rows):
+                result[position] = ("email", "")
+                break
     return result

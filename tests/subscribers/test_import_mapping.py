@@ -68,7 +68,9 @@ def test_an_unknown_file_gets_a_preview_and_imports_as_mapped(app, admin_client,
     assert response.status_code == 200
     assert 'id="mapping-reason"' in page
     assert "<th scope=\"col\">E-Mail-Adresse</th>" in page and "<td>call back</td>" in page
-    # A first guess: every named column an attribute, named after its header.
+    # A first guess: the column of addresses is the address, every other named column an
+    # attribute named after its header.
+    assert selected(page) == ["email"] + ["attribute"] * 6
     assert 'name="attribute-5" maxlength="64" value="tarif"' in page
     with app.app_context():
         assert db.session.scalar(select(func.count(Subscriber.id))) == 0

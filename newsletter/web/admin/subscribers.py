@@ -322,4 +322,4 @@ def _mapping_step(staged: str, encoding: str | None, choices: list[tuple[str, st
     if len(header) > MAX_COLUMNS:
         return None, f"the file has {len(header)} columns; at most {MAX_COLUMNS} can be mapped"
     return {"header": header, "rows": rows, "reason": reason,
-            "choices": choices or import_formats.guess(header)}, None
+            "choices": choices or import_formats.guess(header, rows)}, None
