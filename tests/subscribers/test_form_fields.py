@@ -250,3 +250,28 @@ def test_a_form_for_several_lists_asks_each_field_once_and_requires_it_only_for_
         "attributes.shoe_size": "42"})
     assert response.status_code == 200
     assert stored(app, "kim@example.net") == {"shoe_size": 42}
+
+
+def test_api_reads_and_replaces_a_lists_fields(app, api_token, news):
+    client = app.test_client()
+    got = client.get("/api/v1/lists/news", headers=api_token).get_json()
+    assert got["form_fields"] == FIELDS
+    bad = client.patch("/api/v1/lists/news", headers=api_token, json={"form_fields": [
+        {"name": "ok", "label": "Fine", "type": "text"},
+        {"name": "Not OK", "label": "Bad", "type": "text"}]})
+    assert bad.status_code == 422 and "Field 2" in bad.get_json()["message"]
+    assert list_fields(app, news) == FIELDS
+    assert client.patch("/api/v1/lists/news", headers=api_token, json={"form_fields": [
+        {"name": "size", "label": "Size", "type": "number", "required": True}]}).status_code == 200
+    assert list_fields(app, news) == [{"name": "size", "label": "Size", "type": "number",
+                                       "required": True}]
+    created = client.post("/api/v1/lists", headers=api_token, json={
+        "slug": "club", "name": "Club", "form_fields": [{"name": "x", "label": "X",
+                                                         "type": "yes_no"}]})
+    assert created.status_code == 201
+    client.post("/api/v1/lists", headers=api_token, json={"slug": "plain", "name": "Plain"})
+    every = {row["slug"]: row["form_fields"]
+             for row in client.get("/api/v1/lists", headers=api_token).get_json()}
+    assert every["plain"] == []  # none: an empty array, as the document says
+    assert created.get_json()["form_fields"] == [
+        {"name": "x", "label": "X", "type": "yes_no", "required": False}]
