@@ -11,8 +11,8 @@ checks those rows and turns what a person typed into a typed value:
 - yes_no  -> bool
 
 Only the declared fields are read: a sign-up can never set another attribute. How the values
-are stored is `subscribe()` below: only names the subscriber lacks are filled, as the subscribe
-form does with the name. Labels are the list owner's words and are shown as written; the error
+are stored is subscriptions.py's (`SubscribeRequest.attributes`): only names the subscriber lacks
+are filled, as with the name. Labels are the list owner's words and are shown as written; the error
 messages below are shown to the person in the page's language (web/public.py lists them for
 pybabel).
 """
@@ -131,7 +131,8 @@ def of_lists(lists: Iterable[MailingList]) -> list[FormField]:
                 found[f.name] = f
             elif f.required and not found[f.name].required:
                 found[f.name] = FormField(f.name, found[f.name].label, found[f.name].type, True)
-    return list(found.values())
+    # A form of many lists still asks a bounded number of questions.
+    return list(found.values())[:MAX_FIELDS]
 
 
 # --- the answers (the public form and the JSON endpoint) ----------------------------------------
@@ -165,21 +166,11 @@ def subscribe(session: Session, request: subscriptions.SubscribeRequest,
               config: Mapping) -> subscriptions.SubscribeOutcome:
     """subscriptions.subscribe() with the form's answers kept as attributes; FieldErrors (before
     anything is written) when an answer cannot be read."""
-    values = read_answers(fields, answers)
-    outcome = subscriptions.subscribe(session, request, now=now, config=config)
-    if values and outcome.subscriber is not None:
-        # A sign-up proves nothing about the address until its link is clicked: like the name,
-        # an answer only fills a blank. Anybody who knows an address could otherwise rewrite
-        # what its owner told us (and what campaigns and segments read).
-        held = outcome.subscriber.attributes or {}
-        try:
-            filled = attributes.merged(held, values, overwrite=False)
-        except SubscribeError:  # at the ceiling already: the sign-up counts, the answers do not
-            filled = held
-        if filled != held:
-            outcome.subscriber.attributes = filled
-            outcome.subscriber.updated_at = now
-    return outcome
+    # A sign-up proves nothing about the address until its link is clicked: like the name, an
+    # answer only fills a blank (subscriptions.py merges them with the held values winning).
+    # Anybody who knows an address could otherwise rewrite what its owner told us.
+    request.attributes = read_answers(fields, answers)
+    return subscriptions.subscribe(session, request, now=now, config=config)
 
 
 def _text(raw: object) -> str:
