@@ -275,3 +275,9 @@ def test_api_reads_and_replaces_a_lists_fields(app, api_token, news):
     assert every["plain"] == []  # none: an empty array, as the document says
     assert created.get_json()["form_fields"] == [
         {"name": "x", "label": "X", "type": "yes_no", "required": False}]
+
+
+def test_the_template_help_names_the_fields_before_anybody_answers(app, admin_client, news):
+    page = admin_client.get("/admin/campaigns/new").get_data(as_text=True)
+    assert "{{ subscriber.attributes.seats }}" in page
+    assert "{{ subscriber.attributes.invoice }}" in page
