@@ -15,18 +15,11 @@ from werkzeug.routing import IntegerConverter
 from config import ConfigError, load_config
 from newsletter.extensions import api, csrf, db, limiter, login_manager, mail, migrate
 from newsletter.models.base import MAX_ID
+from newsletter.web.headers import security_headers
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 __all__ = ["ConfigError", "create_app"]
-
-# No inline script anywhere: pages load /static files only. Styles likewise.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "font-src 'self'; connect-src 'self'; frame-src 'self'; frame-ancestors 'self'; "
-    "form-action 'self'; base-uri 'none'; object-src 'none'"
-)
-
 
 class IdConverter(IntegerConverter):
     """`<int:...>` in every route: ids are 32-bit integer columns, so a larger number names
@@ -50,6 +43,10 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
     app.config.update(config)
     app.url_map.converters["int"] = IdConverter
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from newsletter.web.one_click import OneClickLayer
+
+    # Inside ProxyFix (when there is one), so the one-click layer sees the client's address.
+    app.wsgi_app = OneClickLayer(app, app.wsgi_app)
     proxies = app.config["NEWSLETTER_PROXY_COUNT"]
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -72,7 +69,7 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
     from newsletter.web import errors
 
     errors.register(app)  # after the API: it replaces flask-smorest's JSON-for-all handler
-    app.after_request(_security_headers)
+    app.after_request(security_headers)
     app.jinja_env.globals["has_endpoint"] = lambda endpoint: endpoint in app.view_functions
 
     from newsletter.cli import newsletter_cli
@@ -111,13 +108,3 @@ def _register_blueprints(app: Flask) -> None:
     # The API authenticates with bearer tokens, not cookies: CSRF does not apply.
     for blueprint in api_module.blueprints():
         csrf.exempt(blueprint)
-
-
-def _security_headers(response):
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if not response.headers.get("Cache-Control") and response.mimetype == "text/html":
-        response.headers["Cache-Control"] = "no-store"
-    return response

@@ -78,6 +78,13 @@ def sweep_policy_notices(app: Flask) -> None:
     policy.sweep(db.session, app.config, utcnow())
 
 
+def tell_purpose_newcomers(app: Flask) -> None:
+    """Tell those who became active subscribers since a purpose was announced (idempotent: one
+    PurposeNotice per person and purpose, written with the queued mail)."""
+    from newsletter.privacy import purposes
+    purposes.tell_newcomers(db.session, app.config, utcnow())
+
+
 def send_webhooks(app: Flask) -> None:
     """POST queued event webhooks that are due (integrations/webhooks.py; retried with backoff)."""
     from newsletter.integrations import webhooks
@@ -102,6 +109,7 @@ def jobs(app: Flask) -> list[Job]:
         Job("purge-send-windows", purge_send_windows, 600),
         Job("inbound-poll", poll_inbound, app.config.get("NEWSLETTER_INBOUND_POLL_SECONDS", 60)),
         Job("policy-sweep", sweep_policy_notices, 300),
+        Job("purpose-newcomers", tell_purpose_newcomers, 300),
         Job("audit-seal", seal_audit_trail, 60),
         Job("webhooks", send_webhooks, 10),
     ]

@@ -28,7 +28,7 @@ from newsletter.models import (
 )
 from newsletter.sending.process import run_worker
 
-from conftest import csrf_token
+from conftest import csrf_token, make_app
 
 CONFIRM_RE = re.compile(r"http://newsletter\.test(/confirm/\S+)")
 MAX_STATEMENTS = 5
@@ -143,3 +143,52 @@ def test_one_click_is_one_autocommitted_statement_and_records_the_withdrawal(app
         (event_,) = db.session.scalars(select(ConsentEvent)).all()
         assert (event_.granted, event_.method, event_.user_agent) == (
             False, ConsentMethod.one_click, "Mail/1.0")
+
+
+def test_rfc8058_post_is_answered_beneath_flask_with_the_client_behind_the_proxy(
+        database_url, tmp_path, smtp):
+    """The one-click POST runs no Flask request (no hooks, no session): the WSGI layer in
+    web/one_click.py answers it, inside ProxyFix, with the usual security headers. A multipart
+    one-click and a bad token still reach Flask."""
+    app = make_app(database_url, tmp_path, smtp.port, NEWSLETTER_PROXY_COUNT=1)
+    with app.app_context():
+        news = MailingList(slug="news", name="Weekly News", public=True)
+        ada = Subscriber(email="ada@example.net", status=SubscriberStatus.active)
+        db.session.add_all([news, ada])
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=ada.id, list_id=news.id,
+                                    status=SubscriptionStatus.confirmed))
+        db.session.commit()
+        path = "/u/" + links.unsubscribe_token(app.config, ada.id, news.id)
+    flask_requests: list[str] = []
+    app.before_request(lambda: flask_requests.append("seen") and None)
+    client = app.test_client()
+    headers = {"X-Forwarded-For": "203.0.113.9", "User-Agent": "Provider/2"}
+
+    response = client.post(path, data="List-Unsubscribe=One-Click", headers=headers,
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and response.text == "Unsubscribed.\n"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "Set-Cookie" not in response.headers
+    assert flask_requests == []
+    with app.app_context():
+        (withdrawal,) = db.session.scalars(select(ConsentEvent)).all()
+        assert (withdrawal.method, withdrawal.ip, withdrawal.user_agent) == (
+            ConsentMethod.one_click, "203.0.113.9", "Provider/2")
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.unsubscribed
+
+    # multipart/form-data is allowed by RFC 8058 too: Flask's route answers it the same way
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"}, headers=headers,
+                           content_type="multipart/form-data")
+    assert response.status_code == 200 and response.text == "Unsubscribed.\n"
+    assert flask_requests == ["seen"]
+    # a tampered token gets Flask's error page, not a silent 200
+    response = client.post(path[:-3] + "xyz", data="List-Unsubscribe=One-Click",
+                           content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and "does not work" in response.text
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    if "newsletter.statement_engine" in app.extensions:
+        app.extensions["newsletter.statement_engine"].dispose()

@@ -75,6 +75,9 @@ class Purpose(db.Model):
     opt_in_countries: Mapped[list] = mapped_column(JSONType, default=list)  # ISO 3166 alpha-2
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by: Mapped[str] = mapped_column(String(255), default="")
+    # First announced; from then on whoever becomes an active subscriber is told too
+    # (privacy/purposes.py `tell_newcomers`, a scheduler job).
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class PurposeNotice(db.Model):

@@ -21,7 +21,7 @@ from datetime import datetime
 import pycountry
 from flask_babel import gettext as _
 from markupsafe import escape
-from sqlalchemy import case, exists, func, literal, select
+from sqlalchemy import case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -248,11 +248,44 @@ def _insert(session: Session):
 def announce(session: Session, config: Mapping, purpose: Purpose, now: datetime,
              actor: str) -> int:
     """Mail every active subscriber not yet told about the purpose, once, in their mode; returns
-    how many were mailed now. A unit of work: commits per batch.
+    how many were mailed now. A unit of work: commits per batch. From the first announce on,
+    `tell_newcomers` (a scheduler job) tells those who become active subscribers later.
+    """
+    told = _tell_untold(session, config, purpose, now)
+    # Written last, in the audit row's transaction: a concurrent announce waits on the notice
+    # rows (above), not on this row.
+    session.execute(update(Purpose).where(Purpose.id == purpose.id,
+                                          Purpose.announced_at.is_(None))
+                    .values(announced_at=now))
+    audit.record(session, actor=actor, action="purpose.announce", subject_type="purpose",
+                 subject_id=purpose.id, now=now, detail=told)
+    session.commit()
+    return told[OPT_IN] + told[OPT_OUT]
+
+
+def tell_newcomers(session: Session, config: Mapping, now: datetime) -> int:
+    """Every announced purpose, told to whoever became an active subscriber since (a sign-up
+    after the announcement must hear of it as everybody else did). Returns how many were mailed;
+    an audit row per purpose that mailed someone."""
+    total = 0
+    for purpose in session.scalars(select(Purpose).where(Purpose.announced_at.is_not(None))
+                                   .order_by(Purpose.id)).all():
+        told = _tell_untold(session, config, purpose, now)
+        if told[OPT_IN] or told[OPT_OUT]:
+            audit.record(session, actor="scheduler", action="purpose.announce.newcomers",
+                         subject_type="purpose", subject_id=purpose.id, now=now, detail=told)
+            session.commit()
+            total += told[OPT_IN] + told[OPT_OUT]
+    return total
+
+
+def _tell_untold(session: Session, config: Mapping, purpose: Purpose,
+                 now: datetime) -> dict[str, int]:
+    """Mail every active subscriber without a PurposeNotice for the purpose; commits per batch.
 
     The PurposeNotice row and the queued mail are written in one transaction, by an INSERT ...
     ON CONFLICT DO NOTHING on (subscriber, purpose) that returns only the rows it added: a
-    second announce adds none, and a second run at the same moment waits on the first one's
+    second run adds none, and a second run at the same moment waits on the first one's
     uncommitted rows (PostgreSQL) or for its write lock (SQLite) and then adds none either.
     The mail goes through the outbox (OutboundMail), which the worker sends at the global rate.
     """
@@ -293,7 +326,4 @@ def announce(session: Session, config: Mapping, purpose: Purpose, now: datetime,
                 subscriber_id=subscriber.id))
             told[modes[subscriber.id]] += 1
         session.commit()
-    audit.record(session, actor=actor, action="purpose.announce", subject_type="purpose",
-                 subject_id=purpose_id, now=now, detail=told)
-    session.commit()
-    return told[OPT_IN] + told[OPT_OUT]
+    return told

@@ -17,14 +17,15 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from newsletter import links
-from newsletter.extensions import csrf, db, limiter, statement_engine
+from newsletter.extensions import csrf, db, limiter
 from newsletter.i18n import LANGUAGES, browser_language, current_language, use_page_language
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.privacy import purposes
-from newsletter.subscribers import confirmation, form_fields, one_click, preferences, subscriptions
+from newsletter.subscribers import confirmation, form_fields, preferences, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
 from newsletter.web import client
+from newsletter.web import one_click as one_click_post
 
 bp = Blueprint("public", __name__)
 
@@ -281,12 +282,8 @@ def unsubscribe(token: str):
     except TokenError as exc:
         return _bad_link(exc)
     if request.form.get("List-Unsubscribe") == "One-Click":
-        # RFC 8058: act at once, answer 200, whatever the state (a repeat is a success too).
-        # One statement on its own connection: no ORM session, no template (the hot path).
-        one_click.leave_list_now(statement_engine(current_app), subscriber_id, list_id,
-                                 method=ConsentMethod.one_click, now=now,
-                                 wording="List-Unsubscribe=One-Click", **client())
-        return "Unsubscribed.\n", 200, {"Content-Type": "text/plain; charset=utf-8"}
+        # RFC 8058. Usually answered before Flask by web/one_click.py; a multipart body gets here.
+        return one_click_post.unsubscribe(current_app, subscriber_id, list_id, **client())
     subscriber, mailing_list = _unsubscribe_target(token)
     action = request.form.get("action", "unsubscribe")
     if subscriber is None:  # erased or purged: nothing left to unsubscribe, and that is success

@@ -307,3 +307,33 @@ def test_each_occurrence_of_a_recurring_series_keeps_its_purpose(app, people):
         db.session.commit()
         (child,) = campaigns.spawn_occurrences(db.session, series.next_occurrence_at)
         assert child.parent_id == series.id and child.purpose_id == purpose.id
+
+
+def test_whoever_subscribes_after_the_announcement_is_told_by_the_scheduler(
+        app, runner, smtp, people):
+    from newsletter.scheduler import tell_purpose_newcomers
+
+    create_partners(runner)
+    with app.app_context():  # not announced yet: the job tells nobody
+        tell_purpose_newcomers(app)
+        assert db.session.scalar(select(func.count()).select_from(PurposeNotice)) == 0
+    assert announce(runner) == "queued 3"
+    assert deliver_queued(app) == 3
+    smtp.wait_for(3)
+    smtp.clear()
+    with app.app_context():
+        news = db.session.scalar(select(MailingList))
+        (newcomer,) = add_subscribers(db.session, news, 1, start=7, prefix="newcomer")
+        db.session.execute(update(Subscriber).where(Subscriber.id == newcomer).values(country="DE"))
+        db.session.commit()
+        tell_purpose_newcomers(app)
+        tell_purpose_newcomers(app)  # a second run tells nobody twice
+        assert db.session.scalar(select(PurposeNotice.mode).where(
+            PurposeNotice.subscriber_id == newcomer)) == "opt-in"
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "purpose.announce.newcomers")) == 1
+    assert deliver_queued(app) == 1
+    (mail,) = smtp.wait_for(1)
+    assert mail.rcpt_tos == ["newcomer7@example.net"]
+    assert b"\r\nSubject: May we use your data for Sharing with partners?\r\n" in mail.raw
+    assert len(LINK.findall(text_of(mail.raw))) == 2
