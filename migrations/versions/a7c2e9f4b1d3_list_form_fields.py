@@ -1,7 +1,7 @@
 """mailing_list.form_fields: a list's extra fields on its public form
 
 Revision ID: a7c2e9f4b1d3
-Revises: f3c9a2d7e1b5
+Revises: a1c4e7b2d9f3
 Create Date: 2026-12-03 05:45:00
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'a7c2e9f4b1d3'
-down_revision = 'f3c9a2d7e1b5'
+down_revision = 'a1c4e7b2d9f3'
 branch_labels = None
 depends_on = None
 
