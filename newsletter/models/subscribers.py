@@ -140,6 +140,9 @@ class MailingList(db.Model):
     default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
     layout: Mapped[str | None] = mapped_column(Text)
+    # The extra fields of the list's public form, as data: [{"name", "label", "type",
+    # "required"}] (subscribers/form_fields.py checks and reads them). None: no extra field.
+    form_fields: Mapped[list | None] = mapped_column(JSONType)
     welcome_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL")
     )
