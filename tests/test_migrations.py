@@ -64,7 +64,7 @@ def test_a_lists_old_layout_becomes_its_default_library_entry_and_back(bare_app)
 
     layout = "<div>{{ list.name }}</div>{{ content }}"
     with bare_app.app_context():
-        upgrade(revision="a1c4e7b2d9f3")
+        upgrade(revision="a7c2e9f4b1d3")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO mailing_list (slug, name, description, sender_name, sender_address,"
@@ -78,7 +78,7 @@ def test_a_lists_old_layout_becomes_its_default_library_entry_and_back(bare_app)
                 " FROM layout l JOIN mailing_list m ON m.id = l.list_id")).all()
         assert [tuple(r) for r in rows] == [
             ("styled", "Layout before the library", "html", layout, layout, True)]
-        downgrade(revision="a1c4e7b2d9f3")
+        downgrade(revision="a7c2e9f4b1d3")
         with db.engine.connect() as conn:
             back = dict(conn.execute(text("SELECT slug, layout FROM mailing_list")).all())
         assert back == {"styled": layout, "plain": None}

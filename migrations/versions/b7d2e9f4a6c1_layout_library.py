@@ -2,7 +2,7 @@
 mailing_list.layout becomes each list's default library entry
 
 Revision ID: b7d2e9f4a6c1
-Revises: a1c4e7b2d9f3
+Revises: a7c2e9f4b1d3
 Create Date: 2026-12-03 06:00:00
 
 """
@@ -14,7 +14,7 @@ import newsletter.models.base
 
 # revision identifiers, used by Alembic.
 revision = 'b7d2e9f4a6c1'
-down_revision = 'a1c4e7b2d9f3'
+down_revision = 'a7c2e9f4b1d3'
 branch_labels = None
 depends_on = None
 

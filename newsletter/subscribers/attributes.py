@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from newsletter.models import Subscriber
+from newsletter.models import MailingList, Subscriber
 from newsletter.privacy import audit
 from newsletter.subscribers.addresses import SubscribeError
 from newsletter.subscribers.subscriptions import clean_text
@@ -104,7 +104,11 @@ def set_attributes(session: Session, subscriber: Subscriber, changes: Mapping, *
 
 
 def known_names(session: Session, sample: int = HELP_SAMPLE) -> list[str]:
-    """Attribute names in use (on the newest `sample` subscribers), for the template help."""
+    """Attribute names in use (on the newest `sample` subscribers) or asked by a list's form
+    (before anybody has answered), for the template help."""
     rows = session.scalars(select(Subscriber.attributes).order_by(Subscriber.id.desc())
                            .limit(sample))
-    return sorted({name for attributes in rows if attributes for name in attributes})
+    asked = session.scalars(select(MailingList.form_fields)
+                            .where(MailingList.form_fields.is_not(None)))
+    return sorted({name for attributes in rows if attributes for name in attributes}
+                  | {field["name"] for fields in asked if fields for field in fields})

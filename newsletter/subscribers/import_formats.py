@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from newsletter.subscribers.attributes import name_from_header
+from newsletter.subscribers.attributes import NAME, name_from_header
 
 ANY = None  # in `skip_when`: any non-empty value means the row is skipped
 
@@ -98,6 +98,16 @@ GENERIC = Format(
 FORMATS = (MAILCHIMP, LISTMONK, SENDY, SUBSTACK, GENERIC)
 
 
+# A file no format claims, read by the columns the marketer mapped (the import page's step).
+MAPPED = Format(name="mapped CSV", signature=frozenset(), columns={})
+
+# What a column can be mapped to, and how the import page names each choice.
+MAPPABLE = {"email": "Email address", "name": "Name", "first_name": "First name",
+            "last_name": "Last name", "country": "Country (ISO code)", "language": "Language",
+            "consent_time": "Consent time", "consent_ip": "Consent IP", "attribute": "Attribute",
+            "ignore": "Ignore"}
+
+
 @dataclass(frozen=True)
 class Layout:
     """A header row read against a format: where each role and attribute is."""
@@ -106,10 +116,15 @@ class Layout:
     roles: dict[str, list[int]]  # role -> column positions, in file order
     attributes: list[tuple[int, str]]  # (position, attribute name)
     skips: list[tuple[int, str, frozenset[str] | None]]  # (position, column, values)
+    width: int = 0  # a mapping's number of columns (0: any): the file must have as many
 
 
 class UnknownLayout(ValueError):
     """No address column in the header row."""
+
+
+class MappingError(ValueError):
+    """The columns as mapped cannot be imported; the message names the column."""
 
 
 def detect(header: list[str]) -> Layout:
@@ -153,3 +168,65 @@ def skip_reason(layout: Layout, row: list[str]) -> str | None:
         if value and (values is None or value in values):
             return f"{column}={value}"
     return None
+
+
+def mapped(header: list[str], choices: list[tuple[str, str]]) -> Layout:
+    """The layout the marketer chose: per column a MAPPABLE key and, for "attribute", a name.
+    MappingError unless exactly one column is the address and every attribute name is valid.
+
+    >>> mapped(["Mail", "Seats"], [("email", ""), ("attribute", "seats")]).attributes
+    [(1, 'seats')]
+    """
+    if len(choices) != len(header):
+        raise MappingError(f"the file has {len(header)} columns but {len(choices)} were mapped")
+    roles: dict[str, list[int]] = {}
+    attributes: list[tuple[int, str]] = []
+    for position, (role, name) in enumerate(choices):
+        column = f"column {position + 1} ({header[position].strip()[:40]!r})"
+        if role not in MAPPABLE:
+            raise MappingError(f"{column}: choose what it holds")
+        if role == "ignore":
+            continue
+        if role != "attribute":
+            roles.setdefault(role, []).append(position)
+            continue
+        name = name.strip()
+        if not NAME.match(name):
+            raise MappingError(f"{column}: an attribute name is lower-case letters, digits and _, "
+                               f"starting with a letter (at most 64): {name[:70]!r}")
+        if any(name == taken for _, taken in attributes):
+            raise MappingError(f"{column}: the attribute {name!r} is already mapped to another "
+                               "column")
+        attributes.append((position, name))
+    emails = len(roles.get("email", []))
+    if emails != 1:
+        raise MappingError(f"exactly one column must be the email address ({emails} chosen)")
+    return Layout(MAPPED, roles, attributes, [], width=len(header))
+
+
+def guess(header: list[str], rows: list[list[str]] = ()) -> list[tuple[str, str]]:
+    """A first mapping to show: our own column names where they fit, an attribute named after
+    the header otherwise, "ignore" for a column without a usable name; with no column named
+    like an address, the first where most sample values hold an "@" is the address.
+
+    >>> guess(["Adresse", "Tarif"], [["ada@example.org", "pro"]])
+    [('email', ''), ('attribute', 'tarif')]
+    """
+    result = []
+    for column in header:
+        name = name_from_header(column)
+        role = GENERIC.columns.get(name)
+        if role in MAPPABLE:
+            result.append((role, ""))
+        elif name:
+            result.append(("attribute", name))
+        else:
+            result.append(("ignore", ""))
+    if rows and not any(role == "email" for role, _ in result):
+        for position in range(len(header)):
+            values = [row[position] for row in rows if position < len(row)]
+            # Most, not all: the bad row a dry run should report may be among the first.
+            if sum("@" in value for value in values) * 2 > len(rows):
+                result[position] = ("email", "")
+                break
+    return result

@@ -52,6 +52,27 @@ class ImportFormatError(ValueError):
     """The file as a whole cannot be imported (no email column, not CSV, unclear encoding)."""
 
 
+class UnrecognisedColumns(ImportFormatError):
+    """No format claims the header row: the columns need mapping (import_formats.mapped)."""
+
+
+PREVIEW_ROWS = 5
+
+
+def preview(stream: TextIO, rows: int = PREVIEW_ROWS) -> tuple[list[str], list[list[str]]]:
+    """The header and the first `rows` rows, for the mapping step; ImportFormatError when the
+    start of the file is not CSV."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, None) or []
+        first = [row for _, row in zip(range(rows), reader, strict=False)]
+    except csv.Error as exc:
+        raise ImportFormatError(f"the start of the file is not CSV: {exc}") from None
+    if not header:
+        raise ImportFormatError("the file is empty")
+    return header, first
+
+
 def open_csv(binary: BinaryIO, encoding: str | None = None) -> TextIO:
     """The uploaded bytes as text: in `encoding`, or the one detected on a bounded sample
     (csv_encoding.py); streamed, never read whole. ImportFormatError when it is not clear."""
@@ -85,21 +106,28 @@ class ImportReport:
 def import_csv(session: Session, stream: TextIO, list_id: int, *, consent_basis: str, now: datetime,
                config: Mapping, dry_run: bool = False, batch_size: int = 500, source: str = "",
                on_error: Callable[[int, str], None] | None = None,
-               actor: str = "system") -> ImportReport:
+               actor: str = "system",
+               layout: import_formats.Layout | None = None) -> ImportReport:
     """Import rows into the list: our own layout (`email`, optional `name`, `country`) or a
-    known tool's export (import_formats.py); any other column becomes an attribute. The import
-    is audited in the caller's transaction."""
+    known tool's export (import_formats.py); any other column becomes an attribute. A `layout`
+    given (the columns the marketer mapped: import_formats.mapped) is used instead of the one
+    the header row names. The import is audited in the caller's transaction."""
     if consent_basis not in CONSENT_BASES:
         raise ImportFormatError(f"consent basis must be one of {', '.join(CONSENT_BASES)}")
     report = ImportReport(dry_run=dry_run, encoding=getattr(stream, "encoding", None) or "")
     encoding = report.encoding or "text"
     reader = csv.reader(stream)
     try:
-        layout = import_formats.detect(next(reader, None) or [])
+        header = next(reader, None) or []
+        if layout is None:
+            layout = import_formats.detect(header)
+        elif layout.width and len(header) != layout.width:
+            raise ImportFormatError(f"the columns were mapped for {layout.width} columns, but "
+                                    f"the file's first line has {len(header)}")
     except csv.Error as exc:
         raise ImportFormatError(f"the first line is not CSV: {exc}") from None
     except import_formats.UnknownLayout as exc:
-        raise ImportFormatError(str(exc)) from None
+        raise UnrecognisedColumns(str(exc)) from None
     report.format = layout.format.name
     report.attributes = [name for _, name in layout.attributes]
     wording = (f"Imported{' from ' + source if source else ''}: "

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 import pycountry
-from sqlalchemy import ColumnElement, bindparam, case, func, select, update
+from sqlalchemy import JSON, ColumnElement, bindparam, case, cast, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -112,6 +112,9 @@ class SubscribeRequest:
     send_welcome: bool = True
     # Who acted for the person (an admin, an API token, the CLI): audited. None: the person.
     actor: str | None = None
+    # Typed answers to the lists' own form fields (form_fields.py): like the name, they only
+    # fill names the subscriber lacks (see _subscriber_upsert).
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -210,7 +213,7 @@ def _step_find_or_create_subscriber(session: Session, request: SubscribeRequest,
     statement = _subscriber_upsert(session.get_bind().dialect.name)
     subscriber = session.scalars(statement, {
         "email": request.email, "name": request.name, "country": request.country,
-        "language": normalise(request.language),
+        "language": normalise(request.language), "attributes": request.attributes or {},
         "email_hash": suppression.email_hash(config["NEWSLETTER_SUPPRESSION_KEY"], request.email),
         "status": SubscriberStatus.pending, "created_at": now, "updated_at": now,
     }, execution_options={"populate_existing": True}).one()
@@ -228,16 +231,29 @@ def _insert(dialect: str, model):
 # bound parameters, so SQLAlchemy compiles each once, not on every request.
 @functools.cache
 def _subscriber_upsert(dialect: str):
-    columns = ("email", "name", "country", "language", "email_hash", "status", "created_at",
-               "updated_at")
-    statement = _insert(dialect, Subscriber).values({c: bindparam(c) for c in columns})
-    # Only blanks are filled: a stranger who knows an address must not rename its owner.
+    columns = ("email", "name", "country", "language", "attributes", "email_hash", "status",
+               "created_at", "updated_at")
+    statement = _insert(dialect, Subscriber).values(
+        {c: bindparam(c, type_=JSON) if c == "attributes" else bindparam(c) for c in columns})
+    # Only blanks are filled: a stranger who knows an address must not rename its owner, nor
+    # change an attribute the owner holds (the held value wins the merge). In the same
+    # statement, so a known address costs what a new one does.
     return statement.on_conflict_do_update(index_elements=[Subscriber.email], set_={
         "name": case((func.coalesce(Subscriber.name, "") == "", statement.excluded.name),
                      else_=Subscriber.name),
         "country": func.coalesce(Subscriber.country, statement.excluded.country),
         "language": func.coalesce(Subscriber.language, statement.excluded.language),
+        "attributes": _fill_blanks(dialect, statement.excluded.attributes, Subscriber.attributes),
     }).returning(Subscriber)
+
+
+def _fill_blanks(dialect: str, new: ColumnElement, held: ColumnElement) -> ColumnElement:
+    """JSON objects merged with `held` winning: jsonb `||` takes the right side's value, and
+    SQLite's json_patch (RFC 7396) the patch's (held values are never null, so nothing is
+    removed)."""
+    if dialect == "postgresql":
+        return cast(cast(new, postgresql.JSONB).op("||")(cast(held, postgresql.JSONB)), JSON)
+    return func.json_patch(new, held)
 
 
 _SUBSCRIPTION_COLUMNS = ("subscriber_id", "list_id", "status", "source", "created_at",

@@ -2,7 +2,8 @@
 
 Routes:
   POST    /subscribe/<slug>/embed   a plain HTML form on another site: no cookie, no CSRF token
-  POST    /api/public/subscribe     JSON {"email", "lists": [slug, ...], "name", "country"}
+  POST    /api/public/subscribe     JSON {"email", "lists": [slug, ...], "name", "country",
+                                    "attributes": {name: answer}} (the lists' own fields)
   OPTIONS /api/public/subscribe     the CORS preflight (origins in NEWSLETTER_FORM_ORIGINS)
   GET     /api/public/challenge     a proof-of-work challenge (NEWSLETTER_FORM_POW; any origin)
 
@@ -24,10 +25,10 @@ from newsletter import proof_of_work
 from newsletter.extensions import csrf, db, limiter
 from newsletter.i18n import browser_language
 from newsletter.models import ConsentMethod, MailingList, utcnow
-from newsletter.subscribers import subscriptions
+from newsletter.subscribers import form_fields, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.web import client
-from newsletter.web.public import consent_wording, form_error
+from newsletter.web.public import answers, consent_wording, subscribe_page
 
 bp = Blueprint("embed", __name__)
 
@@ -57,13 +58,14 @@ def embeddable_lists(slugs: list[str]) -> list[MailingList]:
     return list(dict.fromkeys(found[s] for s in slugs))
 
 
-def _subscribe(lists: list[MailingList], values: dict) -> None:
-    """The one domain call, as the list's own form makes it; SubscribeError on bad input."""
-    subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+def _subscribe(lists: list[MailingList], values: dict, answered: dict) -> None:
+    """The one domain call, as the list's own form makes it (with the answers to the lists'
+    own fields); SubscribeError on bad input."""
+    form_fields.subscribe(db.session, subscriptions.SubscribeRequest(
         email=str(values.get("email") or ""), lists=lists, method=ConsentMethod.form,
         name=str(values.get("name") or ""), country=str(values.get("country") or "") or None,
         wording=consent_wording(lists), language=browser_language(), **client(),
-    ), now=utcnow(), config=current_app.config)
+    ), form_fields.of_lists(lists), answered, now=utcnow(), config=current_app.config)
     # Commit only: the confirmation mail is queued and the worker sends it (web/public.py says
     # why a request never talks SMTP).
     db.session.commit()
@@ -89,6 +91,7 @@ def snippet(mailing_list: MailingList) -> str:
     return render_template("public/embed_snippet.html", list=mailing_list,
                            action=f"{base}/subscribe/{mailing_list.slug}/embed",
                            pow=current_app.config["NEWSLETTER_FORM_POW"], base=base,
+                           fields=form_fields.of_list(mailing_list),
                            wording=consent_wording([mailing_list]))
 
 
@@ -108,16 +111,13 @@ def form(slug: str):
     try:
         if _proof_of_work_missing(request.form.get("altcha")):
             raise subscriptions.SubscribeError(POW_MISSING, "altcha")
-        _subscribe(lists, request.form)
+        _subscribe(lists, request.form, answers(request.form))
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
         # Our own form, filled in as far as it got, with the reason: the person can fix it here
         # (it posts to our own page, with its CSRF token and without the proof of work).
-        return render_template("public/subscribe.html", lists=lists,
-                               form_action=url_for("public.subscribe", slug=slug),
-                               countries=subscriptions.country_choices(),
-                               wording=consent_wording(lists), form=request.form, error=form_error(exc),
-                               error_field=exc.field_name), 400
+        return subscribe_page(lists, request.form, exc,
+                              form_action=url_for("public.subscribe", slug=slug))
     return render_template("public/subscribed.html"), 200
 
 
@@ -180,8 +180,16 @@ def subscribe_json():
     if not data.get("website"):  # the honeypot: the usual answer, nothing else
         if _proof_of_work_missing(data.get("altcha")):
             return {"message": POW_MISSING, "field": "altcha"}, 400
+        answered = data.get("attributes")
+        if answered is not None and not isinstance(answered, dict):
+            return {"message": "attributes must be a JSON object.", "field": "attributes"}, 422
         try:
-            _subscribe(lists, data)
+            _subscribe(lists, data, answered or {})
+        except form_fields.FieldErrors as exc:
+            db.session.rollback()
+            return {"message": str(exc), "field": exc.field_name,
+                    "errors": {f"attributes.{name}": message
+                               for name, message in exc.errors.items()}}, 422
         except subscriptions.SubscribeError as exc:
             db.session.rollback()
             return {"message": str(exc), "field": exc.field_name}, 422

@@ -21,7 +21,7 @@ from newsletter.extensions import csrf, db, limiter
 from newsletter.i18n import LANGUAGES, browser_language, current_language, use_page_language
 from newsletter.models import ConsentMethod, MailingList, Subscriber, SubscriptionStatus, utcnow
 from newsletter.privacy import purposes
-from newsletter.subscribers import confirmation, preferences, subscriptions
+from newsletter.subscribers import confirmation, form_fields, preferences, subscriptions
 from newsletter.subscribers.lists import SLUG
 from newsletter.tokens import TokenError
 from newsletter.web import client
@@ -54,6 +54,14 @@ FORM_ERRORS = (
     N_("Choose at least one list."),
     N_("The name must not contain line breaks or control characters."),
     N_("The name is longer than 200 characters."),
+    # A list's own fields (subscribers/form_fields.py MESSAGES)
+    N_("Please fill in this field."),
+    N_("Enter a number, like 42 or 3.5."),
+    N_("Enter a date as year-month-day, like 2026-12-31."),
+    N_("Choose yes or no."),
+    N_("This answer is too long (at most 500 characters)."),
+    N_("Line breaks and control characters are not allowed here."),
+    N_("Enter text here."),
 )
 
 
@@ -128,15 +136,36 @@ def _form_lists(slug: str) -> list[MailingList]:
     return list(dict.fromkeys(found[s] for s in slugs))
 
 
+def answers(form) -> dict:
+    """The answers to a list's own fields: the inputs named `attributes.<name>`."""
+    return {key.removeprefix("attributes."): value for key, value in form.items()
+            if key.startswith("attributes.")}
+
+
+def subscribe_page(lists: list[MailingList], form, exc: subscriptions.SubscribeError | None = None,
+                   form_action: str | None = None):
+    """The subscribe form (with the list's own fields), filled in as far as it got; with an
+    error, each message below its field and a 400."""
+    field_errors = {}
+    if isinstance(exc, form_fields.FieldErrors):
+        field_errors = {name: form_error(subscriptions.SubscribeError(message))
+                        for name, message in exc.errors.items()}
+    page = render_template(
+        "public/subscribe.html", lists=lists, countries=subscriptions.country_choices(),
+        wording=consent_wording(lists), form=form, form_action=form_action,
+        fields=form_fields.of_lists(lists), field_errors=field_errors,
+        error=form_error(exc) if exc is not None else None,
+        error_field=exc.field_name if exc is not None else None)
+    return page, 200 if exc is None else 400
+
+
 @bp.route("/subscribe/<slug>", methods=["GET", "POST"])
 @limiter.limit(_subscribe_limit, methods=["POST"])
 def subscribe(slug: str):
     lists = _form_lists(slug)
     use_page_language(fallback=lists[0].default_language)
-    countries = subscriptions.country_choices()
     if request.method == "GET":
-        return render_template("public/subscribe.html", lists=lists, countries=countries,
-                               wording=consent_wording(lists), form={}, error=None)
+        return subscribe_page(lists, {})
     form = request.form
     chosen = lists
     if len(lists) > 1:
@@ -145,16 +174,14 @@ def subscribe(slug: str):
     if form.get("website"):
         return render_template("public/subscribed.html"), 200
     try:
-        subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
+        form_fields.subscribe(db.session, subscriptions.SubscribeRequest(
             email=form.get("email", ""), lists=chosen, method=ConsentMethod.form,
             name=form.get("name", ""), country=form.get("country") or None,
             wording=consent_wording(lists), language=browser_language(), **client(),
-        ), now=utcnow(), config=current_app.config)
+        ), form_fields.of_lists(chosen), answers(form), now=utcnow(), config=current_app.config)
     except subscriptions.SubscribeError as exc:
         db.session.rollback()
-        return render_template("public/subscribe.html", lists=lists, countries=countries,
-                               wording=consent_wording(lists), form=form, error=form_error(exc),
-                               error_field=exc.field_name), 400
+        return subscribe_page(lists, form, exc)
     _commit()
     # The same page whatever happened (new, known, already subscribed, suppressed): no enumeration.
     return render_template("public/subscribed.html"), 200

