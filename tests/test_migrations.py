@@ -56,3 +56,29 @@ def test_migrations_match_the_models(bare_app):
             context = MigrationContext.configure(conn, opts={"compare_type": False})
             diff = compare_metadata(context, db.metadata)
         assert diff == [], f"models and migrations differ; run `flask db migrate`: {diff}"
+
+
+def test_a_lists_old_layout_becomes_its_default_library_entry_and_back(bare_app):
+    # b7d2e9f4a6c1 moves mailing_list.layout into the layout library (DESIGN.md, layouts).
+    from sqlalchemy import text
+
+    layout = "<div>{{ list.name }}</div>{{ content }}"
+    with bare_app.app_context():
+        upgrade(revision="a7c2e9f4b1d3")
+        with db.engine.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO mailing_list (slug, name, description, sender_name, sender_address,"
+                " public, archive, double_opt_in, default_language, layout, created_at) VALUES"
+                " (:slug, 'N', '', '', '', FALSE, FALSE, TRUE, 'en', :layout, CURRENT_TIMESTAMP)"),
+                [{"slug": "styled", "layout": layout}, {"slug": "plain", "layout": None}])
+        upgrade(revision="b7d2e9f4a6c1")
+        with db.engine.connect() as conn:
+            rows = conn.execute(text(
+                "SELECT m.slug, l.name, l.source_format, l.source, l.html, l.is_default"
+                " FROM layout l JOIN mailing_list m ON m.id = l.list_id")).all()
+        assert [tuple(r) for r in rows] == [
+            ("styled", "Layout before the library", "html", layout, layout, True)]
+        downgrade(revision="a7c2e9f4b1d3")
+        with db.engine.connect() as conn:
+            back = dict(conn.execute(text("SELECT slug, layout FROM mailing_list")).all())
+        assert back == {"styled": layout, "plain": None}

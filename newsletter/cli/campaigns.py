@@ -13,7 +13,7 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, utcnow
 from newsletter.privacy import purposes
-from newsletter.sending import analytics, campaigns, compose, recurrence
+from newsletter.sending import analytics, campaigns, compose, proofs, recurrence
 from newsletter.subscribers import segments
 
 
@@ -187,12 +187,15 @@ def status(campaign_id: int) -> None:
 @campaign_cli.command("test")
 @click.argument("campaign_id", type=int)
 @click.option("--to", "addresses", multiple=True, required=True)
-def test_send(campaign_id: int, addresses: tuple[str, ...]) -> None:
+@click.option("--as", "as_email", default=None,
+              help="render it with this subscriber's data (audited); it still goes to --to")
+def test_send(campaign_id: int, addresses: tuple[str, ...], as_email: str | None) -> None:
     """Send a test copy to the given addresses."""
     campaign = _campaign(campaign_id)
     try:
-        count = campaigns.test_send(db.session, campaign, list(addresses), current_app.config,
-                                    utcnow())
+        reader = proofs.reader(db.session, campaign, as_email) if as_email else None
+        count = proofs.test_send(db.session, campaign, list(addresses), current_app.config,
+                                 utcnow(), as_subscriber=reader, actor="cli")
     except campaigns.CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()

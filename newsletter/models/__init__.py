@@ -17,6 +17,7 @@ from newsletter.models.campaigns import (
 )
 from newsletter.models.inbound import InboundMessage, InboundStatus
 from newsletter.models.integrations import ProviderNonce, Webhook, WebhookDelivery
+from newsletter.models.layouts import Layout, LayoutFormat
 from newsletter.models.privacy import (
     PolicyNotice,
     PolicyVersion,
@@ -56,6 +57,8 @@ __all__ = [
     "DeliveryStatus",
     "InboundMessage",
     "InboundStatus",
+    "Layout",
+    "LayoutFormat",
     "MailingList",
     "OutboundMail",
     "PolicyNotice",

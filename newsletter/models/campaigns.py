@@ -84,6 +84,11 @@ class Campaign(db.Model):
     # use_alter: segment -> mailing_list -> campaign (welcome) -> segment is a cycle.
     segment_id: Mapped[int | None] = mapped_column(
         ForeignKey("segment.id", ondelete="RESTRICT", use_alter=True))
+    # The layout it is wrapped in on the layout's own list (its other lists: their default);
+    # None: each list's default, else the built-in one (sending/layouts.py).
+    # use_alter: layout -> mailing_list -> campaign (welcome) -> layout is a cycle.
+    layout_id: Mapped[int | None] = mapped_column(
+        ForeignKey("layout.id", ondelete="SET NULL", use_alter=True))
 
     lists = relationship("MailingList", secondary=campaign_lists)
 

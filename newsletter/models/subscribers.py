@@ -138,8 +138,6 @@ class MailingList(db.Model):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     # For subscribers with no language of their own and browsers that name none we have.
     default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
-    # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
-    layout: Mapped[str | None] = mapped_column(Text)
     # The extra fields of the list's public form, as data: [{"name", "label", "type",
     # "required"}] (subscribers/form_fields.py checks and reads them). None: no extra field.
     form_fields: Mapped[list | None] = mapped_column(JSONType)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from newsletter.integrations import webhooks
 from newsletter.models import (
@@ -24,12 +24,9 @@ from newsletter.models import (
     MailingList,
     Purpose,
     Subscriber,
-    Subscription,
-    SubscriptionStatus,
 )
 from newsletter.models.campaigns import ArchiveCopy
-from newsletter.sending import compose, dispatch, mailer, recurrence
-from newsletter.subscribers.addresses import SubscribeError, normalise_email
+from newsletter.sending import compose, dispatch, layouts, readers, recurrence
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +38,6 @@ OCCURRENCE_GRACE = timedelta(hours=6)
 # A send time this little in the past is "now": the form picks whole minutes, and a request
 # takes a moment. Anything older is a mistake ("2020-01-01" once mailed a whole list at once).
 PAST_SEND_AT_GRACE = timedelta(minutes=2)
-# Real subscribers a template is trial-rendered for at save time: the oldest and the newest.
-SAMPLE_OLDEST, SAMPLE_NEWEST = 3, 2
 
 
 class CampaignError(ValueError):
@@ -92,45 +87,35 @@ def _lists(session: Session, list_ids: list[int]) -> list[MailingList]:
     return lists
 
 
-def sample_readers(session: Session, lists: list[MailingList]) -> list[compose.Recipient]:
-    """A few confirmed subscribers of the lists, as a template will see them at send time."""
-    on_lists = select(Subscription.subscriber_id).where(
-        Subscription.list_id.in_([m.id for m in lists]),
-        Subscription.status == SubscriptionStatus.confirmed)
-    readers = {}
-    for order, count in ((Subscriber.id, SAMPLE_OLDEST), (Subscriber.id.desc(), SAMPLE_NEWEST)):
-        for subscriber in session.scalars(select(Subscriber).where(Subscriber.id.in_(on_lists))
-                                          .order_by(order).limit(count)):
-            readers[subscriber.id] = compose.Recipient(
-                subscriber.id, subscriber.email, subscriber.name or "",
-                subscriber.attributes or {}, subscriber.token_version)
-    return list(readers.values())
-
-
 def _check_content(session: Session, subject: str, body: str, body_format: str,
-                   lists: list[MailingList], name: str, limits: compose.Limits | None) -> None:
-    """Refuse at save time what would fail (or inject a header, or run away) at send time.
+                   lists: list[MailingList], name: str, limits: compose.Limits | None,
+                   layout_id: int | None) -> int | None:
+    """Refuse at save time what would fail (or inject a header, or run away) at send time;
+    return the layout choice, checked.
 
-    The one check create() and edit() share: every template is rendered for sample readers
-    and real subscribers of the lists, under the same limits as at send time.
+    The one check create() and edit() share: every template, each list's layout included, is
+    rendered for sample readers and real subscribers of the lists, under the same limits as at
+    send time.
     """
-    samples = sample_readers(session, lists)
+    samples = readers.sample_readers(session, lists)
     try:
+        layout_id = layouts.chosen_for(session, layout_id, [m.id for m in lists])
         compose.validate(subject, body, body_format, samples=samples, limits=limits)
         compose.refuse_header_breaks("name", name)
         for mailing_list in lists:
-            if mailing_list.layout:
-                compose.check_template(f"layout of list {mailing_list.slug}", mailing_list.layout,
-                                       True, samples, limits)
-    except compose.TemplateProblem as exc:
+            html = layouts.html_for(session, layout_id, mailing_list)
+            if html is not None:
+                compose.check_layout(f"layout of list {mailing_list.slug}", html, samples, limits)
+    except (compose.TemplateProblem, layouts.LayoutError) as exc:
         raise CampaignError(str(exc)) from None
+    return layout_id
 
 
 def create(session: Session, *, subject: str, body: str, list_ids: list[int], now: datetime,
            body_format: str = "markdown", name: str = "", send_at: datetime | None = None,
            cron: str | None = None, timezone: str = "UTC", created_by: str = "",
            limits: compose.Limits | None = None, purpose_id: int | None = None,
-           segment_id: int | None = None) -> Campaign:
+           segment_id: int | None = None, layout_id: int | None = None) -> Campaign:
     """A draft, a scheduled campaign (send_at) or a recurring series (cron + timezone).
 
     `limits` are the template limits (compose.Limits.from_config); None means the defaults.
@@ -144,11 +129,12 @@ def create(session: Session, *, subject: str, body: str, list_ids: list[int], no
         raise CampaignError(str(exc)) from None
     if purpose_id is not None and session.get(Purpose, purpose_id) is None:
         raise CampaignError("unknown purpose")
-    _check_content(session, subject, body, body_format, lists, name, limits)
+    layout_id = _check_content(session, subject, body, body_format, lists, name, limits,
+                               layout_id)
     campaign = Campaign(name=name or subject[:200], subject=subject, body=body,
                         body_format=body_format, created_at=now, created_by=created_by,
                         timezone=timezone, status=CampaignStatus.draft, purpose_id=purpose_id,
-                        segment_id=segment_id)
+                        segment_id=segment_id, layout_id=layout_id)
     campaign.lists = lists
     session.add(campaign)
     if cron:
@@ -160,12 +146,14 @@ def create(session: Session, *, subject: str, body: str, list_ids: list[int], no
 
 
 def edit(session: Session, campaign: Campaign, *, subject: str, body: str, body_format: str,
-         list_ids: list[int], name: str = "", limits: compose.Limits | None = None) -> Campaign:
+         list_ids: list[int], name: str = "", limits: compose.Limits | None = None,
+         layout_id: int | None = None) -> Campaign:
     """Change a campaign's content; refused once it has started sending."""
     if campaign.status not in EDITABLE:
         raise CampaignError(f"a {campaign.status.value} campaign cannot be edited")
     lists = _lists(session, list_ids)
-    _check_content(session, subject, body, body_format, lists, name, limits)
+    campaign.layout_id = _check_content(session, subject, body, body_format, lists, name, limits,
+                                        layout_id)
     campaign.subject, campaign.body, campaign.body_format = subject, body, body_format
     campaign.name = name or subject[:200]
     campaign.lists = lists
@@ -179,7 +167,8 @@ def duplicate(session: Session, campaign: Campaign, *, now: datetime,
                     subject=campaign.subject, body=campaign.body,
                     body_format=campaign.body_format, created_at=now, created_by=created_by,
                     timezone=campaign.timezone, status=CampaignStatus.draft,
-                    purpose_id=campaign.purpose_id, segment_id=campaign.segment_id)
+                    purpose_id=campaign.purpose_id, segment_id=campaign.segment_id,
+                    layout_id=campaign.layout_id)
     copy.lists = list(campaign.lists)
     session.add(copy)
     session.flush()
@@ -344,7 +333,7 @@ def _spawn(session: Session, series: Campaign, occurrence: datetime) -> Campaign
         body_format=series.body_format, status=CampaignStatus.scheduled, send_at=occurrence,
         timezone=series.timezone, parent_id=series.id, occurrence_at=occurrence,
         created_at=occurrence, created_by=series.created_by, purpose_id=series.purpose_id,
-        segment_id=series.segment_id,
+        segment_id=series.segment_id, layout_id=series.layout_id,
     )
     child.lists = list(series.lists)
     try:
@@ -442,12 +431,16 @@ def stats(session: Session, campaign_id: int, now: datetime) -> CampaignStats:
 
 
 def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.CampaignContent:
-    """The plain values compose needs, for one of the campaign's lists."""
+    """The plain values compose needs, for one of the campaign's lists (its layout there)."""
+    # The rows' own session (a campaign built in memory, as a bench or test does: the list's).
+    session = object_session(campaign) or object_session(mailing_list)
+    layout = None if session is None else layouts.html_for(session, campaign.layout_id,
+                                                           mailing_list)
     return compose.CampaignContent(
         campaign_id=campaign.id, subject=campaign.subject, body=campaign.body,
         body_format=campaign.body_format, list_id=mailing_list.id, list_slug=mailing_list.slug,
         list_name=mailing_list.name, sender_name=mailing_list.sender_name,
-        sender_address=mailing_list.sender_address, layout=mailing_list.layout,
+        sender_address=mailing_list.sender_address, layout=layout,
         archive=mailing_list.public_archive,
     )
 
@@ -478,42 +471,3 @@ def archive_copy(session: Session, campaign: Campaign, mailing_list: MailingList
     except IntegrityError:
         pass
     return html
-
-
-def preview(campaign: Campaign, config: Mapping) -> str:
-    """The campaign's HTML for a sample reader."""
-    if not campaign.lists:
-        raise CampaignError("the campaign has no list")
-    return compose.compile_campaign(content_for(campaign, campaign.lists[0]), config).preview()
-
-
-def _test_address(raw: str) -> str:
-    """A test-send address, validated like a subscriber's ("not an email" is not three)."""
-    try:
-        return normalise_email(raw)
-    except SubscribeError as exc:
-        raise CampaignError(f"{raw!r} is not an email address: {exc}") from None
-
-
-def test_send(session: Session, campaign: Campaign, addresses: list[str], config: Mapping,
-              now: datetime) -> int:
-    """Queue a test copy to each address (transactional queue); returns how many."""
-    if not campaign.lists:
-        raise CampaignError("the campaign has no list")
-    if not addresses or len(addresses) > 10:
-        raise CampaignError("give between one and ten addresses")
-    addresses = [_test_address(raw) for raw in addresses]
-    content = content_for(campaign, campaign.lists[0])
-    content = compose.CampaignContent(**{**content.__dict__, "subject": f"[Test] {content.subject}"})
-    compiled = compose.compile_campaign(content, config)
-    for address in addresses:
-        known = session.scalar(select(Subscriber).where(Subscriber.email == address))
-        recipient = compose.Recipient(
-            subscriber_id=known.id if known else 0, email=address,
-            name=known.name if known else "", attributes=known.attributes if known else {},
-            token_version=known.token_version if known else 1)
-        message = compiled.render(recipient, now)
-        # Signed like the campaign itself: a test copy shows what readers will get.
-        mailer.queue(session, kind="campaign-test", now=now, mail=mailer.Mail(
-            message.recipient, message.envelope_from, mailer.sign(config, message.raw)))
-    return len(addresses)

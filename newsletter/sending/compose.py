@@ -239,9 +239,16 @@ def validate(subject: str, body: str, body_format: str, layout: str | None = Non
     check_template("subject", subject, False, samples, limits)
     check_template("body", body, True, samples, limits)
     if layout is not None:
-        if not CONTENT_MARK.search(layout):
-            raise TemplateProblem("layout: must contain {{ content }} where the body goes")
-        check_template("layout", layout, True, samples, limits)
+        check_layout("layout", layout, samples, limits)
+
+
+def check_layout(label: str, layout: str, samples: Sequence[Recipient] = (),
+                 limits: Limits | None = None) -> None:
+    """THE layout rule, at every save of a layout and of a campaign: a slot for the body, and
+    a template that renders for every trial reader under the limits; raise TemplateProblem."""
+    if not CONTENT_MARK.search(layout):
+        raise TemplateProblem(f"{label}: must contain {{{{ content }}}} where the body goes")
+    check_template(label, layout, True, samples, limits)
 
 
 def _line_of(source: str, name: str) -> int:
@@ -355,8 +362,9 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     layout = _protect(CONTENT_MARK.sub("nlcontentmark", layout), nonce, saved)
     notice_mark = _protect("{{ policy_notice }}", nonce, saved)
     document = layout.replace("nlcontentmark", notice_mark + body, 1)
-    inlined = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False) \
-        .inline(document)
+    # @media rules cannot be inlined: they stay in a <style> (a responsive layout needs them).
+    inlined = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True,
+                                    load_remote_stylesheets=False).inline(document)
     html_source = _restore(inlined, nonce, saved, _attribute_slots(inlined, nonce))
     if "unsubscribe_url" not in html_source:  # every newsletter must show a way out
         html_source = html_source.replace(
@@ -452,9 +460,10 @@ class CompiledCampaign:
 
     def render(self, recipient: Recipient, now: datetime,
                notice_hook: NoticeHook | None = None,
-               message_id: str | None = None) -> OutgoingMessage:
+               message_id: str | None = None, deliver_to: str | None = None) -> OutgoingMessage:
         """One personalised message (headers of DESIGN.md section 9); DKIM is added by the caller.
-        The worker passes the delivery's stable Message-ID; test sends get a fresh one."""
+        The worker passes the delivery's stable Message-ID; test sends get a fresh one, and
+        `deliver_to` when they show one subscriber's mail to a staff address."""
         config, sid = self.config, recipient.subscriber_id
         list_id = recipient.list_id or self.content.list_id
         unsubscribe = links.unsubscribe_url(config, sid, list_id)
@@ -470,7 +479,8 @@ class CompiledCampaign:
         reply_to = links.reply_address(config, sid, self.content.campaign_id)
         head = (
             self.static_headers
-            + headers.address_header("To", recipient.name, recipient.email)
+            + (headers.address_header("To", recipient.name, recipient.email)
+               if deliver_to is None else headers.address_header("To", "", deliver_to))
             + (headers.header("Subject", sandbox.render(
                 self.subject, _context(*args, False, self.privacy), self.limits))
                if self.subject is not None else b"")
@@ -485,7 +495,7 @@ class CompiledCampaign:
                         b"\r\n", self.html_head, html_cte, b"\r\n\r\n", html_body, b"\r\n",
                         self.tail))
         envelope = links.bounce_address(config, sid, self.content.campaign_id)
-        return OutgoingMessage(envelope, recipient.email, raw, message_id)
+        return OutgoingMessage(envelope, deliver_to or recipient.email, raw, message_id)
 
     def archive_copy(self) -> str:
         """The HTML part for the public archive: no name, no address, no personal links."""
@@ -494,9 +504,18 @@ class CompiledCampaign:
                                                   self.mailing_list, None, True, self.privacy),
                               self.limits)
 
-    def preview(self) -> str:
-        """The HTML part for a sample reader (the admin preview iframe)."""
-        sample = Recipient(0, "reader@example.org", "Sample Reader", {})
-        return sandbox.render(self.html, _context(sample, "#unsubscribe", "#preferences",
-                                                  self.archive, self.campaign, self.mailing_list,
-                                                  None, True, self.privacy), self.limits)
+    def preview(self, reader: Recipient | None = None) -> str:
+        """The HTML part for `reader` (a sample reader by default), for the admin preview
+        iframe: personal links are inert anchors, so a click there acts for no one."""
+        return sandbox.render(self.html, self._preview_context(reader, True), self.limits)
+
+    def preview_subject(self, reader: Recipient | None = None) -> str:
+        """The subject line `reader` would see."""
+        if self.subject is None:
+            return self.content.subject
+        return sandbox.render(self.subject, self._preview_context(reader, False), self.limits)
+
+    def _preview_context(self, reader: Recipient | None, html: bool) -> dict:
+        sample = reader or Recipient(0, "reader@example.org", "Sample Reader", {})
+        return _context(sample, "#unsubscribe", "#preferences", self.archive, self.campaign,
+                        self.mailing_list, None, html, self.privacy)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from newsletter import links
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Subscriber
-from newsletter.sending import campaigns
+from newsletter.sending import campaigns, layouts
 
 from .people import ANN
 from conftest import deliver_queued
@@ -30,7 +30,9 @@ def test_every_mail_the_server_received_links_the_request_page(app, client, smtp
     # The world sent confirmations, "you're subscribed" mails, a campaign and verification links;
     # add a campaign whose own layout forgot the link, and an erasure's last mail.
     with app.app_context():
-        db.session.get(MailingList, world.list_id).layout = LAYOUT_WITHOUT_IT
+        layouts.save(db.session, mailing_list=db.session.get(MailingList, world.list_id),
+                     name="Without it", source_format="html", source=LAYOUT_WITHOUT_IT, now=NOW,
+                     actor="test", make_default=True)
         custom = campaigns.create(db.session, subject="Custom", body="Hello",
                                   list_ids=[world.list_id], now=NOW)
         campaigns.send_now(custom, NOW)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, Delivery, MailingList, OutboundMail
-from newsletter.sending import campaigns
+from newsletter.sending import campaigns, proofs
 
 from conftest import csrf_token, deliver_queued
 
@@ -216,7 +216,7 @@ def test_test_send_goes_through_the_transactional_queue(app, smtp):
     with app.app_context():
         news = db.session.scalar(select(MailingList))
         campaign = new_campaign(db.session, news)
-        assert campaigns.test_send(db.session, campaign, ["a@example.org"], app.config, NOW) == 1
+        assert proofs.test_send(db.session, campaign, ["a@example.org"], app.config, NOW) == 1
         db.session.commit()
         row = db.session.scalar(select(OutboundMail))
         assert row.kind == "campaign-test" and b"[Test] Hello" in row.raw
@@ -227,7 +227,7 @@ def test_a_test_copys_preference_link_says_it_is_a_sample(app, client, smtp):
     _list(app)
     with app.app_context():
         campaign = new_campaign(db.session, db.session.scalar(select(MailingList)))
-        campaigns.test_send(db.session, campaign, ["boss@example.org"], app.config, NOW)
+        proofs.test_send(db.session, campaign, ["boss@example.org"], app.config, NOW)
         db.session.commit()
     deliver_queued(app)
     text = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()

@@ -24,7 +24,7 @@ from newsletter.models import (
     SubscriptionStatus,
 )
 from newsletter.privacy import data_requests
-from newsletter.sending import campaigns, compose, mailer
+from newsletter.sending import campaigns, compose, mailer, proofs
 
 from conftest import csrf_token, deliver_queued, make_app
 
@@ -163,7 +163,7 @@ def test_campaign_test_send_is_signed_like_the_campaign(signed_app, smtp):
         weekly = db.session.scalar(select(MailingList))
         campaign = campaigns.create(db.session, list_ids=[weekly.id], now=NOW, subject="Hello",
                                     body="Hi {{ subscriber.name }}")
-        campaigns.test_send(db.session, campaign, ["editor@example.org"], app.config, NOW)
+        proofs.test_send(db.session, campaign, ["editor@example.org"], app.config, NOW)
         db.session.commit()
         assert mailer.send_committed(db.session, app.config, None, NOW) == 1
     (received,) = smtp.wait_for(1)

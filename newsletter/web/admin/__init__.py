@@ -11,6 +11,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     charts,
     dashboard,
     inbox,
+    layouts,
     lists,
     policy,
     privacy,

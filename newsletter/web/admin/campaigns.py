@@ -21,9 +21,25 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from newsletter.extensions import db
-from newsletter.models import Campaign, CampaignStatus, MailingList, Role, Segment, utcnow
+from newsletter.models import (
+    Campaign,
+    CampaignStatus,
+    MailingList,
+    Role,
+    Segment,
+    Subscriber,
+    utcnow,
+)
 from newsletter.privacy import purposes
-from newsletter.sending import analytics, campaigns, compose, recurrence
+from newsletter.sending import (
+    analytics,
+    campaigns,
+    compose,
+    layouts,
+    proofs,
+    readers,
+    recurrence,
+)
 from newsletter.subscribers import attributes, segments
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
@@ -31,7 +47,10 @@ from newsletter.web.admin.blueprint import actor, bp, role_required
 # GET  /admin/campaigns/new             form;  POST creates (draft, scheduled or recurring)
 # GET  /admin/campaigns/<id>            figures, progress, preview, actions
 # GET  /admin/campaigns/<id>/edit       form;  POST saves
-# GET  /admin/campaigns/<id>/preview    the HTML part for a sample reader (sandboxed iframe)
+# GET  /admin/campaigns/<id>/preview    the HTML part for a sample reader (sandboxed iframe),
+#                                       ?subscriber=ID&seen=AUDIT_ID: as that subscriber
+# POST /admin/campaigns/<id>/preview-as subject and HTML as one chosen subscriber, at phone and
+#                                       desktop widths (audited: a read of their data)
 # POST /admin/campaigns/<id>/duplicate  a new draft with the same content, opened
 # POST /admin/campaigns/<id>/<action>   send, pause, resume, cancel, test, welcome
 
@@ -39,6 +58,11 @@ CONFIRMED_ACTIONS = {"send": "send this campaign to its lists now",
                      "cancel": "cancel this campaign for good"}
 PREVIEW_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src https: http: data:; "
                "frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+# A proof shown for a real subscriber (or a layout's sample): nothing remote loads, so looking
+# tells no tracker; same origin only so that fit-frame.js can read the mail's height (no
+# script can run in it to use that origin).
+PROOF_CSP = ("sandbox allow-same-origin; default-src 'none'; img-src data:; "
+             "style-src 'unsafe-inline'; frame-ancestors 'self'")
 COMMON_TIMEZONES = ["UTC", "Europe/Berlin", "Europe/London", "Europe/Paris", "Europe/Madrid",
                     "Europe/Rome", "Europe/Warsaw", "America/New_York", "America/Chicago",
                     "America/Denver", "America/Los_Angeles", "America/Sao_Paulo", "Asia/Tokyo",
@@ -72,8 +96,14 @@ def _render_form(campaign: Campaign | None, form, error: str | None):
                            lists=_all_lists(), timezones=COMMON_TIMEZONES,
                            purposes=purposes.all_purposes(db.session),
                            attribute_names=attributes.known_names(db.session),
-                           segments=segments.all_segments(db.session)), \
+                           segments=segments.all_segments(db.session),
+                           layouts=layouts.for_lists(db.session, [m.id for m in _all_lists()])), \
         400 if error else 200
+
+
+def _layout_choice(form) -> int | None:
+    raw = form.get("layout_id", "")
+    return int(raw) if raw.isdigit() else None
 
 
 @bp.get("/campaigns", endpoint="campaigns")  # the nav in admin/base.html links it
@@ -107,7 +137,8 @@ def campaigns_new():
             timezone=form.get("timezone") or "UTC", created_by=actor(),
             limits=compose.Limits.from_config(current_app.config),
             purpose_id=int(form["purpose"]) if form.get("purpose", "").isdigit() else None,
-            segment_id=segment.id if segment is not None else None)
+            segment_id=segment.id if segment is not None else None,
+            layout_id=_layout_choice(form))
         if mode == "schedule" and campaign.send_at is None:
             raise campaigns.CampaignError("give a send time to schedule")
         if mode == "recurring" and not campaign.cron:
@@ -153,7 +184,8 @@ def campaign_edit(campaign_id: int):
     if request.method == "GET":
         form = {"name": item.name, "subject": item.subject, "body": item.body,
                 "body_format": item.body_format, "timezone": item.timezone, "cron": item.cron or "",
-                "lists": [str(lst.id) for lst in item.lists]}
+                "lists": [str(lst.id) for lst in item.lists],
+                "layout_id": str(item.layout_id or "")}
         return _render_form(item, form, None)
     form = request.form
     try:
@@ -161,7 +193,8 @@ def campaign_edit(campaign_id: int):
                        body=form.get("body", ""), body_format=form.get("body_format", "markdown"),
                        list_ids=[int(x) for x in form.getlist("lists") if x.isdigit()],
                        name=form.get("name", "").strip(),
-                       limits=compose.Limits.from_config(current_app.config))
+                       limits=compose.Limits.from_config(current_app.config),
+                       layout_id=_layout_choice(form))
         if item.status is CampaignStatus.recurring and form.get("cron", "").strip():
             campaigns.make_recurring(item, form["cron"].strip(), form.get("timezone") or "UTC",
                                      utcnow())
@@ -176,16 +209,53 @@ def campaign_edit(campaign_id: int):
 @bp.get("/campaigns/<int:campaign_id>/preview")
 @role_required(Role.marketer)
 def campaign_preview(campaign_id: int):
-    """The HTML part for a sample reader, for the sandboxed iframe."""
+    """The HTML part for a sample reader, or for one subscriber, for the sandboxed iframe."""
     item = _campaign(campaign_id)
+    subscriber_id = request.args.get("subscriber", "")
+    if subscriber_id:
+        subscriber = db.session.get(Subscriber, int(subscriber_id)) \
+            if subscriber_id.isdigit() else None
+        if subscriber is None or not readers.on_lists(db.session, subscriber.email,
+                                                      [m.id for m in item.lists]):
+            abort(404)
+        seen = request.args.get("seen", "")
+        proof = proofs.preview_as(db.session, item, subscriber, current_app.config,
+                                  actor=actor(), now=utcnow(),
+                                  seen=int(seen) if seen.isdigit() else None)
+        db.session.commit()
+        response = make_response(proof.html)
+        response.headers["Content-Security-Policy"] = PROOF_CSP
+        return response
     try:
-        html = campaigns.preview(item, current_app.config)
+        html = proofs.preview(item, current_app.config)
     except campaigns.CampaignError as exc:
         html = f"<p>{exc}</p>"
     response = make_response(html)
     # Marketer HTML: its own strict policy, no scripts, shown only inside <iframe sandbox>.
     response.headers["Content-Security-Policy"] = PREVIEW_CSP
     return response
+
+
+@bp.post("/campaigns/<int:campaign_id>/preview-as")
+@role_required(Role.marketer)
+def campaign_preview_as(campaign_id: int):
+    """The campaign as one subscriber gets it: subject, and the mail at two widths.
+
+    A POST, so the address never lands in a URL (and an access log); it writes the audit row.
+    """
+    item = _campaign(campaign_id)
+    email = request.form.get("email", "")
+    try:
+        subscriber = proofs.reader(db.session, item, email)
+        proof = proofs.preview_as(db.session, item, subscriber, current_app.config,
+                                  actor=actor(), now=utcnow())
+        db.session.commit()
+    except campaigns.CampaignError as exc:
+        db.session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("admin.campaign", campaign_id=item.id)), 303
+    return render_template("admin/campaign_proof.html", campaign=item, subscriber=subscriber,
+                           proof=proof)
 
 
 @bp.post("/campaigns/<int:campaign_id>/duplicate")
@@ -230,8 +300,12 @@ def campaign_action(campaign_id: int, action: str):
         elif action == "test":
             addresses = [a.strip() for a in request.form.get("addresses", "").replace(",", " ")
                          .split() if a.strip()]
-            count = campaigns.test_send(db.session, item, addresses, current_app.config, now)
-            message = f"Test sent to {count} address(es)."
+            as_email = request.form.get("as_subscriber", "").strip()
+            reader = proofs.reader(db.session, item, as_email) if as_email else None
+            count = proofs.test_send(db.session, item, addresses, current_app.config, now,
+                                     as_subscriber=reader, actor=actor())
+            message = f"Test sent to {count} address(es)" + (
+                f", as {reader.email} would get it." if reader is not None else ".")
         elif action == "welcome":
             mailing_list = db.session.get(MailingList, int(request.form.get("list_id") or 0))
             if mailing_list is None:
