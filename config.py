@@ -179,6 +179,8 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_SEND_RATE_PER_SECOND": _float(env, "NEWSLETTER_SEND_RATE_PER_SECOND", 0),
         "NEWSLETTER_SEND_RATE_PER_HOUR": _int(env, "NEWSLETTER_SEND_RATE_PER_HOUR", 0),
         "NEWSLETTER_BATCH_SIZE": _int(env, "NEWSLETTER_BATCH_SIZE", 200),
+        # SMTP connections per worker process (sending/process.py); 0: 4 on PostgreSQL, 1 on SQLite.
+        "NEWSLETTER_WORKER_CONNECTIONS": _int(env, "NEWSLETTER_WORKER_CONNECTIONS", 0),
         "NEWSLETTER_LEASE_SECONDS": _int(env, "NEWSLETTER_LEASE_SECONDS", 120),
         "NEWSLETTER_RETRY_BASE_SECONDS": _float(env, "NEWSLETTER_RETRY_BASE_SECONDS", 60),
         "NEWSLETTER_OUTAGE_PAUSE_MINUTES": _float(env, "NEWSLETTER_OUTAGE_PAUSE_MINUTES", 60),

@@ -16,6 +16,7 @@ token cannot unsubscribe). Tokens carry a format version so the shape can change
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -87,7 +88,10 @@ def load(secret_key: str, purpose: Purpose, token: str, max_age: int | None = No
     return data["p"]
 
 
+@functools.lru_cache(maxsize=64)
 def _serializer(secret_key: str, purpose: Purpose):
+    # Kept per key and purpose: a delivery worker signs three tokens per message, and building
+    # the serializer (and its signer) anew each time cost as much as signing.
     cls = URLSafeTimedSerializer if purpose.expires else URLSafeSerializer
     return cls(secret_key, salt=purpose.salt)
 

@@ -138,13 +138,16 @@ def list_id_header(config: Mapping, list_slug: str, list_name: str) -> bytes:
     return fold("List-Id", phrase(list_name).split(" ") + [list_id])
 
 
-def list_unsubscribe_header(config: Mapping, subscriber_id: int, list_id: int) -> bytes:
+def list_unsubscribe_header(config: Mapping, subscriber_id: int, list_id: int,
+                            unsubscribe_url: str | None = None) -> bytes:
     """RFC 2369 List-Unsubscribe: `<https://...>, <mailto:...>` in plain ASCII.
 
     Folded only after the comma between the two items; the one-click URI comes first (RFC 8058).
+    A caller that already signed the URL for the body passes it (a token costs a few HMACs).
     """
+    url = unsubscribe_url or links.unsubscribe_url(config, subscriber_id, list_id)
     return fold("List-Unsubscribe", [
-        f"<{links.unsubscribe_url(config, subscriber_id, list_id)}>,",
+        f"<{url}>,",
         f"<{links.unsubscribe_mailto(config, subscriber_id, list_id)}>",
     ])
 

@@ -10,7 +10,7 @@ import logging
 import threading
 
 from flask import Flask
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -67,8 +67,52 @@ def _reset_after_database_error(session: Session, worker: DeliveryWorker) -> Non
         worker._store = None
 
 
+def connections_for(app: Flask) -> int:
+    """How many SMTP connections (lanes) one worker process runs: NEWSLETTER_WORKER_CONNECTIONS,
+    by default 4 on PostgreSQL and 1 elsewhere (SQLite serialises writers, so more lanes there
+    only wait on each other's commits)."""
+    configured = app.config.get("NEWSLETTER_WORKER_CONNECTIONS")
+    if configured:
+        return max(1, int(configured))
+    backend = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).get_backend_name()
+    return 4 if backend == "postgresql" else 1
+
+
 def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
-    """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent."""
+    """Send until `stop` is set (or until nothing is due with `once`); returns how many were sent.
+
+    The process runs `connections_for(app)` lanes, each a thread with its own DeliveryWorker,
+    database connection and SMTP connection, claiming its own batches. One lane waiting for the
+    server's reply or the database's lets another render and send: that is where the time of a
+    single lane goes (DESIGN.md section 4, "Send"). Each lane keeps the crash promise on its own
+    connection (one message in flight, marked sent before the next is sent), so a killed process
+    re-sends at most one message per connection.
+    """
+    lanes = connections_for(app)
+    totals = [0] * lanes
+    errors: list[BaseException] = []
+
+    def lane(index: int) -> None:
+        try:
+            totals[index] = _run_lane(app, stop, once, outbox=index == 0)
+        except BaseException as exc:  # a --once run must fail loudly, whichever lane failed
+            errors.append(exc)
+            stop.set()
+
+    threads = [threading.Thread(target=lane, args=(i,), name=f"delivery-lane-{i}", daemon=True)
+               for i in range(1, lanes)]
+    for thread in threads:
+        thread.start()
+    lane(0)
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return sum(totals)
+
+
+def _run_lane(app: Flask, stop: threading.Event, once: bool, outbox: bool) -> int:
+    """One lane's loop; the outbox (transactional mail) is sent by lane 0 only."""
     total = 0
     with app.app_context():
         transport = campaign_transport(app.config)
@@ -77,7 +121,8 @@ def run_worker(app: Flask, stop: threading.Event, once: bool = False) -> int:
         try:
             while not stop.is_set():
                 try:
-                    sent = mailer.send_queued(session, transport, utcnow(), config=app.config)
+                    sent = mailer.send_queued(session, transport, utcnow(), config=app.config) \
+                        if outbox else 0
                     sent += worker.run_once(session, stop)
                     if not worker.last_claimed:  # idle: close campaigns with an empty outbox
                         campaigns.finish_sent(session, utcnow())

@@ -68,7 +68,8 @@ class SMTPTransport:
         self._conn: smtplib.SMTP | None = None
 
     def _connect(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        # Loading the system CA bundle takes tens of milliseconds: only when TLS is used.
+        context = ssl.create_default_context() if self.use_ssl or self.use_tls else None
         try:
             if self.use_ssl:
                 conn = smtplib.SMTP_SSL(

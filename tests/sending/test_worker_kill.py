@@ -1,5 +1,6 @@
 """A worker killed with SIGKILL mid-campaign: another worker finishes it; every recipient gets
-the newsletter, and duplicates are at most the messages in flight on the killed connection."""
+the newsletter, and duplicates are at most the messages in flight on the killed connections: one
+per connection, with one connection per worker process and with several (sending/process.py)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ from conftest import TEST_SECRET
 
 REPO = Path(__file__).resolve().parents[2]
 COUNT = 200
-# One SMTP connection per worker, one message at a time on it: at most one in flight.
+# One message at a time on each SMTP connection: at most one in flight per connection.
 IN_FLIGHT_PER_CONNECTION = 1
 
 
-def worker_env(app, smtp_port: int) -> dict:
+def worker_env(app, smtp_port: int, connections: int = 1) -> dict:
     """The environment make_app builds, for a real `flask newsletter worker` process."""
     env = dict(os.environ)
     env.update({
@@ -42,6 +43,7 @@ def worker_env(app, smtp_port: int) -> dict:
         "MAIL_PORT": str(smtp_port),
         "NEWSLETTER_LEASE_SECONDS": "3",
         "NEWSLETTER_BATCH_SIZE": "25",
+        "NEWSLETTER_WORKER_CONNECTIONS": str(connections),
         "PYTHONUNBUFFERED": "1",
     })
     return env
@@ -52,10 +54,10 @@ def workers(app, smtp):
     """Start real worker processes; every one still alive is killed at the end."""
     started: list[subprocess.Popen] = []
 
-    def start() -> subprocess.Popen:
+    def start(connections: int = 1) -> subprocess.Popen:
         process = subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "wsgi", "newsletter", "worker"],
-            cwd=REPO, env=worker_env(app, smtp.port),
+            cwd=REPO, env=worker_env(app, smtp.port, connections),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
         started.append(process)
@@ -78,7 +80,8 @@ def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> Non
         time.sleep(0.05)
 
 
-def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers):
+@pytest.mark.parametrize("connections", [1, 3])
+def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers, connections):
     with app.app_context():
         news = make_list(db.session)
         add_subscribers(db.session, news, COUNT)
@@ -91,7 +94,7 @@ def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers):
         db.session.remove()
     smtp.delay_seconds = 0.01  # slow enough to kill the worker halfway
 
-    first = workers()
+    first = workers(connections)
     wait_until(lambda: len(smtp.messages) >= COUNT // 3, what="the first worker to send a third")
     os.kill(first.pid, signal.SIGKILL)
     first.wait(timeout=10)
@@ -109,9 +112,13 @@ def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers):
         db.session.remove()
     assert claimed_by_dead, "the kill should land mid-batch"
     assert len(received_at_kill) < COUNT
-    # In flight on the killed connection: the server has the message, the row is not marked sent.
+    # The killed process really sent on that many connections at once.
+    assert len(killed) == connections
+    # In flight on a killed connection: the server has the message, the row is not marked sent.
     in_flight = received_at_kill & claimed_by_dead
-    assert len(in_flight) <= IN_FLIGHT_PER_CONNECTION
+    per_connection = Counter(m.peer for m in smtp.messages for r in m.rcpt_tos if r in in_flight)
+    assert all(n <= IN_FLIGHT_PER_CONNECTION for n in per_connection.values()), per_connection
+    assert len(in_flight) <= IN_FLIGHT_PER_CONNECTION * connections
 
     second = workers()
     wait_until(lambda: len({r for m in smtp.messages for r in m.rcpt_tos}) >= COUNT,
@@ -123,7 +130,7 @@ def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers):
     assert len(per_address) == COUNT
     duplicates = {address for address, n in per_address.items() if n > 1}
     assert duplicates <= in_flight  # only what was in flight was sent twice
-    assert len(duplicates) <= IN_FLIGHT_PER_CONNECTION
+    assert len(duplicates) <= IN_FLIGHT_PER_CONNECTION * connections
     assert all(per_address[a] == 2 for a in duplicates)
     with app.app_context():
         campaigns.finish_sent(db.session, NOW)
