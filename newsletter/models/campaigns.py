@@ -122,6 +122,9 @@ class Delivery(db.Model):
         # after one batch: no sort, however many rows are queued (store.claim_batch()).
         # The campaign page counts by (campaign_id, status) on the same index.
         Index("ix_delivery_campaign_status", "campaign_id", "status", "next_attempt_at", "id"),
+        # One person's copies: the segment rule `last_mailed` (an EXISTS per subscriber at
+        # dispatch) and the subscriber timeline. Without it both walk the whole outbox.
+        Index("ix_delivery_subscriber_sent", "subscriber_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
