@@ -13,7 +13,6 @@ from newsletter.i18n import LANGUAGES
 from newsletter.models import (
     MAX_ID,
     AuditEvent,
-    ConsentEvent,
     ConsentMethod,
     MailingList,
     Role,
@@ -30,6 +29,7 @@ from newsletter.subscribers import (
     imports,
     preferences,
     subscriptions,
+    timeline,
 )
 from newsletter.subscribers.search import SubscriberFilter
 from newsletter.web.admin import subscribers_bulk
@@ -70,13 +70,14 @@ def subscribers_detail(subscriber_id: int):
     viewed(db.session, actor=actor(), subject_type="subscriber", subject_id=subscriber.id,
            now=utcnow())
     db.session.commit()
-    events = db.session.scalars(select(ConsentEvent).where(
-        ConsentEvent.subscriber_id == subscriber.id).order_by(ConsentEvent.at, ConsentEvent.id)).all()
+    history = timeline.for_subscriber(db.session, subscriber,
+                                      request.args.get("page", 1, type=int))
     audit = db.session.scalars(select(AuditEvent).where(
         AuditEvent.subject_type == "subscriber", AuditEvent.subject_id == str(subscriber.id))
         .order_by(AuditEvent.at)).all()
-    return render_template("admin/subscribers_detail.html", subscriber=subscriber, events=events,
-                           audit=audit, countries=dict(subscriptions.country_choices()))
+    return render_template("admin/subscribers_detail.html", subscriber=subscriber,
+                           history=history, audit=audit,
+                           countries=dict(subscriptions.country_choices()))
 
 
 @bp.route("/subscribers/new", methods=["GET", "POST"])
