@@ -176,7 +176,13 @@ def test_select_all_matching_exports_every_match_with_formulas_defused(app, admi
     assert rows[0]["name"] == "'" + HOSTILE and rows[1]["plan"] == "'-1+1"
 
 
-def test_delete_shows_the_count_first_then_erases_without_mail(app, admin_client, people):
+def test_delete_shows_the_count_first_then_erases_without_mail(app, admin_client, people,
+                                                               monkeypatch):
+    monkeypatch.setitem(bulk.MAX_CHOSEN, "delete", 1)  # over the ceiling: not even asked
+    refused = _bulk(admin_client, {"action": "delete", "ids": [people["ada"], people["bob"]]})
+    assert refused.status_code == 303 and "at most 1 at once" in admin_client.get(
+        refused.headers["Location"]).get_data(as_text=True)
+    monkeypatch.setitem(bulk.MAX_CHOSEN, "delete", 2)
     response = _bulk(admin_client, {"action": "delete", "ids": [people["ada"], people["bob"]]})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -221,11 +227,11 @@ def test_roles_csrf_and_the_ceiling(app, client, auth, people, monkeypatch):
         "action": "unsubscribe", "target_list_id": people["news"], "ids": [people["ada"]]})
     assert response.status_code == 400
     # More than the ceiling: refused with the count, nobody changed.
-    monkeypatch.setattr(bulk, "MAX_CHOSEN", 2)
+    monkeypatch.setitem(bulk.MAX_CHOSEN, "unsubscribe", 2)
     response = _bulk(client, {"action": "unsubscribe", "target_list_id": people["news"],
                               "all_matching": "1"}, token)
     page = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "4 subscribers chosen; at most 2 at once" in page
+    assert "4 subscribers chosen; at most 2 at once for this action" in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(
             Subscription.status == SubscriptionStatus.unsubscribed)) == 0

@@ -49,7 +49,7 @@ def _chosen() -> list[int]:
     if form.get("all_matching") and not form.get("chosen"):
         return bulk.chosen_ids(db.session, matching=_filter())
     ticked = form["chosen"].split(",") if form.get("chosen") else form.getlist("ids")
-    return bulk.chosen_ids(db.session, ids=_ids(ticked)[:bulk.MAX_CHOSEN + 1])
+    return bulk.chosen_ids(db.session, ids=_ids(ticked)[:max(bulk.MAX_CHOSEN.values()) + 1])
 
 
 def _back():
@@ -77,11 +77,7 @@ def subscribers_bulk():
     now = utcnow()
     try:
         if action == "delete" and request.form.get("confirm") != "erase":
-            if not ids:
-                raise bulk.BulkError("Choose at least one subscriber.")
-            if len(ids) > bulk.MAX_CHOSEN:
-                raise bulk.BulkError(f"{len(ids)} subscribers chosen; at most {bulk.MAX_CHOSEN} "
-                                     f"at once: narrow the filter.")
+            bulk.check_count(action, ids)
             return render_template("admin/subscribers_bulk_confirm.html", count=len(ids),
                                    chosen=",".join(map(str, ids)), where=_filter())
         if action == "export":
