@@ -183,3 +183,15 @@ class SendWindow(db.Model):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     used: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LinkClick(db.Model):
+    """How often one link of one campaign was followed: a number, never who (sending/clicks.py)."""
+
+    __tablename__ = "link_click"
+    __table_args__ = (UniqueConstraint("campaign_id", "url", name="uq_link_click_campaign_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    clicks: Mapped[int] = mapped_column(default=0)

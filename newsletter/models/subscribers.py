@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
@@ -138,6 +138,9 @@ class MailingList(db.Model):
     double_opt_in: Mapped[bool] = mapped_column(Boolean, default=True)
     # For subscribers with no language of their own and browsers that name none we have.
     default_language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    # Count clicks per link per campaign (sending/clicks.py): off by default; when on, links
+    # go through /c/<token> (campaign + URL, never the person) and the footer says so.
+    count_clicks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The layout every campaign of this list is wrapped in ({{ content }} marks the body).
     layout: Mapped[str | None] = mapped_column(Text)
     welcome_campaign_id: Mapped[int | None] = mapped_column(

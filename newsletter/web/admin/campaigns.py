@@ -23,7 +23,7 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.models import Campaign, CampaignStatus, MailingList, Role, Segment, utcnow
 from newsletter.privacy import purposes
-from newsletter.sending import analytics, campaigns, compose, recurrence
+from newsletter.sending import analytics, campaigns, clicks, compose, recurrence
 from newsletter.subscribers import attributes, segments
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
@@ -135,6 +135,8 @@ def campaign(campaign_id: int):
     if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
         audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id)
     return render_template("admin/campaign.html", campaign=item, figures=figures, seen=seen,
+                           link_clicks=clicks.counts(db.session, item.id),
+                           counting=any(lst.count_clicks for lst in item.lists),
                            segment=segment, describe=segments.describe, audience=audience,
                            children=children, local=_local, lists=_all_lists(),
                            schedule_words=recurrence.describe(item.cron) if item.cron else None,
