@@ -261,3 +261,22 @@ def test_a_segment_exports_as_csv(app, admin_client, people):
     assert rows[1]["name"] == "'" + HOSTILE
     [event] = _audit(app, "subscribers.export")
     assert (event.subject_type, event.subject_id) == ("segment", str(segment_id))
+
+
+def test_an_address_that_no_longer_passes_adds_nobody_and_says_whose(app, admin_client, people,
+                                                                      smtp):
+    with app.app_context():
+        old = Subscriber(email="old row@example.org", status=SubscriberStatus.active)
+        db.session.add(old)
+        db.session.commit()
+        old_id = old.id
+    response = _bulk(admin_client, {"action": "add", "target_list_id": people["other"],
+                                    "consent_basis": "double-opt-in",
+                                    "ids": [people["ada"], old_id]})
+    page = admin_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "old row@example.org:" in page and "Nobody was added." in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(
+            Subscription.list_id == people["other"])) == 0
+        assert _audit(app, "subscribers.bulk_add") == []
+    assert smtp.messages == []

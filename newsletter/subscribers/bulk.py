@@ -111,10 +111,15 @@ def add_to_list(session: Session, ids: Sequence[int], mailing_list: MailingList,
     wording = (f"Added by {actor} (bulk): "
                + ("consent given before (existing)" if existing_consent else "double opt-in"))
     for person in people:
-        result = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
-            email=person.email, lists=[mailing_list], method=ConsentMethod.admin,
-            existing_consent=existing_consent, actor=actor, wording=wording,
-        ), now=now, config=config)
+        try:
+            result = subscriptions.subscribe(session, subscriptions.SubscribeRequest(
+                email=person.email, lists=[mailing_list], method=ConsentMethod.admin,
+                existing_consent=existing_consent, actor=actor, wording=wording,
+            ), now=now, config=config)
+        except subscriptions.SubscribeError as exc:
+            # An address stored before today's checks: say whose, and add nobody (the caller
+            # rolls back).
+            raise BulkError(f"{person.email}: {exc} Nobody was added.") from None
         outcome.mails += result.mails
         if result.confirmed or result.pending:
             outcome.changed += 1
