@@ -280,3 +280,19 @@ def test_an_address_that_no_longer_passes_adds_nobody_and_says_whose(app, admin_
             Subscription.list_id == people["other"])) == 0
         assert _audit(app, "subscribers.bulk_add") == []
     assert smtp.messages == []
+
+
+def test_cli_exports_a_segment(app, runner, people, tmp_path):
+    with app.app_context():
+        segments.create(db.session, "pros", db.session.get(campaigns.MailingList, people["news"]),
+                        [segments.parse_filter("attributes.plan=pro")], actor="t", now=utcnow())
+        db.session.commit()
+    out = tmp_path / "pros.csv"
+    result = runner.invoke(args=["newsletter", "export", "--segment", "pros", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert [r["email"] for r in rows] == ["ada@example.org", "bob@example.org", "dee@example.org"]
+    assert rows[1]["name"] == "'" + HOSTILE
+    for wrong in (["--segment", "nope"], ["--list", "news", "--segment", "pros"], []):
+        bad = runner.invoke(args=["newsletter", "export", *wrong])
+        assert bad.exit_code != 0 and bad.output.strip().startswith("Error:")
