@@ -136,6 +136,11 @@ def test_cli_counts_a_history_segment_and_lists_it(app, runner, history):
 
 
 def test_admin_form_takes_history_filters_and_shows_the_count(app, admin_client, history):
+    form = admin_client.get("/admin/segments").get_data(as_text=True)
+    help_text = form[form.index('id="filter-help"'):]
+    for field in ("country", "attributes.NAME", "subscribed", "last_mailed", "bounce",
+                  "bounce_score"):
+        assert f"<code>{field}</code>" in help_text  # the form names every field it takes
     token = csrf_token(admin_client, "/admin/segments")
     response = admin_client.post("/admin/segments", data={
         "csrf_token": token, "slug": "never", "list_id": str(history),
