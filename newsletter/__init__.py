@@ -81,7 +81,7 @@ def create_app(test_config: dict | None = None, environ: dict | None = None) -> 
 def _register_blueprints(app: Flask) -> None:
     from newsletter.web import api as api_module
     from newsletter.web import archive as archive_pages
-    from newsletter.web import auth, embed, hooks, passwords, policy, public
+    from newsletter.web import auth, clicks, embed, hooks, passwords, policy, public
     from newsletter.web import export as export_pages
     from newsletter.web import privacy as privacy_pages
     from newsletter.web import purposes as purpose_pages
@@ -98,6 +98,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(export_pages.bp)
     app.register_blueprint(archive_pages.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(clicks.bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(api_docs.bp)
     # Browsers ask for /favicon.ico on pages that name no icon (JSON, raw mail): the same icon.

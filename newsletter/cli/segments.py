@@ -20,8 +20,10 @@ def segments_cli() -> None:
 @click.argument("slug")
 @click.option("--list", "list_slug", required=True, help="The list's slug.")
 @click.option("--filter", "filters", multiple=True,
-              help="FIELD=VALUE (also !=, <, >, 'FIELD contains VALUE', 'FIELD is set'); FIELD "
-                   "is country or attributes.NAME. Repeatable: all must hold.")
+              help="FIELD=VALUE (also !=, <, >, 'FIELD contains VALUE', 'FIELD is set', "
+                   "'FIELD is not set'); FIELD is country, attributes.NAME, subscribed, "
+                   "last_mailed (days as YYYY-MM-DD), bounce (hard|soft|none) or bounce_score. "
+                   "Repeatable: all must hold.")
 @click.option("--name", default="")
 def create(slug: str, list_slug: str, filters: tuple[str, ...], name: str) -> None:
     """Save a segment; prints how many it reaches now, then its slug."""

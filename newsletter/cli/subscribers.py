@@ -12,7 +12,7 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.models import ConsentMethod, MailingList, utcnow
 from newsletter.sending import mailer
-from newsletter.subscribers import exports, imports, lists, subscriptions
+from newsletter.subscribers import exports, imports, lists, segments, subscriptions
 
 
 @newsletter_cli.group("lists")
@@ -120,13 +120,23 @@ def import_command(file: Path, slug: str, consent_basis: str, dry_run: bool, bat
 
 
 @newsletter_cli.command("export")
-@click.option("--list", "slug", required=True, help="The list's slug.")
+@click.option("--list", "slug", default=None, help="The list's slug.")
+@click.option("--segment", "segment_slug", default=None,
+              help="A segment's slug instead: the members of its list whom its filters match.")
 @click.option("--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write to this file (default: standard output).")
-def export_command(slug: str, output: Path | None) -> None:
-    """A list's subscribers as CSV (cells that would start a formula are escaped)."""
-    mailing_list = _list_or_fail(slug)
-    lines = exports.export_list(db.session, mailing_list, actor="cli", now=utcnow())
+def export_command(slug: str | None, segment_slug: str | None, output: Path | None) -> None:
+    """A list's (or a segment's) subscribers as CSV (cells that would start a formula are
+    escaped)."""
+    if (slug is None) == (segment_slug is None):
+        raise click.ClickException("name one of --list or --segment")
+    if segment_slug is not None:
+        segment = segments.find(db.session, segment_slug)
+        if segment is None:
+            raise click.ClickException(f"no segment {segment_slug!r}")
+        lines = exports.export_segment(db.session, segment, actor="cli", now=utcnow())
+    else:
+        lines = exports.export_list(db.session, _list_or_fail(slug), actor="cli", now=utcnow())
     db.session.commit()  # the audit row, before a byte leaves
     if output is None:
         for line in lines:

@@ -127,6 +127,9 @@ class Delivery(db.Model):
         # after one batch: no sort, however many rows are queued (store.claim_batch()).
         # The campaign page counts by (campaign_id, status) on the same index.
         Index("ix_delivery_campaign_status", "campaign_id", "status", "next_attempt_at", "id"),
+        # One person's copies: the segment rule `last_mailed` (an EXISTS per subscriber at
+        # dispatch) and the subscriber timeline. Without it both walk the whole outbox.
+        Index("ix_delivery_subscriber_sent", "subscriber_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -185,3 +188,15 @@ class SendWindow(db.Model):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     used: Mapped[int] = mapped_column(default=0)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class LinkClick(db.Model):
+    """How often one link of one campaign was followed: a number, never who (sending/clicks.py)."""
+
+    __tablename__ = "link_click"
+    __table_args__ = (UniqueConstraint("campaign_id", "url", name="uq_link_click_campaign_url"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2048))
+    clicks: Mapped[int] = mapped_column(default=0)

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text, UniqueConstraint, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from newsletter.extensions import db
@@ -141,6 +141,9 @@ class MailingList(db.Model):
     # The extra fields of the list's public form, as data: [{"name", "label", "type",
     # "required"}] (subscribers/form_fields.py checks and reads them). None: no extra field.
     form_fields: Mapped[list | None] = mapped_column(JSONType)
+    # Count clicks per link per campaign (sending/clicks.py): off by default; when on, links
+    # go through /c/<token> (campaign + URL, never the person) and the footer says so.
+    count_clicks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     welcome_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL")
     )

@@ -441,7 +441,7 @@ def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.Campai
         body_format=campaign.body_format, list_id=mailing_list.id, list_slug=mailing_list.slug,
         list_name=mailing_list.name, sender_name=mailing_list.sender_name,
         sender_address=mailing_list.sender_address, layout=layout,
-        archive=mailing_list.public_archive,
+        archive=mailing_list.public_archive, count_clicks=mailing_list.count_clicks,
     )
 
 

@@ -29,7 +29,7 @@ from jinja2.sandbox import SecurityError
 from markupsafe import Markup
 
 from newsletter import links
-from newsletter.sending import headers, sandbox
+from newsletter.sending import clicks, headers, sandbox
 from newsletter.sending.htmltext import html_to_text
 from newsletter.sending.transport import new_message_id
 
@@ -120,6 +120,7 @@ class CampaignContent:
     sender_address: str
     layout: str | None = None
     archive: bool = False  # the list has a public archive (else `archive_url` is empty)
+    count_clicks: bool = False  # aggregate click counts (sending/clicks.py), said in the footer
 
 
 def sanitise(html: str) -> str:
@@ -378,6 +379,9 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     text_source = text_source.rstrip() + (
         "\n\n-- \nUnsubscribe: {{ unsubscribe_url }}\nPreferences: {{ preferences_url }}\n"
         "Your data (see it or have it deleted): {{ privacy_request_url }}\n")
+    if content.count_clicks:
+        html_source = clicks.wrap_links(html_source, content.campaign_id, config)
+        text_source += clicks.DISCLOSURE + "\n"
     html_source = _wrap_html(html_source)
     return CompiledCampaign(content, config, HTML_ENV.from_string(html_source),
                             TEXT_ENV.from_string(text_source.replace("\r\n", "\n")))

@@ -37,6 +37,7 @@ class ListFields:
     archive: bool | None = None
     double_opt_in: bool | None = None
     default_language: str | None = None  # newsletter/i18n.py LANGUAGES
+    count_clicks: bool | None = None  # aggregate click counts per link (sending/clicks.py)
 
 
 def clean_slug(value: str) -> str:

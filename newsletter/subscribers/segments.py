@@ -1,17 +1,25 @@
 """Segments: saved filters over one list ("plan = pro", "country = DE", "city contains lon").
 
-A segment is its list plus rules that must all hold. A rule is a field (`country` or
-`attributes.NAME`), an operator from OPERATORS and a value; `condition()` turns the rules into
-one SQL clause over Subscriber, which dispatch adds to the eligibility rule
-(sending/eligibility.py `in_segment`). A segment picks an audience; it never widens who may be
-mailed: eligibility still decides that, at dispatch and again at send time.
+A segment is its list plus rules that must all hold. A rule is a field (segment_rules.FIELDS),
+an operator and a value; `condition()` turns the rules into one SQL clause over Subscriber,
+which dispatch adds to the eligibility rule (sending/eligibility.py `in_segment`). A segment
+picks an audience; it never widens who may be mailed: eligibility still decides that, at
+dispatch and again at send time.
 
-Operators on attributes (values are stored as text, numbers or true/false):
-  =, !=      compare as text; `!=` also matches people without the attribute
-  contains   case-insensitive substring
-  <, >       as numbers when the value is a number (attributes that are not numbers never
-             match), else as text (ISO dates compare correctly as text)
-  is set     present and not empty
+Operators on `country` and attributes (values are stored as text, numbers or true/false):
+  =, !=        compare as text; `!=` also matches people without the attribute
+  contains     case-insensitive substring
+  <, >         as numbers when the value is a number (attributes that are not numbers never
+               match), else as text (ISO dates compare correctly as text)
+  is set       present and not empty; `is not set`: absent or empty
+The other fields:
+  subscribed<D, subscribed>D     confirmed on the segment's list before day D began / after it
+                                 ended (UTC days, YYYY-MM-DD)
+  last_mailed<D, last_mailed>D   the last copy sent was before D / a copy was sent after D
+                                 (never mailed matches neither); `last_mailed is set`: mailed at
+                                 least once; `last_mailed is not set`: never mailed
+  bounce=hard|soft|none          a hard bounce ever; no hard bounce but a soft-bounce score; neither
+  bounce_score<N, >N, =N         the soft-bounce score kept on the subscriber (bounces.py)
 """
 
 from __future__ import annotations
@@ -29,16 +37,26 @@ from newsletter.sending import eligibility
 from newsletter.subscribers.addresses import SubscribeError
 from newsletter.subscribers.attributes import NAME
 from newsletter.subscribers.lists import SLUG
-from newsletter.subscribers.segment_rules import OPERATORS, Rule, condition_for, rules_of
+from newsletter.subscribers.segment_rules import (
+    FIELDS,
+    OPERATORS,
+    Rule,
+    RuleError,
+    check_value,
+    condition_for,
+    field_of,
+    rules_of,
+)
 from newsletter.subscribers.subscriptions import clean_text
 
 MAX_RULES = 20
+FIELD_NAMES = tuple(name + "NAME" if name.endswith(".") else name for name in FIELDS)
 
-# How `--filter` text reads: "FIELD is set", "FIELD contains VALUE", "FIELD!=VALUE",
-# "FIELD<VALUE", "FIELD>VALUE", "FIELD=VALUE" (tried in this order).
+# How `--filter` text reads: "FIELD is set", "FIELD is not set", "FIELD contains VALUE",
+# "FIELD!=VALUE", "FIELD<VALUE", "FIELD>VALUE", "FIELD=VALUE" (tried in this order).
 _FILTER = re.compile(
-    r"^\s*(?P<field>[a-z][a-z0-9_.]*)\s*(?:(?P<set>is set)|(?P<op>contains\s|!=|<|>|=)(?P<value>.*))\s*$",
-    re.S)
+    r"^\s*(?P<field>[a-z][a-z0-9_.]*)\s*(?:(?P<set>is set|is not set)"
+    r"|(?P<op>contains\s|!=|<|>|=)(?P<value>.*))\s*$", re.S)
 
 
 class SegmentError(ValueError):
@@ -54,13 +72,15 @@ def parse_filter(text: str) -> Rule:
     Rule(field='attributes.city', op='contains', value='Lon')
     >>> parse_filter("country is set")
     Rule(field='country', op='is set', value='')
+    >>> parse_filter("last_mailed is not set")
+    Rule(field='last_mailed', op='is not set', value='')
     """
     match = _FILTER.match(text)
     if match is None:
-        raise SegmentError(f"a filter reads FIELD=VALUE (or !=, <, >, 'contains', 'is set'), "
-                           f"got {text[:80]!r}")
+        raise SegmentError(f"a filter reads FIELD=VALUE (or !=, <, >, 'contains', 'is set', "
+                           f"'is not set'), got {text[:80]!r}")
     if match["set"]:
-        return check(Rule(match["field"], "is set"))
+        return check(Rule(match["field"], match["set"]))
     return check(Rule(match["field"], match["op"].strip(), match["value"].strip()))
 
 
@@ -68,14 +88,17 @@ def check(rule: Rule) -> Rule:
     """The rule if its field, operator and value are usable; SegmentError otherwise."""
     if rule.op not in OPERATORS:
         raise SegmentError(f"unknown operator {rule.op!r}: use one of {', '.join(OPERATORS)}")
-    if rule.field != "country" and not (rule.field.startswith("attributes.")
-                                        and NAME.match(rule.field[len("attributes."):])):
-        raise SegmentError(f"a filter field is country or attributes.NAME, got {rule.field!r}")
+    if rule.field.startswith("attributes.") and not NAME.match(rule.field[len("attributes."):]):
+        raise SegmentError(f"an attribute name is lower-case letters, digits and _, "
+                           f"got {rule.field!r}")
+    if field_of(rule.field) is None:
+        raise SegmentError(f"a filter field is one of {', '.join(FIELD_NAMES)}, "
+                           f"got {rule.field!r}")
     try:
         clean_text(rule.value, "filter value", 1000)
-    except SubscribeError as exc:
+        return check_value(rule)
+    except (SubscribeError, RuleError) as exc:
         raise SegmentError(str(exc)) from None
-    return rule
 
 
 def describe(segment: Segment) -> str:

@@ -67,7 +67,7 @@ def test_subscribe_confirm_and_unsubscribe_in_a_browser(app, page, live_server, 
     admin.goto("/admin/subscribers?q=ada")
     admin.click("text=ada@example.org")
     assert admin.locator("#subscriber-status").inner_text() == "active"
-    assert "granted" in admin.locator("#consent").inner_text()
+    assert "granted" in admin.locator("#timeline").inner_text()
 
     # The "you're subscribed" mail carries the unsubscribe link, like every mail.
     messages = smtp.wait_for(2)
@@ -78,6 +78,6 @@ def test_subscribe_confirm_and_unsubscribe_in_a_browser(app, page, live_server, 
 
     admin.reload()
     assert admin.locator("#subscriber-status").inner_text() == "unsubscribed"
-    history = admin.locator("#consent").inner_text()
+    history = admin.locator("#timeline").inner_text()
     assert "granted" in history and "withdrawn" in history and "link" in history
     admin.context.close()

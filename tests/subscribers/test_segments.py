@@ -140,7 +140,7 @@ def test_admin_saves_a_segment_and_a_campaign_for_it(app, admin_client, crowd):
     token = csrf_token(admin_client, "/admin/segments")
     bad = admin_client.post("/admin/segments", data={
         "csrf_token": token, "slug": "de", "list_id": str(crowd), "filters": "plan=pro"})
-    assert bad.status_code == 400 and "country or attributes.NAME" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "country, attributes.NAME" in bad.get_data(as_text=True)
     response = admin_client.post("/admin/segments", data={
         "csrf_token": token, "slug": "de", "name": "Germany", "list_id": str(crowd),
         "filters": "country=DE\nattributes.seats is set\n"}, follow_redirects=True)

@@ -19,6 +19,7 @@ from newsletter.web.admin import (  # noqa: F401 - importing an area registers i
     segments,
     sink,
     subscribers,
+    subscribers_bulk,
     suppressions,
     users,
     webhooks,

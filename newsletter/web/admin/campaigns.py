@@ -34,6 +34,7 @@ from newsletter.privacy import purposes
 from newsletter.sending import (
     analytics,
     campaigns,
+    clicks,
     compose,
     layouts,
     proofs,
@@ -166,6 +167,8 @@ def campaign(campaign_id: int):
     if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
         audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id)
     return render_template("admin/campaign.html", campaign=item, figures=figures, seen=seen,
+                           link_clicks=clicks.counts(db.session, item.id),
+                           counting=any(lst.count_clicks for lst in item.lists),
                            segment=segment, describe=segments.describe, audience=audience,
                            children=children, local=_local, lists=_all_lists(),
                            schedule_words=recurrence.describe(item.cron) if item.cron else None,

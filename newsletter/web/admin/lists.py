@@ -28,6 +28,7 @@ def _fields(form) -> mailing_lists.ListFields:
         name=form.get("name", ""), description=form.get("description", ""),
         sender_name=form.get("sender_name", ""), sender_address=form.get("sender_address", ""),
         public="public" in form, archive="archive" in form, double_opt_in="double_opt_in" in form,
+        count_clicks="count_clicks" in form,
         default_language=form.get("default_language") or None,
     )
 
@@ -120,7 +121,8 @@ def _edit_page(mailing_list: MailingList, *, form=None, error: str | None = None
         "name": mailing_list.name, "description": mailing_list.description,
         "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
         "default_language": mailing_list.default_language,
-        **{k: "on" for k in ("public", "archive", "double_opt_in") if getattr(mailing_list, k)},
+        **{k: "on" for k in ("public", "archive", "double_opt_in", "count_clicks")
+           if getattr(mailing_list, k)},
     }
     if field_rows is None:
         field_rows = [vars(f) for f in form_fields.of_list(mailing_list)]

@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import MailingList, Role, utcnow
-from newsletter.subscribers import segments
+from newsletter.subscribers import segment_rules, segments
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -34,4 +34,5 @@ def segments_index():
     rows = [(s, segments.audience(db.session, [s.list_id], s.id))
             for s in segments.all_segments(db.session)]
     return render_template("admin/segments.html", rows=rows, lists=lists, form=form, error=error,
-                           describe=segments.describe), 400 if error else 200
+                           describe=segments.describe, fields=segment_rules.FIELDS), \
+        400 if error else 200

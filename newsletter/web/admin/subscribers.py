@@ -3,11 +3,9 @@ and the CSV upload."""
 
 from __future__ import annotations
 
-import re
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db
@@ -15,26 +13,27 @@ from newsletter.i18n import LANGUAGES
 from newsletter.models import (
     MAX_ID,
     AuditEvent,
-    ConsentEvent,
     ConsentMethod,
     MailingList,
     Role,
     Subscriber,
-    SubscriberStatus,
     Subscription,
-    SubscriptionStatus,
     utcnow,
 )
 from newsletter.privacy.audit import viewed
 from newsletter.sending import eligibility, mailer
 from newsletter.subscribers import (
     attributes,
+    bulk,
     import_formats,
     import_staging,
     imports,
     preferences,
     subscriptions,
+    timeline,
 )
+from newsletter.subscribers.search import SubscriberFilter
+from newsletter.web.admin import subscribers_bulk
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE = 50
@@ -47,26 +46,10 @@ def _all_lists():
 @bp.get("/subscribers")
 @role_required(Role.marketer, Role.privacy)
 def subscribers():
-    q = re.sub(r"[\x00-\x1f\x7f]", "", request.args.get("q", "")).strip()[:254]
-    list_id = request.args.get("list_id", type=int)
-    list_id = list_id if list_id and 0 < list_id <= MAX_ID else None
-    status = request.args.get("status", "")
+    where = SubscriberFilter.of(request.args.get("q"), request.args.get("list_id", type=int),
+                                request.args.get("status"))
     page = min(max(request.args.get("page", 1, type=int), 1), 1_000_000)
-    statement = select(Subscriber)
-    if q:
-        pattern = "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        statement = statement.where(or_(Subscriber.email.like(pattern, escape="\\"),
-                                        func.lower(Subscriber.name).like(pattern, escape="\\")))
-    if list_id:
-        statement = statement.join(Subscription).where(Subscription.list_id == list_id)
-        if status in {s.value for s in SubscriptionStatus}:
-            statement = statement.where(Subscription.status == SubscriptionStatus(status))
-    elif status == "suppressed":
-        statement = statement.where(eligibility.suppressed())
-    elif status == SubscriberStatus.active.value:
-        statement = statement.where(eligibility.active())  # a suppressed address is not active
-    elif status in {s.value for s in SubscriberStatus}:
-        statement = statement.where(Subscriber.status == SubscriberStatus(status))
+    statement = where.query()
     total = db.session.scalar(select(func.count()).select_from(statement.subquery()))
     rows = db.session.scalars(
         statement.order_by(Subscriber.id.desc()).limit(PAGE).offset((page - 1) * PAGE)
@@ -74,11 +57,11 @@ def subscribers():
     ).all()
     suppressed = set(db.session.scalars(select(Subscriber.id).where(
         Subscriber.id.in_([row.id for row in rows]), eligibility.suppressed())))
-    statuses = [s.value for s in SubscriptionStatus] if list_id else \
-        [s.value for s in SubscriberStatus] + ["suppressed"]
     return render_template("admin/subscribers.html", rows=rows, total=total, page=page, pages=
-                           max((total + PAGE - 1) // PAGE, 1), q=q, list_id=list_id, status=status,
-                           lists=_all_lists(), statuses=statuses, suppressed=suppressed)
+                           max((total + PAGE - 1) // PAGE, 1), q=where.q, list_id=where.list_id,
+                           status=where.status, lists=_all_lists(), statuses=where.statuses(),
+                           suppressed=suppressed, may=subscribers_bulk.may,
+                           max_chosen=bulk.MAX_CHOSEN)
 
 
 @bp.get("/subscribers/<int:subscriber_id>")
@@ -88,13 +71,14 @@ def subscribers_detail(subscriber_id: int):
     viewed(db.session, actor=actor(), subject_type="subscriber", subject_id=subscriber.id,
            now=utcnow())
     db.session.commit()
-    events = db.session.scalars(select(ConsentEvent).where(
-        ConsentEvent.subscriber_id == subscriber.id).order_by(ConsentEvent.at, ConsentEvent.id)).all()
+    history = timeline.for_subscriber(db.session, subscriber,
+                                      request.args.get("page", 1, type=int))
     audit = db.session.scalars(select(AuditEvent).where(
         AuditEvent.subject_type == "subscriber", AuditEvent.subject_id == str(subscriber.id))
         .order_by(AuditEvent.at)).all()
-    return render_template("admin/subscribers_detail.html", subscriber=subscriber, events=events,
-                           audit=audit, countries=dict(subscriptions.country_choices()))
+    return render_template("admin/subscribers_detail.html", subscriber=subscriber,
+                           history=history, audit=audit,
+                           countries=dict(subscriptions.country_choices()))
 
 
 @bp.route("/subscribers/new", methods=["GET", "POST"])
