@@ -100,7 +100,7 @@ def create(slugs, segment_slug, subject, body_file, body_format, name, send_at, 
     except campaigns.CampaignError as exc:
         raise click.ClickException(str(exc)) from None
     db.session.commit()
-    reach = segments.audience(db.session, list_ids, segment_id)
+    reach = segments.audience(db.session, list_ids, segment_id, campaign.purpose_id)
     click.echo(f"campaign {campaign.id}: {campaign.status.value}; {reach} recipient(s) now")
     click.echo(campaign.id)
 

@@ -31,8 +31,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from newsletter.models import MailingList, Segment, Subscriber
+from newsletter.models import MailingList, Purpose, Segment, Subscriber
 from newsletter.privacy import audit
+from newsletter.privacy.consent import PurposeRule
 from newsletter.sending import eligibility
 from newsletter.subscribers.addresses import SubscribeError
 from newsletter.subscribers.attributes import NAME
@@ -139,8 +140,13 @@ def all_segments(session: Session) -> list[Segment]:
     return list(session.scalars(select(Segment).order_by(Segment.slug)))
 
 
-def audience(session: Session, list_ids: list[int], segment_id: int | None) -> int:
-    """How many would get a campaign to these lists (and segment) if it were sent now."""
+def audience(session: Session, list_ids: list[int], segment_id: int | None,
+             purpose_id: int | None = None) -> int:
+    """How many would get a campaign to these lists (and segment, and for this purpose) if it
+    were sent now: the same clauses as dispatch."""
+    purpose = session.get(Purpose, purpose_id) if purpose_id is not None else None
+    rule = PurposeRule.of(purpose) if purpose is not None else None
     statement = select(func.count()).select_from(Subscriber).where(
-        eligibility.eligible(list_ids), eligibility.in_segment(condition_for(session, segment_id)))
+        eligibility.eligible(list_ids, rule),
+        eligibility.in_segment(condition_for(session, segment_id)))
     return session.scalar(statement) or 0

@@ -86,14 +86,17 @@ def purpose_events(session, subscriber_id: int) -> list[tuple[bool, ConsentMetho
         .order_by(ConsentEvent.id))]
 
 
-def send_purpose_campaign(app, runner, tmp_path, subject: str) -> int:
-    """`campaign create --purpose partners`, sent now and dispatched; returns its id."""
+def send_purpose_campaign(app, runner, tmp_path, subject: str, reach: int | None = None) -> int:
+    """`campaign create --purpose partners`, sent now and dispatched; returns its id. `reach`:
+    the count it must announce before sending (only those with effective consent)."""
     body = tmp_path / "offer.md"
     body.write_text("# Offers from our partners\n\nHello {{ subscriber.name }}.\n")
     result = runner.invoke(args=["newsletter", "campaign", "create", "--list", "news",
                                  "--subject", subject, "--body-file", str(body),
                                  "--purpose", "partners"])
     assert result.exit_code == 0, result.output
+    if reach is not None:
+        assert f"; {reach} recipient(s) now" in result.output, result.output
     campaign_id = int(result.output.strip().splitlines()[-1])
     with app.app_context():
         campaign = db.session.get(Campaign, campaign_id)
@@ -150,7 +153,7 @@ def test_announce_asks_by_country_and_campaign_reaches_exactly_the_consenting(
         assert event.policy_version_id is not None
         assert event.wording.startswith("Yes, you may use my data for: Sharing with partners.")
 
-    send_purpose_campaign(app, runner, tmp_path, "Partner offers")
+    send_purpose_campaign(app, runner, tmp_path, "Partner offers", reach=2)
     smtp.clear()
     assert drain(app) == 2
     assert sorted(m.rcpt_tos[0] for m in smtp.wait_for(2)) == [DE, US]

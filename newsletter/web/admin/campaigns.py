@@ -165,7 +165,8 @@ def campaign(campaign_id: int):
     # Before sending: how many it would reach if it went now (eligibility and segment).
     audience = None
     if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
-        audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id)
+        audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id,
+                                     item.purpose_id)
     return render_template("admin/campaign.html", campaign=item, figures=figures, seen=seen,
                            link_clicks=clicks.counts(db.session, item.id),
                            counting=any(lst.count_clicks for lst in item.lists),
