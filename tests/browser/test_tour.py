@@ -32,7 +32,8 @@ def test_tour_of_the_main_pages(browser, live_server, app, auth, shots, width):
     auth.create()
     with app.app_context():
         news = make_list(db.session, "news", public=True, description="Notes from the team, weekly")
-        add_subscribers(db.session, news, 3)
+        reader_id = add_subscribers(db.session, news, 3)[0]
+        news_id = news.id
         new_campaign(db.session, news, subject="Hello {{ subscriber.name }}")
         campaign_id = new_campaign(db.session, news, name="Monday notes", subject="Monday notes",
                                    cron="0 9 * * 1", timezone="Europe/Berlin").id
@@ -58,6 +59,14 @@ def test_tour_of_the_main_pages(browser, live_server, app, auth, shots, width):
         shot("campaigns")
         page.goto(f"/admin/campaigns/{campaign_id}")
         shot("campaign")
+        page.goto("/admin/subscribers")
+        shot("subscribers")
+        page.goto(f"/admin/subscribers/{reader_id}")
+        shot("subscriber")
+        page.goto("/admin/segments")
+        shot("segments")
+        page.goto(f"/admin/layouts/new?list={news_id}&starter=responsive")
+        shot("layout")
         page.goto("/admin/users")
         shot("users")
         page.goto("/admin/account")
