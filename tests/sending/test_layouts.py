@@ -213,3 +213,28 @@ def test_each_starter_compiles_passes_the_rule_and_loads_nothing_remote(starter)
         assert re.search(rf"(^|[\s}},.]){selector}\s*\{{", html, re.MULTILINE), selector
     remote = re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//|@import|url\(|<link""", html)
     assert remote == []
+
+
+def test_the_api_creates_a_campaign_in_a_chosen_layout_of_its_list_only(app, client, api_token):
+    with app.app_context():
+        news, other = make_list(db.session), make_list(db.session, "other", name="Other")
+        ours = layouts.save(db.session, mailing_list=news, name="Ours", source_format="html",
+                            source="<div class=ours>{{ content }}</div>", now=NOW, actor="test")
+        theirs = layouts.save(db.session, mailing_list=other, name="Theirs",
+                              source_format="html", source="<div>{{ content }}</div>",
+                              now=NOW, actor="test")
+        db.session.commit()
+        ours_id, theirs_id = ours.id, theirs.id
+    issue = {"subject": "In a layout", "body": "Hello", "lists": ["news"]}
+    response = client.post("/api/v1/campaigns", headers=api_token,
+                           json={**issue, "layout_id": ours_id})
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["layout_id"] == ours_id
+    with app.app_context():
+        assert db.session.get(Campaign, response.get_json()["id"]).layout_id == ours_id
+    refused = client.post("/api/v1/campaigns", headers=api_token,
+                          json={**issue, "layout_id": theirs_id})
+    assert refused.status_code == 422
+    assert "one of the campaign's lists" in refused.get_json()["message"]
+    default = client.post("/api/v1/campaigns", headers=api_token, json=issue)
+    assert default.status_code == 201 and default.get_json()["layout_id"] is None

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from newsletter.extensions import db
 from newsletter.models import Campaign, MailingList, Purpose, Role, utcnow
+from newsletter.models.base import MAX_ID
 from newsletter.privacy import purposes
 from newsletter.sending import analytics, campaigns, compose
 from newsletter.subscribers import segments
@@ -31,6 +32,8 @@ class CampaignSchema(Schema):
     status = fields.Function(lambda c: c.status.value)
     lists = fields.Function(lambda c: [lst.slug for lst in c.lists])
     segment_id = fields.Int(allow_none=True)
+    layout_id = fields.Int(allow_none=True, metadata={
+        "description": "the chosen layout of one of its lists; null: each list's default"})
     send_at = fields.DateTime(allow_none=True)
     cron = fields.Str(allow_none=True)
     timezone = fields.Str()
@@ -62,6 +65,10 @@ class CampaignCreateSchema(Schema):
     timezone = fields.Str(load_default="UTC", validate=validate.Length(min=1, max=64))
     purpose = fields.Str(load_default=None, validate=SLUG, metadata={
         "description": "a purpose slug: sent only to subscribers with effective consent to it"})
+    layout_id = fields.Int(load_default=None, allow_none=True, validate=validate.Range(0, MAX_ID),
+                           metadata={"description": "a layout of one of the campaign's lists "
+                                                    "(the admin Layouts page shows their ids); "
+                                                    "default: each list's default layout"})
 
 
 class ScheduleSchema(Schema):
@@ -144,7 +151,7 @@ def create_campaign(data):
             body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
             send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
             created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config),
-            purpose_id=purpose_id, segment_id=segment_id)
+            purpose_id=purpose_id, segment_id=segment_id, layout_id=data["layout_id"])
     except campaigns.CampaignError as exc:
         db.session.rollback()
         abort(422, message=str(exc))
