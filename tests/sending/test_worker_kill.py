@@ -80,6 +80,16 @@ def wait_until(condition, timeout: float = 90.0, what: str = "condition") -> Non
         time.sleep(0.05)
 
 
+def unsettled(app, campaign_id: int) -> int:
+    """How many of the campaign's deliveries are still queued or being sent."""
+    with app.app_context():
+        count = len(db.session.scalars(select(Delivery.id).where(
+            Delivery.campaign_id == campaign_id,
+            Delivery.status.in_([DeliveryStatus.queued, DeliveryStatus.sending]))).all())
+        db.session.remove()
+    return count
+
+
 @pytest.mark.parametrize("connections", [1, 3])
 def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers, connections):
     with app.app_context():
@@ -123,6 +133,9 @@ def test_killed_worker_is_finished_by_another_without_loss(app, smtp, workers, c
     second = workers()
     wait_until(lambda: len({r for m in smtp.messages for r in m.rcpt_tos}) >= COUNT,
                what="every recipient to be reached")
+    # The killed worker's in-flight copies reached their recipients already; the second worker
+    # must still reclaim those rows (after their lease) and settle them before it is stopped.
+    wait_until(lambda: not unsettled(app, campaign_id), what="every delivery to be settled")
     second.send_signal(signal.SIGTERM)
     second.wait(timeout=30)
 
