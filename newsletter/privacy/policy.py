@@ -152,8 +152,8 @@ def stats(session: Session) -> dict[int, dict[str, int]]:
 def notice_texts(config: Mapping, version_id: int, label: str, summary: str,
                  effective_at: datetime, language: str | None = None) -> tuple[str, str]:
     """The notice as (HTML, text): the summary and a link to the version, in `language` (the
-    summary stays as written). Inside a newsletter it is in English: the newsletter's own text
-    is in whatever language its author wrote."""
+    summary stays as written). Inside a newsletter, the language of the newsletter's footer
+    (the reader's, else the list's: sending/footer.py)."""
     url = links.policy_url(config, version_id)
     with in_language(language):
         changed = _("Our privacy policy has changed")
@@ -173,19 +173,21 @@ class NoticeBlocks:
 
     def __init__(self, config: Mapping, session: Session):
         self.config, self.session = config, session
-        self._blocks: dict[int, compose.NoticeBlock] = {}
+        self._blocks: dict[tuple[int, str | None], compose.NoticeBlock] = {}
 
-    def __call__(self, recipient: compose.Recipient) -> compose.NoticeBlock | None:
+    def __call__(self, recipient: compose.Recipient,
+                 language: str | None = None) -> compose.NoticeBlock | None:
         version_id = recipient.notice_version_id
         if version_id is None:
             return None
-        if version_id not in self._blocks:
+        key = (version_id, language)
+        if key not in self._blocks:
             row = self.session.execute(select(
                 PolicyVersion.version, PolicyVersion.summary, PolicyVersion.effective_at,
             ).where(PolicyVersion.id == version_id)).one()
-            self._blocks[version_id] = compose.NoticeBlock(*notice_texts(
-                self.config, version_id, row.version, row.summary, row.effective_at))
-        return self._blocks[version_id]
+            self._blocks[key] = compose.NoticeBlock(*notice_texts(
+                self.config, version_id, row.version, row.summary, row.effective_at, language))
+        return self._blocks[key]
 
 
 # --- the deadline -------------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from newsletter.models import Campaign, LinkClick, MailingList, campaign_lists
 
 CLICK = tokens.Purpose("newsletter.click.v1")
 MAX_URL = 2048
-DISCLOSURE = ("Clicks on links in this newsletter are counted per link, never per person: "
-              "no one can see who clicked.")
+# What the footer says when clicks are counted, in the reader's words (sending/footer.py).
+DISCLOSURE = '<p class="click-disclosure">{{ footer.clicks }}</p>'
+TEXT_DISCLOSURE = "{{ footer.clicks }}\n"
 _HREF = re.compile(r"""(<a\b[^>]*?\bhref\s*=\s*)(["'])(.*?)\2""", re.IGNORECASE | re.DOTALL)
 _TEMPLATE = re.compile(r"\{\{|\{%|\}\}|%\}")
 
@@ -58,10 +59,9 @@ def wrap_links(source: str, campaign_id: int, config: Mapping) -> str:
         return f"{match.group(1)}{quote}{html.escape(click_url(config, campaign_id, url))}{quote}"
 
     wrapped = _HREF.sub(wrap, source)
-    note = f'<p class="click-disclosure">{html.escape(DISCLOSURE)}</p>'
     if "</body>" in wrapped:
-        return wrapped.replace("</body>", note + "</body>", 1)
-    return wrapped + note
+        return wrapped.replace("</body>", DISCLOSURE + "</body>", 1)
+    return wrapped + DISCLOSURE
 
 
 class ClickError(ValueError):

@@ -29,15 +29,20 @@ from jinja2.sandbox import SecurityError
 from markupsafe import Markup
 
 from newsletter import links
-from newsletter.sending import clicks, headers, sandbox
+from newsletter.i18n import mail_language
+from newsletter.sending import clicks, footer, headers, sandbox
 from newsletter.sending.htmltext import html_to_text
 from newsletter.sending.transport import new_message_id
 
 DEFAULT_LAYOUT = Path(__file__).resolve().parents[2] / "templates" / "email" / "newsletter.html"
 # The names a campaign template may use; anything else is refused at save time.
 VARIABLES = frozenset({"subscriber", "unsubscribe_url", "preferences_url", "archive_url",
-                       "privacy_request_url", "campaign", "list", "policy_notice"})
+                       "privacy_request_url", "campaign", "list", "policy_notice", "footer"})
 TRIAL_PRIVACY_URL = "https://example.org/privacy/request"
+# Below the text part's content: the reader's words (sending/footer.py), our links.
+TEXT_FOOTER = ("\n\n-- \n{{ footer.unsubscribe }}: {{ unsubscribe_url }}\n"
+               "{{ footer.preferences }}: {{ preferences_url }}\n"
+               "{{ footer.your_data_long }}: {{ privacy_request_url }}\n")
 JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 CONTENT_MARK = re.compile(r"\{\{-?\s*content\s*-?\}\}")
 # Tags and attributes a marketer may paste; scripts, forms and event handlers are dropped.
@@ -80,6 +85,7 @@ class Recipient:
     token_version: int = 1
     list_id: int = 0  # the campaign list the subscriber is on: its unsubscribe link
     notice_version_id: int | None = None  # the latest policy version they still owe a notice of
+    language: str | None = None  # their own choice; None: the list's (`CampaignContent.language`)
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class CampaignContent:
     layout: str | None = None
     archive: bool = False  # the list has a public archive (else `archive_url` is empty)
     count_clicks: bool = False  # aggregate click counts (sending/clicks.py), said in the footer
+    language: str = "en"  # the list's default: the footer's for readers with no language of their own
 
 
 def sanitise(html: str) -> str:
@@ -285,12 +292,13 @@ def _trial_readers(samples: Sequence[Recipient]):
 def _trial_context(recipient: Recipient, html: bool) -> dict:
     return _context(recipient, "https://example.org/u/x", "https://example.org/preferences/x",
                     "https://example.org/archive/x", {"id": 0, "subject": "Sample"},
-                    {"name": "List", "slug": "list"}, None, html, TRIAL_PRIVACY_URL)
+                    {"name": "List", "slug": "list"}, None, html, TRIAL_PRIVACY_URL,
+                    footer.for_reader(recipient.language, "List", recipient.email))
 
 
 def _context(recipient: Recipient, unsubscribe: str, preferences: str, archive: str,
              campaign: dict, mailing_list: dict, notice: NoticeBlock | None, html: bool,
-             privacy: str) -> dict:
+             privacy: str, words: Mapping[str, str]) -> dict:
     notice_part = "" if notice is None else (Markup(notice.html) if html else notice.text)
     return {
         "subscriber": {"name": recipient.name, "email": recipient.email,
@@ -302,6 +310,7 @@ def _context(recipient: Recipient, unsubscribe: str, preferences: str, archive: 
         "campaign": campaign,
         "list": mailing_list,
         "policy_notice": notice_part,
+        "footer": words,
     }
 
 
@@ -369,19 +378,18 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     html_source = _restore(inlined, nonce, saved, _attribute_slots(inlined, nonce))
     if "unsubscribe_url" not in html_source:  # every newsletter must show a way out
         html_source = html_source.replace(
-            "</body>", '<p><a href="{{ unsubscribe_url }}">Unsubscribe</a></p></body>', 1)
+            "</body>", '<p><a href="{{ unsubscribe_url }}">{{ footer.unsubscribe }}</a></p></body>',
+            1)
     if "privacy_request_url" not in html_source:  # nor a way to see or delete one's data
         html_source = html_source.replace(
-            "</body>", '<p><a href="{{ privacy_request_url }}">Your data: see it or have it '
-            "deleted</a></p></body>", 1)
+            "</body>", '<p><a href="{{ privacy_request_url }}">{{ footer.your_data_long }}</a>'
+            "</p></body>", 1)
     # The text part comes from the same sanitised content, so both parts say the same thing.
     text_source = "{{ policy_notice }}" + _restore(_wrap_text(html_to_text(body)), nonce, saved)
-    text_source = text_source.rstrip() + (
-        "\n\n-- \nUnsubscribe: {{ unsubscribe_url }}\nPreferences: {{ preferences_url }}\n"
-        "Your data (see it or have it deleted): {{ privacy_request_url }}\n")
+    text_source = text_source.rstrip() + TEXT_FOOTER
     if content.count_clicks:
         html_source = clicks.wrap_links(html_source, content.campaign_id, config)
-        text_source += clicks.DISCLOSURE + "\n"
+        text_source += clicks.TEXT_DISCLOSURE
     html_source = _wrap_html(html_source)
     return CompiledCampaign(content, config, HTML_ENV.from_string(html_source),
                             TEXT_ENV.from_string(text_source.replace("\r\n", "\n")))
@@ -477,12 +485,14 @@ class CompiledCampaign:
         unsubscribe = links.unsubscribe_url(config, sid, list_id)
         preferences = links.preferences_url(config, sid, recipient.token_version)
         notice = notice_hook(recipient) if notice_hook is not None else None
+        words = footer.for_reader(self.language_for(recipient), self.content.list_name,
+                                  recipient.email)
         args = (recipient, unsubscribe, preferences, self.archive, self.campaign,
                 self.mailing_list, notice)
         # Each part under the limits: a runaway template fails this one message (the worker
         # records the TemplateLimitError as that delivery's reason), not the worker.
-        html = sandbox.render(self.html, _context(*args, True, self.privacy), self.limits)
-        text = sandbox.render(self.text, _context(*args, False, self.privacy), self.limits)
+        html = sandbox.render(self.html, _context(*args, True, self.privacy, words), self.limits)
+        text = sandbox.render(self.text, _context(*args, False, self.privacy, words), self.limits)
         message_id = message_id or new_message_id(self.domain)
         reply_to = links.reply_address(config, sid, self.content.campaign_id)
         head = (
@@ -490,7 +500,7 @@ class CompiledCampaign:
             + (headers.address_header("To", recipient.name, recipient.email)
                if deliver_to is None else headers.address_header("To", "", deliver_to))
             + (headers.header("Subject", sandbox.render(
-                self.subject, _context(*args, False, self.privacy), self.limits))
+                self.subject, _context(*args, False, self.privacy, words), self.limits))
                if self.subject is not None else b"")
             + headers.date_header(now)
             + headers.message_id_header(message_id)
@@ -505,11 +515,17 @@ class CompiledCampaign:
         envelope = links.bounce_address(config, sid, self.content.campaign_id)
         return OutgoingMessage(envelope, deliver_to or recipient.email, raw, message_id)
 
+    def language_for(self, recipient: Recipient) -> str:
+        """The language of our words in `recipient`'s copy: theirs, else the list's."""
+        return mail_language(recipient.language, self.content.language)
+
     def archive_copy(self) -> str:
         """The HTML part for the public archive: no name, no address, no personal links."""
         nobody = Recipient(0, "", "", {})
+        words = footer.for_reader(self.content.language, self.content.list_name, "")
         return sandbox.render(self.html, _context(nobody, "#", "#", self.archive, self.campaign,
-                                                  self.mailing_list, None, True, self.privacy),
+                                                  self.mailing_list, None, True, self.privacy,
+                                                  words),
                               self.limits)
 
     def preview(self, reader: Recipient | None = None) -> str:
@@ -525,5 +541,6 @@ class CompiledCampaign:
 
     def _preview_context(self, reader: Recipient | None, html: bool) -> dict:
         sample = reader or Recipient(0, "reader@example.org", "Sample Reader", {})
+        words = footer.for_reader(self.language_for(sample), self.content.list_name, sample.email)
         return _context(sample, "#unsubscribe", "#preferences", self.archive, self.campaign,
-                        self.mailing_list, None, html, self.privacy)
+                        self.mailing_list, None, html, self.privacy, words)

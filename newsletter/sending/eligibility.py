@@ -84,7 +84,7 @@ def recipient_query(list_ids: Sequence[int], subscriber_id: ColumnElement | None
     subscriber_id = bindparam("p_subscriber") if subscriber_id is None else subscriber_id
     return select(
         Subscriber.email, Subscriber.name, Subscriber.attributes, Subscriber.token_version,
-        Subscriber.email_hash, first_list(list_ids).label("list_id"),
+        Subscriber.email_hash, first_list(list_ids).label("list_id"), Subscriber.language,
     ).where(Subscriber.id == subscriber_id, eligible(list_ids, purpose))
 
 

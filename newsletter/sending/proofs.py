@@ -75,7 +75,7 @@ def layout_sample(layout: Layout, config: Mapping) -> str:
         campaign_id=0, subject="A sample issue", body=SAMPLE_BODY, body_format="markdown",
         list_id=mailing_list.id, list_slug=mailing_list.slug, list_name=mailing_list.name,
         sender_name=mailing_list.sender_name, sender_address=mailing_list.sender_address,
-        layout=layout.html)
+        layout=layout.html, language=mailing_list.default_language)
     return compose.compile_campaign(content, config).preview()
 
 
@@ -101,7 +101,8 @@ def _their_list(session: Session, campaign: Campaign, subscriber: Subscriber) ->
 def _as_reader(subscriber: Subscriber, mailing_list: MailingList) -> compose.Recipient:
     # Subscriber 0: a test copy's links, never the subscriber's own tokens.
     return compose.Recipient(0, subscriber.email, subscriber.name or "",
-                             subscriber.attributes or {}, 1, mailing_list.id)
+                             subscriber.attributes or {}, 1, mailing_list.id,
+                             language=subscriber.language)
 
 
 def preview_as(session: Session, campaign: Campaign, subscriber: Subscriber, config: Mapping,

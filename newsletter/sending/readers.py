@@ -18,7 +18,8 @@ SAMPLE_OLDEST, SAMPLE_NEWEST = 3, 2
 def recipient(subscriber: Subscriber) -> compose.Recipient:
     """What personalisation knows about `subscriber`."""
     return compose.Recipient(subscriber.id, subscriber.email, subscriber.name or "",
-                             subscriber.attributes or {}, subscriber.token_version)
+                             subscriber.attributes or {}, subscriber.token_version,
+                             language=subscriber.language)
 
 
 def sample_readers(session: Session, lists: Sequence[MailingList]) -> list[compose.Recipient]:

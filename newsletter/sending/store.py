@@ -68,6 +68,7 @@ class Eligible:
     email_hash: str | None
     list_id: int
     notice_version_id: int | None = None  # the latest policy version they owe a notice of
+    language: str | None = None  # their own; None: the list's
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def _eligible(row) -> Eligible | None:
     if row is None:
         return None
     return Eligible(row.email, row.name or "", row.attributes or {}, row.token_version,
-                    row.email_hash, row.list_id, row.notice_version_id)
+                    row.email_hash, row.list_id, row.notice_version_id, row.language)
 
 
 # A probe of the partial index ix_policy_notice_owed (rows still owed only), so it costs next to

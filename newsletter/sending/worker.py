@@ -79,7 +79,7 @@ class DeliveryWorker:
     name: str = field(default_factory=worker_name)
     clock: Callable[[], datetime] = utcnow
     # Policy-change notices (privacy/policy.py NoticeBlocks unless a test plugs in another).
-    notice_hook: compose.NoticeHook | None = None
+    notice_hook: policy.NoticeBlocks | None = None
     limiter: SendRateLimiter | None = None
     _compiled: dict = field(default_factory=dict)
     _active: dict = field(default_factory=dict)
@@ -171,7 +171,8 @@ class DeliveryWorker:
         now = self.clock()
         try:
             compiled = self._campaign(session, item.campaign_id, recipient.list_id)
-            block = self._notice(session, item.campaign_id, recipient)
+            block = self._notice(session, item.campaign_id, recipient,
+                                 compiled.language_for(recipient))
             message = compiled.render(
                 recipient, now, None if block is None else (lambda _recipient: block),
                 links.delivery_message_id(self.config, item.campaign_id, item.subscriber_id))
@@ -269,17 +270,19 @@ class DeliveryWorker:
                                                               row.email_hash):
             return None
         return compose.Recipient(item.subscriber_id, row.email, row.name, row.attributes,
-                                 row.token_version, row.list_id, row.notice_version_id)
+                                 row.token_version, row.list_id, row.notice_version_id,
+                                 row.language)
 
-    def _notice(self, session: Session, campaign_id: int,
-                recipient: compose.Recipient) -> compose.NoticeBlock | None:
-        """The policy notice block this recipient's copy carries, if they owe one. A welcome
-        message is not "the next newsletter": it carries none."""
+    def _notice(self, session: Session, campaign_id: int, recipient: compose.Recipient,
+                language: str) -> compose.NoticeBlock | None:
+        """The policy notice block this recipient's copy carries, if they owe one, in the
+        language of the copy's footer. A welcome message is not "the next newsletter": it
+        carries none."""
         if recipient.notice_version_id is None or self._welcome.get(campaign_id, True):
             return None
         if self.notice_hook is None:
             self.notice_hook = policy.NoticeBlocks(self.config, session)
-        return self.notice_hook(recipient)
+        return self.notice_hook(recipient, language)
 
     def _list_ids(self, session: Session, campaign_id: int) -> list[int]:
         if campaign_id not in self._lists:
