@@ -202,6 +202,10 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS": _int(
             env, "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS", 3 * 365),
         "NEWSLETTER_POLICY_NOTICE_DAYS": _int(env, "NEWSLETTER_POLICY_NOTICE_DAYS", 30),
+        # How long an announce from the admin page or the API mails before it answers; the
+        # scheduler's purpose-newcomers job mails the rest (privacy/purposes.py announce).
+        "NEWSLETTER_ANNOUNCE_REQUEST_SECONDS": _float(
+            env, "NEWSLETTER_ANNOUNCE_REQUEST_SECONDS", 5.0),
         "NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES": (env.get("NEWSLETTER_PURPOSE_OPT_IN_COUNTRIES")
                                                 or DEFAULT_PURPOSE_OPT_IN_COUNTRIES),
         "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS": _int(env, "NEWSLETTER_PRIVACY_MAILS_PER_ADDRESS", 3),

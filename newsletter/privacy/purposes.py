@@ -14,6 +14,7 @@ new purpose.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -246,21 +247,35 @@ def _insert(session: Session):
 
 
 def announce(session: Session, config: Mapping, purpose: Purpose, now: datetime,
-             actor: str) -> int:
+             actor: str, *, seconds: float | None = None) -> int:
     """Mail every active subscriber not yet told about the purpose, once, in their mode; returns
     how many were mailed now. A unit of work: commits per batch. From the first announce on,
     `tell_newcomers` (a scheduler job) tells those who become active subscribers later.
+
+    `seconds` is a web request's budget: past it, the call stops after the batch under way and
+    the same job tells the rest within minutes (`untold` says how many are left), so a list of
+    a million answers at once instead of timing out half-way.
     """
-    told = _tell_untold(session, config, purpose, now)
-    # Written last, in the audit row's transaction: a concurrent announce waits on the notice
-    # rows (above), not on this row.
+    # Marked first, in its own commit: whatever stops this call (the budget, a killed request),
+    # the job then finishes the work. A concurrent announce finds it marked and goes on to
+    # wait on our notice rows, never on this row.
     session.execute(update(Purpose).where(Purpose.id == purpose.id,
                                           Purpose.announced_at.is_(None))
                     .values(announced_at=now))
+    session.commit()
+    deadline = None if seconds is None else time.monotonic() + seconds
+    told = _tell_untold(session, config, purpose, now, deadline)
     audit.record(session, actor=actor, action="purpose.announce", subject_type="purpose",
                  subject_id=purpose.id, now=now, detail=told)
     session.commit()
     return told[OPT_IN] + told[OPT_OUT]
+
+
+def untold(session: Session, purpose: Purpose) -> int:
+    """Active subscribers not yet told about the purpose (mailed by the job if announced)."""
+    return session.scalar(select(func.count(Subscriber.id)).where(
+        eligibility.active(), ~exists().where(PurposeNotice.purpose_id == purpose.id,
+                                              PurposeNotice.subscriber_id == Subscriber.id))) or 0
 
 
 def tell_newcomers(session: Session, config: Mapping, now: datetime) -> int:
@@ -280,8 +295,9 @@ def tell_newcomers(session: Session, config: Mapping, now: datetime) -> int:
 
 
 def _tell_untold(session: Session, config: Mapping, purpose: Purpose,
-                 now: datetime) -> dict[str, int]:
-    """Mail every active subscriber without a PurposeNotice for the purpose; commits per batch.
+                 now: datetime, deadline: float | None = None) -> dict[str, int]:
+    """Mail every active subscriber without a PurposeNotice for the purpose; commits per batch,
+    and stops after the batch that passes `deadline` (time.monotonic()).
 
     The PurposeNotice row and the queued mail are written in one transaction, by an INSERT ...
     ON CONFLICT DO NOTHING on (subscriber, purpose) that returns only the rows it added: a
@@ -326,4 +342,6 @@ def _tell_untold(session: Session, config: Mapping, purpose: Purpose,
                 subscriber_id=subscriber.id))
             told[modes[subscriber.id]] += 1
         session.commit()
+        if deadline is not None and time.monotonic() >= deadline:
+            break
     return told

@@ -80,7 +80,8 @@ def test_api_creates_lists_announces_and_campaigns_for_a_purpose(app, client, ap
     assert bad.status_code == 422 and "'XX'" in bad.get_json()["message"]
     first = client.post("/api/v1/purposes/partners/announce", headers=api_token)
     second = client.post("/api/v1/purposes/partners/announce", headers=api_token)
-    assert (first.get_json(), second.get_json()) == ({"queued": 1}, {"queued": 0})
+    assert (first.get_json(), second.get_json()) == ({"queued": 1, "remaining": 0},
+                                                      {"queued": 0, "remaining": 0})
     listed = client.get("/api/v1/purposes", headers=api_token).get_json()
     assert [p["slug"] for p in listed] == ["partners"]
     assert listed[0]["counts"] == {"opt-in": 1, "opt-out": 0, "consenting": 0}
@@ -97,3 +98,25 @@ def test_api_creates_lists_announces_and_campaigns_for_a_purpose(app, client, ap
     assert {"/api/v1/purposes", "/api/v1/purposes/{slug}",
             "/api/v1/purposes/{slug}/announce"} <= set(spec["paths"])
     assert "purpose" in spec["components"]["schemas"]["CampaignCreate"]["properties"]
+
+
+def test_an_announce_past_its_budget_answers_and_the_scheduler_tells_the_rest(
+        app, client, api_token, monkeypatch):
+    from newsletter.privacy import purposes
+    from newsletter.scheduler import tell_purpose_newcomers
+
+    with app.app_context():
+        add_subscribers(db.session, make_list(db.session), 5)
+    monkeypatch.setattr(purposes, "ANNOUNCE_BATCH", 2)
+    app.config["NEWSLETTER_ANNOUNCE_REQUEST_SECONDS"] = 0  # one batch, then answer
+    assert client.post("/api/v1/purposes", headers=api_token, json={
+        "slug": "partners", "name": "Partners", "description": "Partners."}).status_code == 201
+    first = client.post("/api/v1/purposes/partners/announce", headers=api_token)
+    assert first.get_json() == {"queued": 2, "remaining": 3}
+    with app.app_context():
+        tell_purpose_newcomers(app)
+        tell_purpose_newcomers(app)  # nobody twice
+        recipients = list(db.session.scalars(select(OutboundMail.to_address)))
+    assert sorted(recipients) == [f"reader{i}@example.net" for i in range(5)]
+    assert client.post("/api/v1/purposes/partners/announce", headers=api_token).get_json() == {
+        "queued": 0, "remaining": 0}

@@ -53,6 +53,11 @@ def purposes_announce(purpose_id: int):
     if request.form.get("confirm") != purpose.slug:
         flash(f"Type the slug {purpose.slug} to confirm the announcement.", "error")
         return _page({}, 400)
-    queued = purposes.announce(db.session, current_app.config, purpose, utcnow(), actor())
-    flash(f"{queued} announcement(s) queued; nobody already told is mailed again.", "success")
+    queued = purposes.announce(db.session, current_app.config, purpose, utcnow(), actor(),
+                               seconds=current_app.config["NEWSLETTER_ANNOUNCE_REQUEST_SECONDS"])
+    remaining = purposes.untold(db.session, purpose)
+    later = (f" The other {remaining} are queued by the scheduler within minutes."
+             if remaining else "")
+    flash(f"{queued} announcement(s) queued; nobody already told is mailed again.{later}",
+          "success")
     return redirect(url_for("admin.purposes_index")), 303

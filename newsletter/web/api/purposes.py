@@ -40,6 +40,8 @@ class PurposeCreateSchema(Schema):
 
 class AnnounceSchema(Schema):
     queued = fields.Int(metadata={"description": "announcements queued now (0 on a repeat)"})
+    remaining = fields.Int(metadata={"description": "active subscribers still to be told: the "
+                                     "scheduler queues them within minutes (a large audience)"})
 
 
 FIELDS = ("id", "slug", "name", "description", "opt_in_countries", "created_at")
@@ -98,5 +100,6 @@ def create_purpose(data: dict):
 def announce_purpose(slug: str):
     """Mail every active subscriber not yet told, once, in their mode (idempotent)."""
     purpose = _purpose_or_404(slug)
-    return {"queued": purposes.announce(db.session, current_app.config, purpose, utcnow(),
-                                        g.api_actor)}
+    queued = purposes.announce(db.session, current_app.config, purpose, utcnow(), g.api_actor,
+                               seconds=current_app.config["NEWSLETTER_ANNOUNCE_REQUEST_SECONDS"])
+    return {"queued": queued, "remaining": purposes.untold(db.session, purpose)}
