@@ -34,7 +34,8 @@ from newsletter.sending import clicks, footer, headers, sandbox
 from newsletter.sending.htmltext import html_to_text
 from newsletter.sending.transport import new_message_id
 
-DEFAULT_LAYOUT = Path(__file__).resolve().parents[2] / "templates" / "email" / "newsletter.html"
+# The built-in layout is the "Simple" starter of the layout library (sending/layouts.py).
+DEFAULT_LAYOUT = Path(__file__).resolve().parents[2] / "templates" / "email" / "layouts" / "simple.html"
 # The names a campaign template may use; anything else is refused at save time.
 VARIABLES = frozenset({"subscriber", "unsubscribe_url", "preferences_url", "archive_url",
                        "privacy_request_url", "campaign", "list", "policy_notice", "footer"})

@@ -9,7 +9,7 @@ changes nothing.
 
 Which layout a campaign is wrapped in, on each of its lists (`html_for`): the campaign's chosen
 layout on that layout's own list, else the list's default, else the built-in
-templates/email/newsletter.html (compose.DEFAULT_LAYOUT).
+templates/email/layouts/simple.html, the "Simple" starter (compose.DEFAULT_LAYOUT).
 """
 
 from __future__ import annotations
