@@ -20,6 +20,7 @@ def blueprints() -> list[Blueprint]:
     from newsletter.web.api import (
         campaigns,
         inbound,
+        layouts,
         lists,
         policy_versions,
         privacy_requests,
@@ -28,8 +29,8 @@ def blueprints() -> list[Blueprint]:
         suppressions,
     )
 
-    return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp, inbound.blp,
-            privacy_requests.blp, policy_versions.blp, purposes.blp]
+    return [lists.blp, layouts.blp, subscribers.blp, suppressions.blp, campaigns.blp,
+            inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp]
 
 
 def register(api: Api) -> None:
