@@ -26,11 +26,12 @@ def blueprints() -> list[Blueprint]:
         privacy_requests,
         purposes,
         subscribers,
+        subscribers_bulk,
         suppressions,
     )
 
-    return [lists.blp, layouts.blp, subscribers.blp, suppressions.blp, campaigns.blp,
-            inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp]
+    return [lists.blp, layouts.blp, subscribers.blp, subscribers_bulk.blp, suppressions.blp,
+            campaigns.blp, inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp]
 
 
 def register(api: Api) -> None:
