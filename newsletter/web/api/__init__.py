@@ -28,10 +28,12 @@ def blueprints() -> list[Blueprint]:
         subscribers,
         subscribers_bulk,
         suppressions,
+        webhooks,
     )
 
     return [lists.blp, layouts.blp, subscribers.blp, subscribers_bulk.blp, suppressions.blp,
-            campaigns.blp, inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp]
+            campaigns.blp, inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp,
+            webhooks.blp]
 
 
 def register(api: Api) -> None:
