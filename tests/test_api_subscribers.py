@@ -147,6 +147,22 @@ def test_search_edit_and_unsubscribe(app, api):
         assert actions == {"subscriber.add", "subscriber.edit", "subscriber.unsubscribe"}
 
 
+def test_search_is_the_admin_pages_filter_and_bulk_matching_chooses_the_same(app, api):
+    for email in ("ada@example.org", "bob@example.org", "cy@example.org"):
+        api.post("/subscribers", {"email": email, "lists": ["news"], "consent_basis": "existing"})
+    api.post("/suppressions", {"email": "bob@example.org"})
+    # A suppressed address is not active (eligibility.active), here as on the admin page.
+    active = [s["email"] for s in api.get("/subscribers?status=active").get_json()]
+    assert active == ["cy@example.org", "ada@example.org"]
+    assert [s["email"] for s in api.get("/subscribers?status=suppressed").get_json()] == [
+        "bob@example.org"]
+    chosen = api.post("/subscribers/bulk", {"action": "unsubscribe", "list": "news",
+                                            "matching": {"status": "active"}}).get_json()
+    assert chosen["chosen"] == len(active) == chosen["changed"]
+    confirmed = api.get("/subscribers?list=news&status=confirmed").get_json()
+    assert [s["email"] for s in confirmed] == ["bob@example.org"]
+
+
 def test_api_subscribe_is_rate_limited_per_ip(app, api):
     app.config["NEWSLETTER_SUBSCRIBE_RATE_LIMIT"] = "2/minute"
     codes = [api.post("/subscribers", {"email": f"r{i}@example.org", "lists": ["news"]}).status_code
