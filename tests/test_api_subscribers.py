@@ -10,6 +10,7 @@ from newsletter.models import (
     AuditEvent,
     ConsentEvent,
     ConsentMethod,
+    MailingList,
     Subscriber,
     Suppression,
 )
@@ -55,6 +56,23 @@ def test_lists_create_read_update(api):
     response = api.patch("/lists/news", {"name": "News 2", "public": True})
     assert response.status_code == 200 and response.get_json()["name"] == "News 2"
     assert api.get("/lists/nope").status_code == 404
+
+
+def test_count_clicks_is_off_by_default_and_set_through_the_list(app, api):
+    assert api.get("/lists/news").get_json()["count_clicks"] is False
+    response = api.patch("/lists/news", {"count_clicks": True})
+    assert response.status_code == 200 and response.get_json()["count_clicks"] is True
+    assert api.patch("/lists/news", {"name": "News 2"}).get_json()["count_clicks"] is True
+    created = api.post("/lists", {"slug": "counted", "name": "C", "count_clicks": True})
+    assert created.status_code == 201 and created.get_json()["count_clicks"] is True
+    assert api.patch("/lists/news", {"count_clicks": "maybe"}).status_code == 422
+    with app.app_context():
+        assert dict(db.session.execute(select(MailingList.slug, MailingList.count_clicks)).all()) == {
+            "news": True, "counted": True}
+    assert api.patch("/lists/news", {"count_clicks": False}).get_json()["count_clicks"] is False
+    with app.app_context():
+        assert db.session.scalar(select(MailingList.count_clicks).where(
+            MailingList.slug == "news")) is False
 
 
 def test_create_is_double_opt_in_by_default(app, api, smtp):
@@ -127,6 +145,22 @@ def test_search_edit_and_unsubscribe(app, api):
         actions = set(db.session.scalars(select(AuditEvent.action).where(
             AuditEvent.subject_id == str(subscriber_id))))
         assert actions == {"subscriber.add", "subscriber.edit", "subscriber.unsubscribe"}
+
+
+def test_search_is_the_admin_pages_filter_and_bulk_matching_chooses_the_same(app, api):
+    for email in ("ada@example.org", "bob@example.org", "cy@example.org"):
+        api.post("/subscribers", {"email": email, "lists": ["news"], "consent_basis": "existing"})
+    api.post("/suppressions", {"email": "bob@example.org"})
+    # A suppressed address is not active (eligibility.active), here as on the admin page.
+    active = [s["email"] for s in api.get("/subscribers?status=active").get_json()]
+    assert active == ["cy@example.org", "ada@example.org"]
+    assert [s["email"] for s in api.get("/subscribers?status=suppressed").get_json()] == [
+        "bob@example.org"]
+    chosen = api.post("/subscribers/bulk", {"action": "unsubscribe", "list": "news",
+                                            "matching": {"status": "active"}}).get_json()
+    assert chosen["chosen"] == len(active) == chosen["changed"]
+    confirmed = api.get("/subscribers?list=news&status=confirmed").get_json()
+    assert [s["email"] for s in confirmed] == ["bob@example.org"]
 
 
 def test_api_subscribe_is_rate_limited_per_ip(app, api):

@@ -12,7 +12,6 @@ from newsletter.cli.group import newsletter_cli
 from newsletter.extensions import db
 from newsletter.integrations import webhooks
 from newsletter.models import Webhook, utcnow
-from newsletter.privacy import audit
 
 
 @newsletter_cli.group("webhook")
@@ -34,9 +33,6 @@ def webhook_add(url: str, events: tuple[str, ...], secret_stdin: bool) -> None:
                                        actor="cli", now=now, config=current_app.config)
     except webhooks.WebhookError as exc:
         raise click.ClickException(str(exc)) from None
-    audit.record(db.session, actor="cli", action="webhook.register", subject_type="webhook",
-                 subject_id=registered.webhook.id, now=now,
-                 detail={"url": registered.webhook.url, "events": registered.webhook.events})
     db.session.commit()
     if not secret_stdin:
         click.echo(f"secret: {registered.secret}")
@@ -54,10 +50,8 @@ def webhook_list() -> None:
 @click.argument("webhook_id", type=int)
 def webhook_remove(webhook_id: int) -> None:
     """Remove a webhook and its queue."""
-    if not webhooks.remove(db.session, webhook_id):
+    if not webhooks.remove(db.session, webhook_id, actor="cli", now=utcnow()):
         raise click.ClickException(f"no webhook {webhook_id}")
-    audit.record(db.session, actor="cli", action="webhook.remove", subject_type="webhook",
-                 subject_id=webhook_id, now=utcnow())
     db.session.commit()
     click.echo(f"removed {webhook_id}")
 

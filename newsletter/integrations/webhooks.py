@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from newsletter.models import Webhook, WebhookDelivery
+from newsletter.privacy import audit
 
 SIGNATURE_HEADER = "X-Newsletter-Signature"
 MAX_ATTEMPTS = 10  # about a day and a half with the default base of 30 s doubling
@@ -80,8 +81,10 @@ class Registered:
 
 def register(session: Session, *, url: str, events: list[str], actor: str, now: datetime,
              config: Mapping, secret: str | None = None) -> Registered:
-    """Add a webhook for the chosen events; the secret is generated unless given."""
+    """Add a webhook for the chosen events, audited; the secret is generated unless given."""
     url = (url or "").strip()
+    if not url.isprintable() or " " in url:
+        raise WebhookError("the URL must not hold spaces or control characters")
     # Checked now for a clear answer to the admin, and again before every POST (DNS changes).
     check_url(url, allow_private=bool(config.get("NEWSLETTER_WEBHOOK_ALLOW_PRIVATE")))
     chosen = sorted({e.strip() for e in events if e.strip()})
@@ -96,22 +99,28 @@ def register(session: Session, *, url: str, events: list[str], actor: str, now: 
         raise WebhookError("the URL is longer than 2000 characters")
     if len(secret) < 16 or len(secret) > 200:
         raise WebhookError("the secret must have 16 to 200 characters")
+    if not secret.isprintable():
+        raise WebhookError("the secret must not hold control characters")
     webhook = Webhook(url=url, secret=secret, events=chosen, enabled=True, created_at=now,
                       created_by=actor[:254])
     session.add(webhook)
     session.flush()
+    audit.record(session, actor=actor, action="webhook.register", subject_type="webhook",
+                 subject_id=webhook.id, now=now, detail={"url": url, "events": chosen})
     forget_listeners(session)
     return Registered(webhook, secret)
 
 
-def remove(session: Session, webhook_id: int) -> bool:
-    """Delete a webhook and its queue; True if it existed."""
+def remove(session: Session, webhook_id: int, *, actor: str, now: datetime) -> bool:
+    """Delete a webhook and its queue, audited; True if it existed."""
     webhook = session.get(Webhook, webhook_id)
     if webhook is None:
         return False
     session.execute(WebhookDelivery.__table__.delete().where(
         WebhookDelivery.webhook_id == webhook_id))
     session.delete(webhook)
+    audit.record(session, actor=actor, action="webhook.remove", subject_type="webhook",
+                 subject_id=webhook_id, now=now)
     forget_listeners(session)
     return True
 
@@ -307,7 +316,10 @@ def send_due(session: Session, config: Mapping, now: datetime, limit: int = 50) 
     return accepted
 
 
-def recent(session: Session, limit: int = 50) -> list[WebhookDelivery]:
-    """The latest deliveries, newest first, for the admin page."""
-    return list(session.scalars(select(WebhookDelivery).order_by(
-        WebhookDelivery.id.desc()).limit(limit)))
+def recent(session: Session, limit: int = 50,
+           webhook_id: int | None = None) -> list[WebhookDelivery]:
+    """The latest deliveries (of one webhook, or of all), newest first: the delivery log."""
+    statement = select(WebhookDelivery)
+    if webhook_id is not None:
+        statement = statement.where(WebhookDelivery.webhook_id == webhook_id)
+    return list(session.scalars(statement.order_by(WebhookDelivery.id.desc()).limit(limit)))

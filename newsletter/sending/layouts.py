@@ -31,6 +31,8 @@ from newsletter.sending import compose
 STARTER_DIR = Path(__file__).resolve().parents[2] / "templates" / "email" / "layouts"
 MAX_SOURCE = 200_000  # characters: ten times the largest starter; MRML's work stays small
 MAX_NAME = 200
+# A name is shown in pages and stored as text: no control characters (PostgreSQL refuses NUL).
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # Campaigns that may still be sent: their layout may not be deleted from under them.
 UNSENT = (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring,
           CampaignStatus.welcome, CampaignStatus.sending, CampaignStatus.paused)
@@ -141,6 +143,8 @@ def save(session: Session, *, mailing_list: MailingList, name: str, source_forma
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise LayoutError(f"name: give one, at most {MAX_NAME} characters")
+    if CONTROL.search(name):
+        raise LayoutError("name: no control characters (line breaks, tabs, NUL)")
     try:
         fmt = LayoutFormat(source_format)
     except ValueError:

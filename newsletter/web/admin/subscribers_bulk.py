@@ -24,14 +24,10 @@ from newsletter.subscribers import bulk, exports, subscriptions
 from newsletter.subscribers.search import SubscriberFilter
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
-# Erasing is the privacy officer's; the other actions are a marketer's (admins may do all).
-ROLES = {"unsubscribe": Role.marketer, "add": Role.marketer, "export": Role.marketer,
-         "delete": Role.privacy}
-
 
 def may(action: str) -> bool:
     """Whether the logged-in user may run this bulk action."""
-    return current_user.role in (Role.admin, ROLES.get(action))
+    return current_user.role in (Role.admin, bulk.ROLES.get(action))
 
 
 def _filter() -> SubscriberFilter:

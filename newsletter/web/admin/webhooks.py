@@ -9,7 +9,6 @@ from sqlalchemy import select
 from newsletter.extensions import db
 from newsletter.integrations import webhooks
 from newsletter.models import Webhook, utcnow
-from newsletter.privacy import audit
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 # GET  /admin/webhooks                  the webhooks and their latest deliveries
@@ -42,9 +41,6 @@ def webhooks_create():
     except webhooks.WebhookError as exc:
         flash(str(exc), "error")
         return redirect(url_for("admin.webhooks_page")), 303
-    audit.record(db.session, actor=actor(), action="webhook.register", subject_type="webhook",
-                 subject_id=registered.webhook.id, now=now,
-                 detail={"url": registered.webhook.url, "events": registered.webhook.events})
     db.session.commit()
     # Rendered, not flashed: the secret must not sit in the session cookie.
     return _render(registered.secret)
@@ -53,10 +49,8 @@ def webhooks_create():
 @bp.post("/webhooks/<int:webhook_id>/delete")
 @role_required()
 def webhooks_delete(webhook_id: int):
-    if not webhooks.remove(db.session, webhook_id):
+    if not webhooks.remove(db.session, webhook_id, actor=actor(), now=utcnow()):
         abort(404)
-    audit.record(db.session, actor=actor(), action="webhook.remove", subject_type="webhook",
-                 subject_id=webhook_id, now=utcnow())
     db.session.commit()
     flash("Webhook removed.", "success")
     return redirect(url_for("admin.webhooks_page"))

@@ -20,16 +20,20 @@ def blueprints() -> list[Blueprint]:
     from newsletter.web.api import (
         campaigns,
         inbound,
+        layouts,
         lists,
         policy_versions,
         privacy_requests,
         purposes,
         subscribers,
+        subscribers_bulk,
         suppressions,
+        webhooks,
     )
 
-    return [lists.blp, subscribers.blp, suppressions.blp, campaigns.blp, inbound.blp,
-            privacy_requests.blp, policy_versions.blp, purposes.blp]
+    return [lists.blp, layouts.blp, subscribers.blp, subscribers_bulk.blp, suppressions.blp,
+            campaigns.blp, inbound.blp, privacy_requests.blp, policy_versions.blp, purposes.blp,
+            webhooks.blp]
 
 
 def register(api: Api) -> None:

@@ -35,6 +35,10 @@ class ListSchema(Schema):
     public = fields.Bool()
     archive = fields.Bool()
     double_opt_in = fields.Bool(load_default=True)
+    count_clicks = fields.Bool(metadata={
+        "description": "Count clicks per link of each campaign (the same link for every "
+                       "reader, no per-person tracking; said in the mail's footer). Off by "
+                       "default."})
     default_language = fields.Str(validate=validate.OneOf(LANGUAGES), metadata={
         "description": "Pages and system mail for subscribers who chose no language."})
     form_fields = fields.List(fields.Nested(FormFieldSchema), validate=validate.Length(

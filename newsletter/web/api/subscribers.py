@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import current_app, g
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
-from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from newsletter.extensions import db, limiter
@@ -23,6 +22,7 @@ from newsletter.models import (
 from newsletter.privacy.audit import viewed
 from newsletter.sending import mailer
 from newsletter.subscribers import attributes, preferences, subscriptions
+from newsletter.subscribers.search import SubscriberFilter
 from newsletter.web import client
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.lists import get_list_or_404
@@ -92,7 +92,8 @@ class SearchArgs(PageArgs):
     q = Text(load_default="", max_length=254)
     list = Slug()
     status = fields.Str(validate=validate.OneOf(
-        sorted({s.value for s in SubscriberStatus} | {s.value for s in SubscriptionStatus})))
+        sorted({s.value for s in SubscriberStatus} | {s.value for s in SubscriptionStatus}
+               | {"suppressed"})))
 
 
 def _subscriber_or_404(subscriber_id: int) -> Subscriber:
@@ -111,21 +112,10 @@ def _subscribe_limit() -> str:
 @blp.arguments(SearchArgs, location="query")
 @blp.response(200, SubscriberSchema(many=True))
 def search_subscribers(args: dict):
-    """Subscribers, newest first; filter by text, list and status (per list when a list is given)."""
-    statement = select(Subscriber)
-    if args["q"]:
-        pattern = "%" + args["q"].lower().replace("\\", "\\\\").replace("%", "\\%") \
-            .replace("_", "\\_") + "%"
-        statement = statement.where(or_(Subscriber.email.like(pattern, escape="\\"),
-                                        func.lower(Subscriber.name).like(pattern, escape="\\")))
-    status = args.get("status")
-    if args.get("list"):
-        statement = statement.join(Subscription).where(
-            Subscription.list_id == get_list_or_404(args["list"]).id)
-        if status in {s.value for s in SubscriptionStatus}:
-            statement = statement.where(Subscription.status == SubscriptionStatus(status))
-    elif status in {s.value for s in SubscriberStatus}:
-        statement = statement.where(Subscriber.status == SubscriberStatus(status))
+    """Subscribers, newest first; filter by text, list and status (per list when a list is
+    given; without one, active excludes suppressed addresses): the admin page's filter."""
+    list_id = get_list_or_404(args["list"]).id if args.get("list") else None
+    statement = SubscriberFilter.of(args["q"], list_id, args.get("status")).query()
     offset = (args["page"] - 1) * args["per_page"]
     return db.session.scalars(
         statement.order_by(Subscriber.id.desc()).limit(args["per_page"]).offset(offset)
