@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from email import policy
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
 
 from newsletter.inbound import formal, language, mime, phrasebook, reports
 from newsletter.inbound.reply_text import body_text, new_text
@@ -70,6 +70,18 @@ ADDRESS_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 MARKER_IN_BRACKETS = re.compile(r"[(\[]([^()\[\]]{3,60})[)\]]")
 # RFC 2076 Precedence values of mass mail (Mailman's runners/command.py ignores these).
 BULK_PRECEDENCE = ("bulk", "junk")
+# Mailboxes that are programs by name (the local part of From): list managers answering a
+# command, trackers' and shops' no-reply robots. What they send is never a person's request,
+# even when it says "to unsubscribe, send ..." (a Majordomo welcome does).
+ROBOT_SENDERS = ("majordomo", "listserv", "listproc", "ecartis", "smartlist", "sympa",
+                 "noreply", "no-reply", "donotreply", "do-not-reply", "autoreply", "auto-reply",
+                 "autoresponder", "auto-responder")
+ROBOT_NAMES = "|".join(map(re.escape, ROBOT_SENDERS))
+# An X-Loop naming a list's owner or manager was set by the list server that relayed a post.
+LIST_LOOP = re.compile(r"^(?:owner-|majordomo@|listserv@|[\w.+-]+-(?:owner|request)@)",
+                       re.IGNORECASE)
+ROBOT_SENDER = re.compile(rf"^(?:{ROBOT_NAMES}|[\w.+-]+-(?:request|robot|noreply|no-reply))@",
+                          re.IGNORECASE)
 
 
 class Kind(enum.StrEnum):
@@ -337,15 +349,27 @@ def _rule_auto_reply(message: Message, verdict: Verdict) -> bool:
     # answers "Precedence: bulk/junk"; mail from a mailing list (List-Id, Precedence: list)
     # may be a person's post, so it goes to a person, but no request in it is acted on.
     precedence = mime.header(message, "Precedence").lower()
+    loop = mime.header(message, "X-Loop")
     if precedence in BULK_PRECEDENCE:
         verdict.kind = Kind.auto_reply
         verdict.reasons.append(f"Precedence: {precedence}: sent by a program")
         return True
     if precedence == "list" or mime.header(message, "List-Id") or mime.header(
-            message, "List-Unsubscribe"):
+            message, "List-Unsubscribe") or LIST_LOOP.match(parseaddr(loop)[1]):
         verdict.kind = Kind.human
         verdict.reasons.append("mailing-list mail (List-* headers): no request in it is acted "
                                "on; a person decides")
+        return True
+    # X-Loop is set by the programs that answer mail (procmail recipes, RT, GNATS, debbugs)
+    # so that they never answer each other in a loop; a list server's went to a person above.
+    if loop:
+        verdict.kind = Kind.auto_reply
+        verdict.reasons.append(f"X-Loop: {loop[:60]}: sent by a program that answers mail")
+        return True
+    sender = parseaddr(mime.header(message, "From"))[1]
+    if ROBOT_SENDER.match(sender):
+        verdict.kind = Kind.auto_reply
+        verdict.reasons.append(f"sent by a robot mailbox ({sender[:80]})")
         return True
     return False
 

@@ -181,3 +181,28 @@ def test_classify_command_prints_one_json_object_per_file(runner):
 def test_classify_command_fails_on_a_missing_file(runner, tmp_path):
     result = runner.invoke(args=["newsletter", "inbound", "classify", str(tmp_path / "nope.eml")])
     assert result.exit_code != 0
+
+
+def _from(sender: str, body: str, extra: str = "") -> bytes:
+    return (f"From: {sender}\r\nTo: reply+r1.abc@news.example.org\r\nSubject: Re: Weekly #12\r\n"
+            f"Message-ID: <m@example.com>\r\n{extra}Content-Type: text/plain; charset=utf-8\r\n"
+            f"\r\n{body}\r\n").encode()
+
+
+# Programs by their mailbox or their loop marker: never a person's request, even when their
+# text says how to unsubscribe (a list manager's welcome does).
+@pytest.mark.parametrize("raw", [
+    _from("Majordomo@lists.example.org", "Welcome! To unsubscribe, send: unsubscribe news"),
+    _from('"Shop" <no-reply@shop.example>', "Please remove me from your list."),
+    _from("news-request@lists.example.org", "unsubscribe"),
+    _from("bugs@tracker.example.org", "Thank you for your report.",
+          "X-Loop: bugs@tracker.example.org\r\n"),
+])
+def test_robot_senders_and_loop_markers_are_automatic(raw):
+    assert classify(raw).kind is Kind.auto_reply
+
+
+def test_a_post_relayed_by_a_list_server_goes_to_a_person():
+    raw = _from("Ann <ann@example.net>", "Please unsubscribe me.",
+                "X-Loop: owner-majordomo@lists.example.org\r\n")
+    assert classify(raw).kind is Kind.human
