@@ -36,7 +36,8 @@ STEMMERS = {"ar": "arabic", "cs": "czech", "da": "danish", "de": "german", "el":
             "es": "spanish", "et": "estonian", "fi": "finnish", "fr": "french", "ga": "irish",
             "hi": "hindi", "hu": "hungarian", "id": "indonesian", "it": "italian",
             "lt": "lithuanian", "nl": "dutch", "no": "norwegian", "pl": "polish",
-            "pt": "portuguese", "ro": "romanian", "ru": "russian", "sv": "swedish"}
+            "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian",
+            "sv": "swedish"}
 
 
 @lru_cache(maxsize=4)

@@ -43,6 +43,12 @@ ROWS = [
     ("el", "ΘΕΛΩ ΝΑ ΔΙΑΓΡΑΦΩ ΑΠΟ ΤΗ ΛΙΣΤΑ", U),  # capitals carry no accents
     ("cs", "Neposílejte mi prosím nic jiného než zpravodaj.", H),  # "nothing but the newsletter"
     ("el", "Δεν θέλω να διαγραφώ, θέλω να συνεχίσω να λαμβάνω το ενημερωτικό.", H),
+    # Serbian, in both of its scripts
+    ("sr", "Поштовани, молим вас да ме одјавите са листе. Хвала, Марко", U),
+    ("sr", "Pozdrav, molim vas da me uklonite sa liste. Jelena", U),
+    ("sr", "Које податке о мени чувате?", A),
+    ("sr", "Molim vas da obrišete moje podatke iz vaše baze.", E),
+    ("sr", "Како да се одјавим? Не желим да пропустим следећи број.", H),
     # Croatian
     ("hr", "Poštovani, molim vas odjavite me s newslettera.", U),
     ("hr", "Koje osobne podatke imate o meni?", A),
