@@ -74,7 +74,8 @@ BULK_PRECEDENCE = ("bulk", "junk")
 # command, trackers' and shops' no-reply robots. What they send is never a person's request,
 # even when it says "to unsubscribe, send ..." (a Majordomo welcome does).
 ROBOT_SENDERS = ("majordomo", "listserv", "listproc", "ecartis", "smartlist", "sympa",
-                 "noreply", "no-reply", "donotreply", "do-not-reply", "autoreply", "auto-reply",
+                 "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply",
+                 "autoreply", "auto-reply",
                  "autoresponder", "auto-responder")
 ROBOT_NAMES = "|".join(map(re.escape, ROBOT_SENDERS))
 # An X-Loop naming a list's owner or manager was set by the list server that relayed a post.

