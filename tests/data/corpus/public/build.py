@@ -234,6 +234,21 @@ AUTO5 = (
      'MIT',
      'read by a person: Gmail vacation responder, 2019 (X-Autoreply, Auto-Submitted: auto-replied; '
      'addresses replaced by the project)'),
+    ('froide-test_mail_09.eml',
+     'froide/froide/foirequest/tests/testdata/test_mail_09.txt',
+     False,
+     'okfde/froide@a7a06cb6601d06732598821930bdde4a72c7c622:'
+     'froide/foirequest/tests/testdata/test_mail_09.txt',
+     'MIT',
+     "read by a person: an insurer's automatic receipt ('E-Mail Empfangsbestätigung', from "
+     "no_reply@), its subject mis-encoded as stored; CRLF line ends restored from the stored size"),
+    ('combodo-INCIDENT.eml',
+     'combodo-email-synchro/log/INCIDENT.eml',
+     False,
+     'Combodo/combodo-email-synchro@38ff95d9294fb404a5b360452835cbd9b315fada:log/INCIDENT.eml',
+     'AGPL-3.0',
+     "read by a person: a helpdesk's automatic ticket notice ('The ticket n°... has been assigned "
+     "to ...'); stored text written out with CRLF line ends where the stored size says so"),
 )
 # Left out: what a person could not label with confidence.
 SKIP = {"boxbe-cr.msg", "boxbe-cr2.msg", "no-message-collected.msg", "tt_bounce_11.eml"}
