@@ -16,6 +16,7 @@ from newsletter.privacy import purposes
 from newsletter.sending import analytics, campaigns, compose
 from newsletter.subscribers import segments
 from newsletter.web.api.auth import SECURITY, api_blueprint
+from newsletter.web.api.refusals import refused
 
 blp = api_blueprint("api_campaigns", __name__, roles=[Role.marketer, Role.read_only],
                     url_prefix="/campaigns", description="Campaigns")
@@ -145,16 +146,13 @@ def create_campaign(data):
         list_ids, segment_id = [segment.list_id], segment.id
     if not list_ids:
         abort(422, message="give lists or a segment")
-    try:
+    with refused(campaigns.CampaignError):
         campaign = campaigns.create(
             db.session, subject=data["subject"], body=data["body"],
             body_format=data["body_format"], name=data["name"], list_ids=list_ids, now=utcnow(),
             send_at=data["send_at"], cron=data["cron"], timezone=data["timezone"],
             created_by=g.api_actor, limits=compose.Limits.from_config(current_app.config),
             purpose_id=purpose_id, segment_id=segment_id, layout_id=data["layout_id"])
-    except campaigns.CampaignError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return campaign
 
@@ -191,11 +189,8 @@ def duplicate_campaign(campaign_id: int):
 
 def _act(campaign_id: int, action) -> Campaign:
     campaign = _campaign_or_404(campaign_id)
-    try:
+    with refused(campaigns.CampaignError, status=409):
         action(campaign)
-    except campaigns.CampaignError as exc:
-        db.session.rollback()
-        abort(409, message=str(exc))
     db.session.commit()
     return campaign
 

@@ -16,6 +16,7 @@ from newsletter.models import Layout, LayoutFormat, MailingList, Role, utcnow
 from newsletter.sending import compose, layouts, readers
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.lists import get_list_or_404
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import MessageSchema
 
 # GET  /lists/<slug>/layouts          the list's layouts, the default first
@@ -77,16 +78,13 @@ def _layout_or_404(layout_id: int) -> Layout:
 
 def _save(mailing_list: MailingList, data: dict, layout: Layout | None = None) -> Layout:
     """layouts.save as the admin form calls it; LayoutError -> 422 with its message."""
-    try:
+    with refused(layouts.LayoutError):
         saved = layouts.save(
             db.session, mailing_list=mailing_list, name=data["name"],
             source_format=data["source_format"], source=data["source"], now=utcnow(),
             actor=g.api_actor, make_default=data.get("is_default") is True,
             samples=readers.sample_readers(db.session, [mailing_list]),
             limits=compose.Limits.from_config(current_app.config), layout=layout)
-    except layouts.LayoutError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return saved
 
@@ -151,9 +149,6 @@ def make_default(layout_id: int):
 def delete_layout(layout_id: int):
     """Remove a layout; refused (409) while a campaign still to be sent uses it."""
     layout = _layout_or_404(layout_id)
-    try:
+    with refused(layouts.LayoutError, status=409):
         layouts.delete(db.session, layout)
-    except layouts.LayoutError as exc:
-        db.session.rollback()
-        abort(409, message=str(exc))
     db.session.commit()

@@ -11,6 +11,7 @@ from newsletter.i18n import LANGUAGES
 from newsletter.models import MailingList, Role, utcnow
 from newsletter.subscribers import form_fields, lists
 from newsletter.web.api.auth import SECURITY, api_blueprint
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import SLUG_PATTERN, Slug, Text
 
 blp = api_blueprint("api_lists", __name__, roles=[Role.marketer, Role.read_only],
@@ -121,11 +122,8 @@ def get_list(slug: str):
 def update_list(data: dict, slug: str):
     """Change a list's fields (the slug stays: it is in every link ever mailed)."""
     mailing_list = get_list_or_404(slug)
-    try:
+    with refused(lists.ListError):
         lists.update_list(db.session, mailing_list, _fields(data))
         _set_form_fields(mailing_list, data)
-    except lists.ListError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return mailing_list

@@ -12,6 +12,7 @@ from newsletter.extensions import db
 from newsletter.models import PolicyVersion, Role, utcnow
 from newsletter.privacy import policy
 from newsletter.web.api.auth import SECURITY, api_blueprint
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import Text
 
 blp = api_blueprint("api_policy_versions", __name__, roles=[Role.privacy, Role.read_only],
@@ -80,13 +81,10 @@ def get_version(version_id: int):
 @blp.response(201, PolicyVersionSchema)
 def publish(data: dict):
     """Publish a version; a material one makes every active subscriber owe a notice."""
-    try:
+    with refused(policy.PolicyError):
         version = policy.publish(
             db.session, body=data["body"], summary=data["summary"], material=data["material"],
             now=utcnow(), config=current_app.config, actor=g.api_actor,
             effective_at=data["effective_at"], deadline=data["notice_deadline"])
-    except policy.PolicyError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return _dump(version)

@@ -29,6 +29,7 @@ from newsletter.sending import mailer
 from newsletter.subscribers import subscriptions
 from newsletter.subscribers.addresses import InvalidEmail
 from newsletter.web.api.auth import SECURITY, allow, api_blueprint
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import Text
 
 blp = api_blueprint("api_privacy_requests", __name__, roles=[Role.privacy, Role.read_only],
@@ -183,11 +184,8 @@ def close(data: dict, request_id: int):
     row = _request_or_404(request_id)
     if row.status not in data_requests.OPEN_STATUSES:
         abort(409, message=f"the request is {row.status.value} already")
-    try:
+    with refused(data_requests.PrivacyError):
         data_requests.close(db.session, row, status=PrivacyRequestStatus(data["status"]),
                             actor=g.api_actor, now=utcnow(), note=data["note"])
-    except data_requests.PrivacyError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return row

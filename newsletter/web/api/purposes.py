@@ -10,6 +10,7 @@ from newsletter.extensions import db
 from newsletter.models import Purpose, Role, utcnow
 from newsletter.privacy import purposes
 from newsletter.web.api.auth import SECURITY, api_blueprint
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import Slug, Text
 
 blp = api_blueprint("api_purposes", __name__, roles=[Role.privacy, Role.read_only],
@@ -82,14 +83,11 @@ def get_purpose(slug: str):
 @blp.response(201, PurposeSchema)
 def create_purpose(data: dict):
     """Add a purpose; an existing slug is refused (422)."""
-    try:
+    with refused(purposes.PurposeError):
         purpose = purposes.create(db.session, slug=data["slug"], name=data["name"],
                                   description=data["description"], now=utcnow(),
                                   config=current_app.config, actor=g.api_actor,
                                   opt_in_countries=data["opt_in_countries"])
-    except purposes.PurposeError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return _dump(purpose, purposes.stats(db.session))
 

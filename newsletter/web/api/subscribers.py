@@ -26,6 +26,7 @@ from newsletter.subscribers.search import SubscriberFilter
 from newsletter.web import client
 from newsletter.web.api.auth import SECURITY, api_blueprint
 from newsletter.web.api.lists import get_list_or_404
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import Country, MessageSchema, PageArgs, Slug, Text
 
 blp = api_blueprint("api_subscribers", __name__, roles=[Role.marketer, Role.privacy, Role.read_only],
@@ -135,7 +136,7 @@ def create_subscriber(data: dict):
     existing = data["consent_basis"] == "existing"
     wording = data["wording"] or (f"Subscribed through the API by {g.api_actor}: "
                                   + ("consent given before (existing)" if existing else "double opt-in"))
-    try:
+    with refused(subscriptions.SubscribeError):
         outcome = subscriptions.subscribe(db.session, subscriptions.SubscribeRequest(
             email=data["email"], lists=lists, method=ConsentMethod.api, name=data["name"],
             country=data["country"], language=data["language"], existing_consent=existing, wording=wording,
@@ -144,9 +145,6 @@ def create_subscriber(data: dict):
         if not outcome.suppressed and data["attributes"]:
             attributes.set_attributes(db.session, outcome.subscriber, data["attributes"],
                                       actor=g.api_actor, now=utcnow())
-    except subscriptions.SubscribeError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     if outcome.suppressed:
         abort(409, message="the address is on the suppression list")
     db.session.flush()
@@ -177,12 +175,9 @@ def update_subscriber(data: dict, subscriber_id: int):
     preferences.edit_profile(db.session, subscriber, name=data.get("name", subscriber.name),
                              country=data.get("country", subscriber.country), actor=g.api_actor,
                              language=data.get("language"), now=utcnow())
-    try:
+    with refused(subscriptions.SubscribeError):
         attributes.set_attributes(db.session, subscriber, data.get("attributes") or {},
                                   actor=g.api_actor, now=utcnow())
-    except subscriptions.SubscribeError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     return subscriber
 

@@ -22,6 +22,7 @@ from newsletter.subscribers import bulk, subscriptions
 from newsletter.subscribers.search import SubscriberFilter
 from newsletter.web.api.auth import SECURITY, api_blueprint, may_call
 from newsletter.web.api.lists import get_list_or_404
+from newsletter.web.api.refusals import refused
 from newsletter.web.api.schemas import Slug, Text
 
 blp = api_blueprint("api_subscribers_bulk", __name__, roles=[Role.marketer, Role.privacy],
@@ -99,7 +100,7 @@ def run_bulk(data: dict):
     target = get_list_or_404(data["list"]) if action in ("unsubscribe", "add") else None
     ids = _chosen(data)
     now, config = utcnow(), current_app.config
-    try:
+    with refused(bulk.BulkError, subscriptions.SubscribeError):
         if action == "delete" and data.get("confirm") != "erase":
             bulk.check_count(action, ids)
             abort(422, message=f'this erases {len(ids)} subscriber(s) for good: say '
@@ -118,8 +119,5 @@ def run_bulk(data: dict):
                 existing_consent=data["consent_basis"] == "existing")
         else:
             outcome = bulk.erase(db.session, ids, actor=g.api_actor, now=now, config=config)
-    except (bulk.BulkError, subscriptions.SubscribeError) as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     mailer.commit_and_send(db.session, config, outcome.mails, now)
     return outcome

@@ -17,6 +17,7 @@ from newsletter.extensions import db
 from newsletter.integrations import webhooks
 from newsletter.models import Webhook, utcnow
 from newsletter.web.api.auth import SECURITY, api_blueprint
+from newsletter.web.api.refusals import refused
 
 # GET    /webhooks                     every webhook (never its secret)
 # POST   /webhooks                     register one: the answer holds the secret, once
@@ -85,13 +86,10 @@ def list_webhooks():
 @blp.response(201, RegisteredSchema)
 def register_webhook(data: dict):
     """Register a URL for the chosen events; the answer carries the signing secret, once."""
-    try:
+    with refused(webhooks.WebhookError):
         registered = webhooks.register(
             db.session, url=data["url"], events=data["events"], secret=data["secret"],
             actor=g.api_actor, now=utcnow(), config=current_app.config)
-    except webhooks.WebhookError as exc:
-        db.session.rollback()
-        abort(422, message=str(exc))
     db.session.commit()
     hook = registered.webhook
     return SimpleNamespace(**{name: getattr(hook, name) for name in WebhookSchema().fields},
