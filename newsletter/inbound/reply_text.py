@@ -32,9 +32,19 @@ QUOTE_START = re.compile(
     r"\*?od:\*?\s|\*?da:\*?\s.*@|\*?差出人\s?:|em .{4,80} escreveu:|"
     r"\*?(?:sent|gesendet|envoyé|enviado|inviato|verzonden|wysłano|skickat|送信日時)\s?:\*?\s|"
     r"on .{4,120} wrote:|am .{4,120} schrieb|le .{4,120} a écrit|el .{4,120} escribió|"
-    r"il .{4,120} ha scritto|op .{4,120} schreef|den .{4,120} skrev|w dniu .{4,120} napisał)",
+    r"il .{4,120} ha scritto|op .{4,120} schreef|den .{4,120} skrev|w dniu .{4,120} napisał|"
+    # Outlook's header block in the other languages we read: its first line names the sender
+    # (short words that also start sentences need an address after them).
+    r"\*?(?:kimden|feladó|lähettäjä|saatja|nuo|šalje|odesílatel|от кого|відправник|发件人|"
+    r"寄件者|보낸 사람|מאת|प्रेषक)\s?[:：]|"
+    r"\*?(?:от|від|από|fra|no|dari|từ|من|de la|frá)\s?:\*?\s.*@|"
+    r"\*?(?:отправлено|надіслано|gönderildi|elküldve|στάλθηκε|lähetetty|odesláno|odoslané|"
+    r"poslano|发送时间|傳送時間|보낸 날짜)\s?[:：])",
     re.IGNORECASE,
 )
+# A client's attribution line in any language: it names the quoted message's sender by address
+# and ends with a colon ("2024年1月1日(月) 10:00 News <news@x.org>:", "... <n@x> şunu yazdı:").
+ATTRIBUTION = re.compile(r"^.{0,160}<[^<>\s@]+@[^<>\s]+>.{0,60}[:：]\s*$")
 SIGNATURE_START = re.compile(r"^(?:-- ?|--|sent from my \w+|von meinem \w+ gesendet|"
                              r"envoyé de mon \w+|enviado desde mi \w+|inviato da(l)? \w+)\s*$",
                              re.IGNORECASE)
@@ -99,7 +109,7 @@ def cut_quoted(text: str) -> str:
     """
     kept = []
     for line in text.split("\n"):
-        if QUOTE_START.match(line):
+        if QUOTE_START.match(line) or ATTRIBUTION.match(line):
             break
         kept.append(line)
     return "\n".join(kept).strip()
