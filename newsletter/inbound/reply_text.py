@@ -42,6 +42,9 @@ QUOTE_START = re.compile(
     r"poslano|发送时间|傳送時間|보낸 날짜)\s?[:：])",
     re.IGNORECASE,
 )
+# A client's separator above an original or forwarded message, in any language:
+# "-----Исходное сообщение-----", "---------- 转发的邮件 ---------".
+SEPARATOR = re.compile(r"^\s*-{5,}\s*[^-\s][^-]{0,60}?\s*-{5,}\s*$")
 # A client's attribution line in any language: it names the quoted message's sender by address
 # and ends with a colon ("2024年1月1日(月) 10:00 News <news@x.org>:", "... <n@x> şunu yazdı:").
 ATTRIBUTION = re.compile(r"^.{0,160}<[^<>\s@]+@[^<>\s]+>.{0,60}[:：]\s*$")
@@ -109,7 +112,7 @@ def cut_quoted(text: str) -> str:
     """
     kept = []
     for line in text.split("\n"):
-        if QUOTE_START.match(line) or ATTRIBUTION.match(line):
+        if QUOTE_START.match(line) or ATTRIBUTION.match(line) or SEPARATOR.match(line):
             break
         kept.append(line)
     return "\n".join(kept).strip()

@@ -120,3 +120,35 @@ def test_a_request_in_the_quoted_newsletter_is_not_the_readers(style, lang, head
 def test_a_request_above_the_header_is_read(lang, asked):
     raw = _reply(asked, OUTLOOK[lang], "Weekly news\n\nHello.", f"above-{lang}")
     assert classify(raw).kind is Kind.unsubscribe
+
+
+# The separator lines above an original ("-----Original Message-----") or a forwarded message
+# ("---------- Forwarded message ---------") as Outlook and Gmail write them in each language.
+SEPS = {
+ "de": ["-----Ursprüngliche Nachricht-----", "---------- Weitergeleitete Nachricht ---------"],
+ "fr": ["-----Message d'origine-----", "---------- Message transféré ---------"],
+ "es": ["-----Mensaje original-----", "---------- Mensaje reenviado ---------"],
+ "it": ["-----Messaggio originale-----", "---------- Messaggio inoltrato ---------"],
+ "nl": ["-----Oorspronkelijk bericht-----", "---------- Doorgestuurd bericht ---------"],
+ "pt": ["-----Mensagem original-----", "---------- Mensagem encaminhada ---------"],
+ "pl": ["-----Wiadomość oryginalna-----", "---------- Wiadomość przekazana dalej ---------"],
+ "cs": ["-----Původní zpráva-----", "---------- Přeposlaná zpráva ---------"],
+ "ru": ["-----Исходное сообщение-----", "---------- Пересылаемое сообщение ---------"],
+ "da": ["-----Oprindelig meddelelse-----", "---------- Videresendt meddelelse ---------"],
+ "sv": ["-----Ursprungligt meddelande-----", "---------- Vidarebefordrat meddelande ---------"],
+ "fi": ["-----Alkuperäinen viesti-----", "---------- Välitetty viesti ---------"],
+ "hu": ["-----Eredeti üzenet-----", "---------- Továbbított üzenet ---------"],
+ "el": ["-----Αρχικό μήνυμα-----", "---------- Προωθημένο μήνυμα ---------"],
+ "tr": ["-----Orijinal İleti-----", "---------- İletilen ileti ---------"],
+ "zh": ["-----原始邮件-----", "---------- 转发的邮件 ---------"],
+ "ja": ["-----元のメッセージ-----", "---------- 転送されたメッセージ ---------"],
+ "ko": ["-----원본 메시지-----", "---------- 전달된 메시지 ---------"],
+}
+SEPARATED = [(lang, sep) for lang, pair in SEPS.items() for sep in pair]
+
+
+@pytest.mark.parametrize("lang, separator", SEPARATED, ids=[s for _, s in SEPARATED])
+def test_what_follows_a_separator_is_not_the_readers(lang, separator):
+    raw = _reply("Thanks, nice issue!", separator, f"Weekly news\n\n{FOOT[lang]}", f"s-{lang}")
+    verdict = classify(raw)
+    assert verdict.kind is Kind.human, verdict.reasons
