@@ -163,3 +163,17 @@ def test_the_cli_sends_a_test_copy_as_a_subscriber(app, runner, smtp):
                                    "--to", "editor@example.org", "--as", "bob@example.net"])
     assert stranger.exit_code != 0 and "is not a subscriber of this campaign's lists" in \
         stranger.output
+
+
+def test_a_test_copy_as_a_subscriber_carries_our_words_in_their_language(app, admin_client, smtp):
+    campaign_id, ada_id = _world(app)
+    with app.app_context():
+        db.session.get(Subscriber, ada_id).language = "de"
+        db.session.commit()
+    token = csrf_token(admin_client, f"/admin/campaigns/{campaign_id}")
+    admin_client.post(f"/admin/campaigns/{campaign_id}/test", data={
+        "csrf_token": token, "addresses": "editor@example.org", "as_subscriber": "ada@example.net"})
+    deliver_queued(app)
+    text = smtp.wait_for(1)[0].message.get_body(("plain",)).get_content()
+    assert "\nAbmelden: http" in text and "Ihre Daten: einsehen oder löschen lassen: http" in text
+    assert "Hi Ada Lovelace, your plan is pro." in text  # the marketer's words stay as written
