@@ -202,6 +202,9 @@ def load_config(environ: dict | None = None, instance_path: Path | None = None) 
         "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS": _int(
             env, "NEWSLETTER_RETAIN_CLOSED_REQUEST_DAYS", 3 * 365),
         "NEWSLETTER_POLICY_NOTICE_DAYS": _int(env, "NEWSLETTER_POLICY_NOTICE_DAYS", 30),
+        # The sender's physical postal address for the footer of every newsletter whose list
+        # names none (CAN-SPAM asks for one in commercial mail); one line.
+        "NEWSLETTER_POSTAL_ADDRESS": " ".join(env.get("NEWSLETTER_POSTAL_ADDRESS", "").split()),
         # How long an announce from the admin page or the API mails before it answers; the
         # scheduler's purpose-newcomers job mails the rest (privacy/purposes.py announce).
         "NEWSLETTER_ANNOUNCE_REQUEST_SECONDS": _float(

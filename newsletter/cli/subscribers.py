@@ -31,9 +31,11 @@ def lists_group() -> None:
 @click.option("--if-no-lists", is_flag=True, help="Do nothing when any list exists (first start).")
 @click.option("--default-language", default=None,
               help="Pages and system mail for subscribers who chose no language (default en).")
+@click.option("--postal-address", default="",
+              help="One line in every newsletter's footer (default NEWSLETTER_POSTAL_ADDRESS).")
 def lists_create(slug: str, name: str, description: str, sender_name: str, sender_address: str,
                  no_double_opt_in: bool, public: bool, if_no_lists: bool,
-                 default_language: str | None) -> None:
+                 default_language: str | None, postal_address: str) -> None:
     """Create a list; prints its slug."""
     if if_no_lists and db.session.scalar(select(MailingList.id).limit(1)) is not None:
         return
@@ -41,7 +43,7 @@ def lists_create(slug: str, name: str, description: str, sender_name: str, sende
         mailing_list = lists.create_list(db.session, slug, lists.ListFields(
             name=name, description=description, sender_name=sender_name,
             sender_address=sender_address, public=public, double_opt_in=not no_double_opt_in,
-            default_language=default_language,
+            default_language=default_language, postal_address=postal_address,
         ), now=utcnow())
     except lists.ListError as exc:
         raise click.ClickException(str(exc)) from None

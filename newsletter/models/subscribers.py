@@ -144,6 +144,9 @@ class MailingList(db.Model):
     # Count clicks per link per campaign (sending/clicks.py): off by default; when on, links
     # go through /c/<token> (campaign + URL, never the person) and the footer says so.
     count_clicks: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The sender's physical postal address, in the footer of every newsletter (CAN-SPAM asks
+    # for one in commercial mail); empty: NEWSLETTER_POSTAL_ADDRESS, else none.
+    postal_address: Mapped[str] = mapped_column(String(500), default="", server_default="")
     welcome_campaign_id: Mapped[int | None] = mapped_column(
         ForeignKey("campaign.id", ondelete="SET NULL")
     )

@@ -443,6 +443,7 @@ def content_for(campaign: Campaign, mailing_list: MailingList) -> compose.Campai
         sender_address=mailing_list.sender_address, layout=layout,
         archive=mailing_list.public_archive, count_clicks=mailing_list.count_clicks,
         language=mailing_list.default_language or "en",
+        postal_address=mailing_list.postal_address or "",
     )
 
 

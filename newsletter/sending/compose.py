@@ -43,7 +43,8 @@ TRIAL_PRIVACY_URL = "https://example.org/privacy/request"
 # Below the text part's content: the reader's words (sending/footer.py), our links.
 TEXT_FOOTER = ("\n\n-- \n{{ footer.unsubscribe }}: {{ unsubscribe_url }}\n"
                "{{ footer.preferences }}: {{ preferences_url }}\n"
-               "{{ footer.your_data_long }}: {{ privacy_request_url }}\n")
+               "{{ footer.your_data_long }}: {{ privacy_request_url }}\n"
+               "{% if footer.address %}{{ footer.address }}\n{% endif %}")
 JINJA_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 CONTENT_MARK = re.compile(r"\{\{-?\s*content\s*-?\}\}")
 # Tags and attributes a marketer may paste; scripts, forms and event handlers are dropped.
@@ -129,6 +130,7 @@ class CampaignContent:
     archive: bool = False  # the list has a public archive (else `archive_url` is empty)
     count_clicks: bool = False  # aggregate click counts (sending/clicks.py), said in the footer
     language: str = "en"  # the list's default: the footer's for readers with no language of their own
+    postal_address: str = ""  # the list's; empty: NEWSLETTER_POSTAL_ADDRESS (CAN-SPAM)
 
 
 def sanitise(html: str) -> str:
@@ -294,7 +296,8 @@ def _trial_context(recipient: Recipient, html: bool) -> dict:
     return _context(recipient, "https://example.org/u/x", "https://example.org/preferences/x",
                     "https://example.org/archive/x", {"id": 0, "subject": "Sample"},
                     {"name": "List", "slug": "list"}, None, html, TRIAL_PRIVACY_URL,
-                    footer.for_reader(recipient.language, "List", recipient.email))
+                    footer.for_reader(recipient.language, "List", recipient.email,
+                                      "Example Ltd, 1 High Street, London"))
 
 
 def _context(recipient: Recipient, unsubscribe: str, preferences: str, archive: str,
@@ -385,6 +388,8 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
         html_source = html_source.replace(
             "</body>", '<p><a href="{{ privacy_request_url }}">{{ footer.your_data_long }}</a>'
             "</p></body>", 1)
+    if _postal_address(content, config) and "footer.address" not in html_source:  # nor who sent it
+        html_source = html_source.replace("</body>", "<p>{{ footer.address }}</p></body>", 1)
     # The text part comes from the same sanitised content, so both parts say the same thing.
     text_source = "{{ policy_notice }}" + _restore(_wrap_text(html_to_text(body)), nonce, saved)
     text_source = text_source.rstrip() + TEXT_FOOTER
@@ -394,6 +399,10 @@ def compile_campaign(content: CampaignContent, config: Mapping) -> CompiledCampa
     html_source = _wrap_html(html_source)
     return CompiledCampaign(content, config, HTML_ENV.from_string(html_source),
                             TEXT_ENV.from_string(text_source.replace("\r\n", "\n")))
+
+
+def _postal_address(content: CampaignContent, config: Mapping) -> str:
+    return content.postal_address or config.get("NEWSLETTER_POSTAL_ADDRESS", "")
 
 
 def _wrap_html(source: str, width: int = 400) -> str:
@@ -459,6 +468,7 @@ class CompiledCampaign:
         self.mailing_list = {"name": content.list_name, "slug": content.list_slug}
         self.archive = links.archive_url(config, content.list_slug) if content.archive else ""
         self.privacy = links.privacy_request_url(config)
+        self.address = _postal_address(content, config)
         # "=_" cannot occur in base64, and 24 random hex digits will not occur in the 7bit text.
         self.boundary = f"=_nl_{secrets.token_hex(12)}"
         self.static_headers = (
@@ -487,7 +497,7 @@ class CompiledCampaign:
         preferences = links.preferences_url(config, sid, recipient.token_version)
         notice = notice_hook(recipient) if notice_hook is not None else None
         words = footer.for_reader(self.language_for(recipient), self.content.list_name,
-                                  recipient.email)
+                                  recipient.email, self.address)
         args = (recipient, unsubscribe, preferences, self.archive, self.campaign,
                 self.mailing_list, notice)
         # Each part under the limits: a runaway template fails this one message (the worker
@@ -523,7 +533,8 @@ class CompiledCampaign:
     def archive_copy(self) -> str:
         """The HTML part for the public archive: no name, no address, no personal links."""
         nobody = Recipient(0, "", "", {})
-        words = footer.for_reader(self.content.language, self.content.list_name, "")
+        words = footer.for_reader(self.content.language, self.content.list_name, "",
+                                  self.address)
         return sandbox.render(self.html, _context(nobody, "#", "#", self.archive, self.campaign,
                                                   self.mailing_list, None, True, self.privacy,
                                                   words),
@@ -542,6 +553,7 @@ class CompiledCampaign:
 
     def _preview_context(self, reader: Recipient | None, html: bool) -> dict:
         sample = reader or Recipient(0, "reader@example.org", "Sample Reader", {})
-        words = footer.for_reader(self.language_for(sample), self.content.list_name, sample.email)
+        words = footer.for_reader(self.language_for(sample), self.content.list_name, sample.email,
+                                  self.address)
         return _context(sample, "#unsubscribe", "#preferences", self.archive, self.campaign,
                         self.mailing_list, None, html, self.privacy, words)

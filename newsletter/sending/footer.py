@@ -42,7 +42,9 @@ def words(language: str | None) -> Mapping[str, str]:
     })
 
 
-def for_reader(language: str | None, list_name: str, email: str) -> dict[str, str]:
-    """The `footer` a template sees for one reader: the words, with `why` filled in."""
+def for_reader(language: str | None, list_name: str, email: str,
+               address: str = "") -> dict[str, str]:
+    """The `footer` a template sees for one reader: the words, with `why` filled in, and the
+    sender's postal `address` as written (CAN-SPAM; empty when none is set)."""
     found = words(language)
-    return {**found, WHY: found[WHY] % {"list": list_name, "email": email}}
+    return {**found, WHY: found[WHY] % {"list": list_name, "email": email}, "address": address}

@@ -75,7 +75,8 @@ def layout_sample(layout: Layout, config: Mapping) -> str:
         campaign_id=0, subject="A sample issue", body=SAMPLE_BODY, body_format="markdown",
         list_id=mailing_list.id, list_slug=mailing_list.slug, list_name=mailing_list.name,
         sender_name=mailing_list.sender_name, sender_address=mailing_list.sender_address,
-        layout=layout.html, language=mailing_list.default_language)
+        layout=layout.html, language=mailing_list.default_language,
+        postal_address=mailing_list.postal_address or "")
     return compose.compile_campaign(content, config).preview()
 
 

@@ -38,6 +38,7 @@ class ListFields:
     double_opt_in: bool | None = None
     default_language: str | None = None  # newsletter/i18n.py LANGUAGES
     count_clicks: bool | None = None  # aggregate click counts per link (sending/clicks.py)
+    postal_address: str | None = None  # one line, in every newsletter's footer (CAN-SPAM)
 
 
 def clean_slug(value: str) -> str:
@@ -68,6 +69,8 @@ def _clean(values: ListFields) -> dict:
                 value = clean_text(value, f.name, 2000)
             elif f.name == "sender_name":
                 value = clean_text(value, "sender name")
+            elif f.name == "postal_address":
+                value = clean_text(value, "postal address", 500)
             elif f.name == "sender_address":
                 value = clean_text(value, "sender address", 254)
                 value = normalise_email(value) if value else ""

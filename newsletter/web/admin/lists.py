@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import func, select
 
 from newsletter.extensions import db
@@ -30,6 +40,7 @@ def _fields(form) -> mailing_lists.ListFields:
         public="public" in form, archive="archive" in form, double_opt_in="double_opt_in" in form,
         count_clicks="count_clicks" in form,
         default_language=form.get("default_language") or None,
+        postal_address=form.get("postal_address", ""),
     )
 
 
@@ -62,7 +73,8 @@ def lists_new():
             error = str(exc)
     defaults = form if request.method == "POST" else {"double_opt_in": "on"}
     return render_template("admin/lists_form.html", list=None, form=defaults, error=error,
-                           languages=LANGUAGES), \
+                           languages=LANGUAGES,
+                           default_postal_address=current_app.config["NEWSLETTER_POSTAL_ADDRESS"]), \
         400 if error else 200
 
 
@@ -121,6 +133,7 @@ def _edit_page(mailing_list: MailingList, *, form=None, error: str | None = None
         "name": mailing_list.name, "description": mailing_list.description,
         "sender_name": mailing_list.sender_name, "sender_address": mailing_list.sender_address,
         "default_language": mailing_list.default_language,
+        "postal_address": mailing_list.postal_address,
         **{k: "on" for k in ("public", "archive", "double_opt_in", "count_clicks")
            if getattr(mailing_list, k)},
     }
@@ -132,6 +145,7 @@ def _edit_page(mailing_list: MailingList, *, form=None, error: str | None = None
     embeddable = mailing_list.public and mailing_list.double_opt_in
     return render_template("admin/lists_form.html", list=mailing_list, form=form, error=error,
                            welcome=welcome, embeddable=embeddable, languages=LANGUAGES,
+                           default_postal_address=current_app.config["NEWSLETTER_POSTAL_ADDRESS"],
                            field_rows=field_rows, fields_error=fields_error,
                            field_types=form_fields.TYPES,
                            snippet=embed.snippet(mailing_list) if embeddable else ""), \

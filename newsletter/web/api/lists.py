@@ -40,6 +40,9 @@ class ListSchema(Schema):
         "description": "Count clicks per link of each campaign (the same link for every "
                        "reader, no per-person tracking; said in the mail's footer). Off by "
                        "default."})
+    postal_address = Text(max_length=500, metadata={
+        "description": "One line, in the footer of every newsletter of the list (CAN-SPAM asks "
+                       "for a physical postal address); empty: NEWSLETTER_POSTAL_ADDRESS."})
     default_language = fields.Str(validate=validate.OneOf(LANGUAGES), metadata={
         "description": "Pages and system mail for subscribers who chose no language."})
     form_fields = fields.List(fields.Nested(FormFieldSchema), validate=validate.Length(
