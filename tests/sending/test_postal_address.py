@@ -93,3 +93,14 @@ def test_set_from_the_admin_form_the_api_and_the_cli(app, admin_client, client, 
         stored = {slug: address for slug, address in db.session.execute(
             select(MailingList.slug, MailingList.postal_address))}
     assert stored == {"form": ADDRESS, "api": ADDRESS, "cli": ADDRESS}
+
+
+def test_the_campaign_page_says_when_no_address_would_be_in_the_footer(app, admin_client):
+    with app.app_context():
+        bare = make_list(db.session, "bare", name="Bare")
+        campaign_id = new_campaign(db.session, bare).id
+    page = admin_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert 'id="no-postal-address"' in page and ">Bare</a>" in page
+    app.config["NEWSLETTER_POSTAL_ADDRESS"] = ADDRESS
+    page = admin_client.get(f"/admin/campaigns/{campaign_id}").get_data(as_text=True)
+    assert 'id="no-postal-address"' not in page

@@ -163,15 +163,18 @@ def campaign(campaign_id: int):
                                   .order_by(Campaign.occurrence_at.desc()).limit(20)).all()
     segment = db.session.get(Segment, item.segment_id) if item.segment_id else None
     # Before sending: how many it would reach if it went now (eligibility and segment).
-    audience = None
+    audience, no_address = None, []
     if item.status in (CampaignStatus.draft, CampaignStatus.scheduled, CampaignStatus.recurring):
         audience = segments.audience(db.session, [lst.id for lst in item.lists], item.segment_id,
                                      item.purpose_id)
+        # CAN-SPAM asks commercial mail for the sender's postal address: say so before sending.
+        if not current_app.config["NEWSLETTER_POSTAL_ADDRESS"]:
+            no_address = [lst for lst in item.lists if not lst.postal_address]
     return render_template("admin/campaign.html", campaign=item, figures=figures, seen=seen,
                            link_clicks=clicks.counts(db.session, item.id),
                            counting=any(lst.count_clicks for lst in item.lists),
                            segment=segment, describe=segments.describe, audience=audience,
-                           children=children, local=_local, lists=_all_lists(),
+                           no_address=no_address, children=children, local=_local, lists=_all_lists(),
                            schedule_words=recurrence.describe(item.cron) if item.cron else None,
                            refreshing=item.status in (CampaignStatus.sending,
                                                       CampaignStatus.scheduled))
