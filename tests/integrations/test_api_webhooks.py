@@ -14,15 +14,7 @@ from newsletter.integrations import webhooks
 from newsletter.models import AuditEvent, MailingList, Role, Webhook, WebhookDelivery, utcnow
 from newsletter.subscribers import subscriptions
 
-from .support import Served, serve, stop
 from .test_webhooks import SECRET, register_in_admin, send_due
-
-
-@pytest.fixture
-def receiver():
-    state = serve(Served())
-    yield state
-    stop(state)
 
 
 @pytest.fixture

@@ -33,13 +33,6 @@ CHOSEN = ["subscribed", "confirmed", "unsubscribed", "bounced", "complained", "e
 
 
 @pytest.fixture
-def receiver():
-    state = serve(Served())
-    yield state
-    stop(state)
-
-
-@pytest.fixture
 def people(app):
     app.config["NEWSLETTER_WEBHOOK_ALLOW_PRIVATE"] = True  # the receiver is on 127.0.0.1
     return mails.make_people(app)
