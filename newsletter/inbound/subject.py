@@ -22,13 +22,20 @@ from typing import NamedTuple
 # ENC), Italian (R, RIF, I), Polish (Odp, PD), Czech (Odp, Fwd, PŘ), Croatian/Serbian (Odg,
 # Proslijeđeno: Fwd), Turkish (YNT, İLT), Greek (ΑΠ, ΣΧΕΤ, ΠΡΘ), Russian (Отв, Пересл),
 # Hungarian (Vá, Tov), Finnish (VS, VL), Chinese (回复, 答复, 转发), Japanese (返信, 転送),
-# Korean (회신, 전달). Numbered forms "Re[2]:" and "Re^2:" too.
+# Korean (회신, 전달), and Latvian (Atb), Lithuanian (Ats), Indonesian (Balas), Brazilian
+# Portuguese (Resp), French (Réf), Romanian (Răspuns), Hungarian (Továbbítás), Vietnamese
+# (Trả lời, TL), Turkish (Yanıt), Ukrainian (Відп), Bulgarian (Отг), Hebrew (השב, תשובה,
+# העבר), Arabic (رد, توجيه). Numbered forms "Re[2]:" and "Re^2:" too, and a dot before the
+# colon ("Odp.:", "Réf. :").
 PREFIXES = ("re|aw|sv|vs|vb|fs|vl|antw|antwort|doorst|odp|odg|pd|tr|rv|res|enc|r|rif|i|fw|fwd|"
-            "wg|ynt|ilt|i̇lt|απ|σχετ|πρθ|отв|ответ|пересл|fwd|vá|tov|přep|př|"
+            "wg|ynt|ilt|i̇lt|απ|σχετ|πρθ|отв|ответ|пересл|fwd|vá|tov|přep|přeposl|př|"
+            "atb|ats|balas|resp|réf|răspuns|raspuns|továbbítás|trả lời|tl|yanıt|yanit|"
+            "відп|відповідь|отг|השב|תשובה|העבר|رد|توجيه|"
             "回复|回覆|答复|转发|轉寄|返信|転送|회신|답장|전달")
-PREFIX = re.compile(rf"^\s*(?:{PREFIXES})\s*(?:\[\d+\]|\^\d+|\(\d+\))?\s*[:：]", re.IGNORECASE)
+PREFIX = re.compile(rf"^\s*(?:{PREFIXES})\.?\s*(?:\[\d+\]|\^\d+|\(\d+\))?\s*[:：]",
+                    re.IGNORECASE)
 # The same prefix anywhere (after a tag, a blank or a bracket): the subject was inherited.
-PREFIX_ANYWHERE = re.compile(rf"(?:^|[\s\]\)])(?:{PREFIXES})\s*(?:\[\d+\]|\^\d+)?\s*[:：]",
+PREFIX_ANYWHERE = re.compile(rf"(?:^|[\s\]\)])(?:{PREFIXES})\.?\s*(?:\[\d+\]|\^\d+)?\s*[:：]",
                              re.IGNORECASE)
 LIST_TAG = re.compile(r"^\s*\[[^\[\]]{1,60}\]")  # "[Garden]", "[list-name 123]"
 MAX_ROUNDS = 10  # "Re: Re: Re: [x] Fwd: ..." is taken apart this far, then left alone

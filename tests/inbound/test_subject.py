@@ -68,3 +68,18 @@ def test_tagged_or_bare_command_subject_acts(subject, text):
 ])
 def test_read_takes_off_tags_and_prefixes_in_any_order(subject, text, inherited):
     assert read(subject) == (text, inherited)
+
+
+# Reply and forward prefixes as mail clients write them in the languages we read, dot and all:
+# a subject behind any of them was carried over, so an empty reply under it never acts.
+LOCAL_PREFIXES = ["Atb:", "Ats:", "Balas:", "Odp.:", "Přeposl.:", "Resp.:", "Réf. :", "Răspuns:",
+                  "Továbbítás:", "Trả lời:", "Yanıt:", "Відп:", "Отг:", "השב:", "תשובה:", "رد:",
+                  "AW:", "SV:", "Odp:", "Ynt:", "回复：", "Απ:", "Отв:", "RIF:", "답장:"]
+
+
+@pytest.mark.parametrize("prefix", LOCAL_PREFIXES)
+def test_a_local_reply_prefix_makes_the_subject_inherited(prefix):
+    assert read(f"{prefix} unsubscribe") == ("unsubscribe", True)
+    raw = plain("Ann <ann@example.net>", "reply+r1.abc.def@news.example.org",
+                f"{prefix} unsubscribe", "Ann", message_id="<prefix@example.net>")
+    assert classify(raw).kind is not Kind.unsubscribe
