@@ -152,3 +152,19 @@ def test_what_follows_a_separator_is_not_the_readers(lang, separator):
     raw = _reply("Thanks, nice issue!", separator, f"Weekly news\n\n{FOOT[lang]}", f"s-{lang}")
     verdict = classify(raw)
     assert verdict.kind is Kind.human, verdict.reasons
+
+
+@pytest.mark.parametrize("lang", list(OUTLOOK))
+def test_an_html_only_outlook_reply_ends_at_its_header_block(lang):
+    fields = [line.split(":", 1) for line in OUTLOOK[lang].split("\n")]
+    header = "<br>".join(f"<b>{name}:</b>{value.replace('<', '&lt;').replace('>', '&gt;')}"
+                         for name, value in fields)
+    html = (f"<html><body><p>Thanks, nice issue!</p><div style=\"border-top:solid #E1E1E1 1pt\">"
+            f"<p class=MsoNormal>{header}</p></div><p>Weekly news</p><p>{FOOT[lang]}</p>"
+            "</body></html>")
+    raw = ("From: Anna <anna@example.net>\r\nTo: reply+r1.abc.def@news.example.org\r\n"
+           f"Subject: Re: Newsletter\r\nMessage-ID: <h-{lang}@example.net>\r\n"
+           "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+           + html).encode()
+    verdict = classify(raw)
+    assert verdict.kind is Kind.human, verdict.reasons
