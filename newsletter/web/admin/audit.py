@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from flask import Response, abort, current_app, render_template, request
+from flask import abort, current_app, render_template, request
 
 from newsletter.extensions import db
 from newsletter.models import Role, utcnow
 from newsletter.privacy import audit
 from newsletter.subscribers import suppression
+from newsletter.web import csv_download
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 PAGE_SIZE = 50
@@ -41,9 +42,7 @@ def audit_log():
 @role_required(Role.privacy)
 def audit_csv():
     lines = audit.export_csv(db.session, _filter(), actor=actor(), now=utcnow())
-    db.session.commit()
-    return Response(lines, mimetype="text/csv", headers={
-        "Content-Disposition": 'attachment; filename="audit.csv"'})
+    return csv_download(lines, "audit.csv")
 
 
 def _filter() -> audit.AuditFilter:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from sqlalchemy import func, select
@@ -29,7 +27,7 @@ from newsletter.models import (
 from newsletter.sending import eligibility
 from newsletter.subscribers import exports, form_fields
 from newsletter.subscribers import lists as mailing_lists
-from newsletter.web import embed
+from newsletter.web import csv_download, embed
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -157,6 +155,4 @@ def _edit_page(mailing_list: MailingList, *, form=None, error: str | None = None
 def lists_export(list_id: int):
     mailing_list = db.session.get(MailingList, list_id) or abort(404)
     lines = exports.export_list(db.session, mailing_list, actor=actor(), now=utcnow())
-    db.session.commit()  # the audit row, before a byte leaves
-    return Response(stream_with_context(lines), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{mailing_list.slug}-subscribers.csv"'})
+    return csv_download(lines, f"{mailing_list.slug}-subscribers.csv")

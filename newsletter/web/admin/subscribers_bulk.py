@@ -5,14 +5,12 @@ once; erasing asks for a confirmation that shows the count first."""
 from __future__ import annotations
 
 from flask import (
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -22,6 +20,7 @@ from newsletter.models import MAX_ID, MailingList, Role, Segment, utcnow
 from newsletter.sending import mailer
 from newsletter.subscribers import bulk, exports, subscriptions
 from newsletter.subscribers.search import SubscriberFilter
+from newsletter.web import csv_download
 from newsletter.web.admin.blueprint import actor, bp, role_required
 
 
@@ -78,9 +77,7 @@ def subscribers_bulk():
                                    chosen=",".join(map(str, ids)), where=_filter())
         if action == "export":
             lines = bulk.export(db.session, ids, actor=actor(), now=now, config=current_app.config)
-            db.session.commit()  # the audit row, before a byte leaves
-            return Response(stream_with_context(lines), mimetype="text/csv", headers={
-                "Content-Disposition": 'attachment; filename="subscribers.csv"'})
+            return csv_download(lines, "subscribers.csv")
         if action == "unsubscribe":
             outcome = bulk.unsubscribe(db.session, ids, target, actor=actor(), now=now,
                                        config=current_app.config)
@@ -122,6 +119,4 @@ def _summary(outcome: bulk.BulkOutcome, target: MailingList | None) -> str:
 def segments_export(segment_id: int):
     segment = db.session.get(Segment, segment_id) or abort(404)
     lines = exports.export_segment(db.session, segment, actor=actor(), now=utcnow())
-    db.session.commit()  # the audit row, before a byte leaves
-    return Response(stream_with_context(lines), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{segment.slug}-segment.csv"'})
+    return csv_download(lines, f"{segment.slug}-segment.csv")

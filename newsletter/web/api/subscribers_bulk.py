@@ -11,7 +11,7 @@ the admin page's confirmation step. `export` answers the chosen people as CSV.
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, stream_with_context
+from flask import current_app, g
 from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -20,6 +20,7 @@ from newsletter.models import MAX_ID, Role, utcnow
 from newsletter.sending import mailer
 from newsletter.subscribers import bulk, subscriptions
 from newsletter.subscribers.search import SubscriberFilter
+from newsletter.web import csv_download
 from newsletter.web.api.auth import SECURITY, api_blueprint, may_call
 from newsletter.web.api.lists import get_list_or_404
 from newsletter.web.api.refusals import refused
@@ -107,9 +108,7 @@ def run_bulk(data: dict):
                                f'"confirm": "erase"')
         if action == "export":
             lines = bulk.export(db.session, ids, actor=g.api_actor, now=now, config=config)
-            db.session.commit()  # the audit row, before a byte leaves
-            return Response(stream_with_context(lines), mimetype="text/csv", headers={
-                "Content-Disposition": 'attachment; filename="subscribers.csv"'})
+            return csv_download(lines, "subscribers.csv")
         if action == "unsubscribe":
             outcome = bulk.unsubscribe(db.session, ids, target, actor=g.api_actor, now=now,
                                        config=config)
