@@ -171,8 +171,7 @@ class DeliveryWorker:
         now = self.clock()
         try:
             compiled = self._campaign(session, item.campaign_id, recipient.list_id)
-            block = self._notice(session, item.campaign_id, recipient,
-                                 compiled.language_for(recipient))
+            block = self._notice(session, item.campaign_id, recipient, compiled)
             message = compiled.render(
                 recipient, now, None if block is None else (lambda _recipient: block),
                 links.delivery_message_id(self.config, item.campaign_id, item.subscriber_id))
@@ -274,7 +273,7 @@ class DeliveryWorker:
                                  row.language)
 
     def _notice(self, session: Session, campaign_id: int, recipient: compose.Recipient,
-                language: str) -> compose.NoticeBlock | None:
+                compiled: compose.CompiledCampaign) -> compose.NoticeBlock | None:
         """The policy notice block this recipient's copy carries, if they owe one, in the
         language of the copy's footer. A welcome message is not "the next newsletter": it
         carries none."""
@@ -282,7 +281,7 @@ class DeliveryWorker:
             return None
         if self.notice_hook is None:
             self.notice_hook = policy.NoticeBlocks(self.config, session)
-        return self.notice_hook(recipient, language)
+        return self.notice_hook(recipient, compiled.language_for(recipient))
 
     def _list_ids(self, session: Session, campaign_id: int) -> list[int]:
         if campaign_id not in self._lists:

@@ -105,7 +105,10 @@ ROWS = [
     ('lv', 'Lūdzu, atrakstiet mani no jaunumiem.', U),
     ('mt', 'Jekk jogħġbok neħħini mil-lista.', U),
     ('is', 'Vinsamlegast takið mig af póstlistanum.', U),
-    # ... and the same asked not to be done: never an unsubscribe.
+    # ... and the same asked not to be done: never an unsubscribe. In en de es pt nl no id ru
+    # it the request phrase matches and the language's negation word cancels it (deleting
+    # that word fails the row); elsewhere the negation breaks the phrase's word order, and
+    # the row guards against a looser phrase.
     ('en', "Please don't take me off your mailing list, I love it.", H),
     ('en', 'I do not want to unsubscribe, please keep sending.', H),
     ('en', "Don't delete my data, I only changed my address.", H),
