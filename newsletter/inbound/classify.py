@@ -62,6 +62,12 @@ AUTO_REPLY_HEADERS = {
     "precedence": re.compile(r"auto_reply", re.I),
     "x-precedence": re.compile(r"auto_reply", re.I),
     "x-cr-autoreply": re.compile(r".", re.I),
+    # Vendors' own markers, as other inbound handlers read them (alaveteli, Discourse, sisimai):
+    "x-autoresponder": re.compile(r".", re.I),
+    "x-apple-action": re.compile(r"vacation", re.I),  # iCloud's vacation responder
+    "x-fc-machinegenerated": re.compile(r"^true", re.I),  # FirstClass
+    "x-post-messageclass": re.compile(r"autoresponder", re.I),  # Mailtraq: "9; Autoresponder"
+    "delivered-to": re.compile(r"^autoresponder$", re.I),  # qmail's autoresponder
 }
 # Lines of a quoted footer: a link, or "click" in the languages we read.
 FOOTER_LINE = re.compile(r"https?://|www\.|\bclick|\bklick|\bclique|\bcliqu|haga clic|\bclicca|"

@@ -226,3 +226,14 @@ def test_receipts_and_ticket_notices_are_automatic_by_their_subject(subject):
 
 def test_a_no_reply_mailbox_is_a_robot():
     assert classify(_from("no_reply@insurer.example", "Vielen Dank.")).kind is Kind.auto_reply
+
+
+# Vendors' auto-reply headers beyond RFC 3834's Auto-Submitted (classify.AUTO_REPLY_HEADERS).
+@pytest.mark.parametrize("header", [
+    "X-Autoresponder: yes", "X-Apple-Action: vacation", "X-FC-MachineGenerated: true",
+    "X-POST-MessageClass: 9; Autoresponder", "Delivered-To: Autoresponder",
+])
+def test_vendor_auto_reply_headers_mark_an_automatic_answer(header):
+    body = "Thank you for your message. I will read it next week."
+    assert classify(_from("ann@example.net", body)).kind is Kind.human
+    assert classify(_from("ann@example.net", body, header + "\r\n")).kind is Kind.auto_reply
