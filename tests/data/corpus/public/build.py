@@ -249,7 +249,18 @@ AUTO5 = (
      'AGPL-3.0',
      "read by a person: a helpdesk's automatic ticket notice ('The ticket n°... has been assigned "
      "to ...'); stored text written out with CRLF line ends where the stored size says so"),
+    # Sixth search (stop 21): the one automatic answer three helpers found in ~200 more sources.
+    ('horde-mail-test.eml',
+     'Horde_Mail-2.6.6/test/Horde/Mail/fixtures/test.eml',
+     False,
+     'Horde_Mail 2.6.6 (Debian orig tarball php-horde-mail_2.6.6.orig.tar.gz):'
+     'test/Horde/Mail/fixtures/test.eml',
+     'BSD-2-Clause',
+     "read by a person: Whups bug tracker's automatic new-ticket notice in German ('BITTE NICHT "
+     "AUF DIESE NACHRICHT ANTWORTEN', Auto-Submitted: auto-replied); the second notice in the "
+     "fixture's test.mbox (same sender and template) left out"),
 )
+AUTO5_LANGUAGE = {"froide-test_mail_09.eml": "de", "horde-mail-test.eml": "de"}
 # Left out: what a person could not label with confidence.
 SKIP = {"boxbe-cr.msg", "boxbe-cr2.msg", "no-message-collected.msg", "tt_bounce_11.eml"}
 LANGUAGE = {"polish-autoreply.msg": "pl", "polish-unknown.msg": "pl",
@@ -344,7 +355,8 @@ def main(src: Path, sisimai_tsv: Path) -> None:
         raw = (src / rel.split("#")[0]).read_bytes() if "#" not in rel else \
             (src / "cut" / name).read_bytes()  # cut from its mbox by hand, bytes unchanged
         (HERE / "auto_reply" / name).write_bytes(strip_list_headers(raw) if strip else raw)
-        rows.append({"path": f"auto_reply/{name}", "verdict": "auto_reply", "language": "en",
+        rows.append({"path": f"auto_reply/{name}", "verdict": "auto_reply",
+                     "language": AUTO5_LANGUAGE.get(name, "en"),
                      "source": source, "licence": licence, "note": note})
     with open(HERE / "labels.tsv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]), delimiter="\t",
