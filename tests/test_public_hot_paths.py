@@ -9,11 +9,11 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 from sqlalchemy.engine import Engine
 
 from newsletter import links
-from newsletter.extensions import db
+from newsletter.extensions import db, statement_engine
 from newsletter.integrations import webhooks
 from newsletter.models import (
     ConsentEvent,
@@ -143,6 +143,47 @@ def test_one_click_is_one_autocommitted_statement_and_records_the_withdrawal(app
         (event_,) = db.session.scalars(select(ConsentEvent)).all()
         assert (event_.granted, event_.method, event_.user_agent) == (
             False, ConsentMethod.one_click, "Mail/1.0")
+
+
+def _one_pooled_connection(app):
+    """The one-click engine, holding exactly one pooled connection (so the next POST uses it)."""
+    with app.app_context():
+        engine = statement_engine(app)
+    with engine.connect():
+        pass
+    assert engine.pool.checkedin() == 1
+    return engine
+
+
+@pytest.mark.postgresql
+@pytest.mark.postgresql_only
+def test_one_click_survives_a_dropped_database_connection(app, news):
+    """The server ends the pooled connection (a restart, a failover): the next one-click POST
+    is answered 200 and its unsubscribe is recorded, on a new connection."""
+    with app.app_context():
+        cy = Subscriber(email="cy@example.net", status=SubscriberStatus.active)
+        db.session.add(cy)
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=cy.id, list_id=news["news"],
+                                    status=SubscriptionStatus.confirmed))
+        db.session.commit()
+        path = "/u/" + links.unsubscribe_token(app.config, cy.id, news["news"])
+    engine = _one_pooled_connection(app)
+    pooled = engine.raw_connection()
+    backend = pooled.driver_connection.info.backend_pid
+    pooled.close()
+    with app.app_context():
+        assert db.session.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+        db.session.commit()
+
+    response = app.test_client().post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and response.text == "Unsubscribed.\n"
+    with app.app_context():
+        assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.unsubscribed
+        assert db.session.scalar(select(ConsentEvent.method)) is ConsentMethod.one_click
+    pooled = engine.raw_connection()
+    assert pooled.driver_connection.info.backend_pid != backend
+    pooled.close()
 
 
 def test_rfc8058_post_is_answered_beneath_flask_with_the_client_behind_the_proxy(
