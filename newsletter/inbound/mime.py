@@ -63,15 +63,26 @@ def header(message: Message, name: str) -> str:
 
 def all_headers(message: Message, name: str) -> list[str]:
     """Every value of a header, each decoded as `header` does (raw text if undecodable)."""
-    wanted, found = name.lower(), []
-    for key, raw in message.raw_items():
-        if key.lower() != wanted:
-            continue
+    found = []
+    for key, raw in _by_name(message).get(name.lower(), ()):
         try:
             found.append(str(policy.default.header_fetch_parse(key, raw)))
         except Exception:  # noqa: BLE001 - a malformed header must not stop the classification
             found.append(str(raw).encode("utf-8", "replace").decode("utf-8", "replace"))
     return found
+
+
+def _by_name(message: Message) -> dict[str, list[tuple[str, str]]]:
+    """The message's raw headers by lower-case name, built on the first look and kept on the
+    message: the classifier asks some twenty-five questions of each message, and scanning
+    every header for each was a third of its time. Messages are never changed once parsed."""
+    index = message.__dict__.get("_headers_by_name")
+    if index is None:
+        index = {}
+        for key, raw in message.raw_items():
+            index.setdefault(key.lower(), []).append((key, raw))
+        message.__dict__["_headers_by_name"] = index
+    return index
 
 
 def texts(message: Message) -> list[str]:
