@@ -211,8 +211,10 @@ def _read_envelope(message: Message, verdict: Verdict) -> None:
     # Structured ASCII (RFC 8601): the raw values, without the cost of decoding.
     verdict.auth_results = [str(value)[:2000] for value in
                             (message.get_all("Authentication-Results") or [])[:20]]
+    # A token sits in an addr-spec, which RFC 2047 never encodes: the raw values are searched,
+    # without the cost of parsing every address in them.
     for name in RECIPIENT_HEADERS:
-        for value in mime.all_headers(message, name):
+        for value in mime.raw_headers(message, name):
             for kind, token in TOKEN_RE.findall(value):
                 _add_token(verdict, kind.lower(), token.lower(), name)
 

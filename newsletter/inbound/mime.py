@@ -72,6 +72,11 @@ def all_headers(message: Message, name: str) -> list[str]:
     return found
 
 
+def raw_headers(message: Message, name: str) -> list[str]:
+    """Every value of a header as it arrived (unfolded by nothing, decoded by nothing)."""
+    return [str(raw) for _, raw in _by_name(message).get(name.lower(), ())]
+
+
 def _by_name(message: Message) -> dict[str, list[tuple[str, str]]]:
     """The message's raw headers by lower-case name, built on the first look and kept on the
     message: the classifier asks some twenty-five questions of each message, and scanning
