@@ -111,17 +111,22 @@ def test_the_worker_loop_renders_and_sends_the_confirmation_that_then_confirms(a
         assert db.session.scalar(select(Subscription.status)) is SubscriptionStatus.confirmed
 
 
+def one_click_path(app, email: str, list_id: int) -> str:
+    """The List-Unsubscribe URL path of a new confirmed subscriber of `list_id`."""
+    with app.app_context():
+        subscriber = Subscriber(email=email, status=SubscriberStatus.active)
+        db.session.add(subscriber)
+        db.session.flush()
+        db.session.add(Subscription(subscriber_id=subscriber.id, list_id=list_id,
+                                    status=SubscriptionStatus.confirmed))
+        db.session.commit()
+        return "/u/" + links.unsubscribe_token(app.config, subscriber.id, list_id)
+
+
 @pytest.mark.postgresql
 @pytest.mark.postgresql_only  # SQLite takes the portable path (tests/subscribers)
 def test_one_click_is_one_autocommitted_statement_and_records_the_withdrawal(app, news):
-    with app.app_context():
-        bea = Subscriber(email="bea@example.net", status=SubscriberStatus.active)
-        db.session.add(bea)
-        db.session.flush()
-        db.session.add(Subscription(subscriber_id=bea.id, list_id=news["news"],
-                                    status=SubscriptionStatus.confirmed))
-        db.session.commit()
-        path = "/u/" + links.unsubscribe_token(app.config, bea.id, news["news"])
+    path = one_click_path(app, "bea@example.net", news["news"])
     seen: list[tuple[str, bool]] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):
@@ -160,14 +165,7 @@ def _one_pooled_connection(app):
 def test_one_click_survives_a_dropped_database_connection(app, news):
     """The server ends the pooled connection (a restart, a failover): the next one-click POST
     is answered 200 and its unsubscribe is recorded, on a new connection."""
-    with app.app_context():
-        cy = Subscriber(email="cy@example.net", status=SubscriberStatus.active)
-        db.session.add(cy)
-        db.session.flush()
-        db.session.add(Subscription(subscriber_id=cy.id, list_id=news["news"],
-                                    status=SubscriptionStatus.confirmed))
-        db.session.commit()
-        path = "/u/" + links.unsubscribe_token(app.config, cy.id, news["news"])
+    path = one_click_path(app, "cy@example.net", news["news"])
     engine = _one_pooled_connection(app)
     pooled = engine.raw_connection()
     backend = pooled.driver_connection.info.backend_pid
