@@ -209,8 +209,8 @@ def _read_envelope(message: Message, verdict: Verdict) -> None:
     verdict.sender = next((addr for _, addr in addresses if "@" in addr), "")[:254]
     # Read by handle.py (authres.check) against our own server's authserv-id, RFC 8601.
     # Structured ASCII (RFC 8601): the raw values, without the cost of decoding.
-    verdict.auth_results = [str(value)[:2000] for value in
-                            (message.get_all("Authentication-Results") or [])[:20]]
+    verdict.auth_results = [value[:2000] for value in
+                            mime.raw_headers(message, "Authentication-Results")[:20]]
     # A token sits in an addr-spec, which RFC 2047 never encodes: the raw values are searched,
     # without the cost of parsing every address in them.
     for name in RECIPIENT_HEADERS:
@@ -487,10 +487,10 @@ def _trouble(message: Message) -> list[str]:
                 found.append(f"unknown charset {charset[:40]}")
         if str(part.get("Content-Disposition", "")).lower().startswith("attachment"):
             found.append(f"an attached file ({kind})")
-    raw_headers = [name for name, value in message.raw_items()
-                   if isinstance(value, str) and not value.isascii()]
-    if raw_headers:
-        found.append("8-bit bytes in the " + ", ".join(sorted(set(raw_headers)))[:80] + " header")
+    eight_bit = [name for name, value in message.raw_items()
+                 if isinstance(value, str) and not value.isascii()]
+    if eight_bit:
+        found.append("8-bit bytes in the " + ", ".join(sorted(set(eight_bit)))[:80] + " header")
     return found
 
 

@@ -22,7 +22,7 @@ from datetime import datetime
 import pycountry
 from flask_babel import gettext as _
 from markupsafe import escape
-from sqlalchemy import case, exists, func, literal, select, update
+from sqlalchemy import and_, case, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -273,9 +273,14 @@ def announce(session: Session, config: Mapping, purpose: Purpose, now: datetime,
 
 def untold(session: Session, purpose: Purpose) -> int:
     """Active subscribers not yet told about the purpose (mailed by the job if announced)."""
-    return session.scalar(select(func.count(Subscriber.id)).where(
-        eligibility.active(), ~exists().where(PurposeNotice.purpose_id == purpose.id,
-                                              PurposeNotice.subscriber_id == Subscriber.id))) or 0
+    return session.scalar(select(func.count(Subscriber.id)).where(_untold(purpose.id))) or 0
+
+
+def _untold(purpose_id: int):
+    """An active subscriber without a PurposeNotice for the purpose: whom announce still owes."""
+    return and_(eligibility.active(),
+                ~exists().where(PurposeNotice.purpose_id == purpose_id,
+                                PurposeNotice.subscriber_id == Subscriber.id))
 
 
 def tell_newcomers(session: Session, config: Mapping, now: datetime) -> int:
@@ -312,10 +317,7 @@ def _tell_untold(session: Session, config: Mapping, purpose: Purpose,
     after = 0
     while True:
         untold = list(session.scalars(
-            select(Subscriber.id).where(
-                Subscriber.id > after, eligibility.active(),
-                ~exists().where(PurposeNotice.purpose_id == purpose_id,
-                                PurposeNotice.subscriber_id == Subscriber.id))
+            select(Subscriber.id).where(Subscriber.id > after, _untold(purpose_id))
             .order_by(Subscriber.id).limit(ANNOUNCE_BATCH)))
         if not untold:
             break
