@@ -162,6 +162,16 @@ def test_non_ascii_and_long_lines_are_encoded_safely():
     assert "Grüße" in unescape(mail.get_body(("html",)).get_content())
 
 
+def test_a_value_with_bare_cr_or_lf_goes_out_with_crlf_line_ends_only():
+    """A subscriber attribute may hold a lone CR or LF (an import, an API call): on the wire
+    every line of both parts still ends in CRLF, and no CR stands alone."""
+    reader = compose.Recipient(7, "cr@example.net", "Cy", {"city": "Line\rbreak\nhere"}, 1, 7)
+    compiled = compose.compile_campaign(content("From {{ subscriber.attributes.city }}"), CONFIG)
+    raw = compiled.render(reader, NOW).raw
+    assert raw.count(b"\r") == raw.count(b"\n") == raw.count(b"\r\n")
+    assert b"From Line\r\nbreak\r\nhere" in raw  # the text part, 7bit
+
+
 def test_notice_hook_puts_a_block_at_the_top_for_one_recipient():
     compiled = compose.compile_campaign(content("Body"), CONFIG)
 
